@@ -1,0 +1,3 @@
+"""bplint: a linter for cargo-culted backpropagation code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""The data types that flow through the engine, in one place (plain dataclasses: hot path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class FixSafety(str, Enum):
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True, order=True)
+class Pos:
+    line: int  # 1-based
+    column: int  # 1-based, like ruff's text output
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the source between ``start`` and ``end`` with ``content`` (after re-parse check)."""
+
+    start: Pos
+    end: Pos
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    safety: FixSafety
+    description: str
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: Path
+    code: str
+    name: str
+    message: str
+    start: Pos
+    end: Pos
+    kb: str  # KB slug
+    check: str  # numeric test module in kb/checks
+    fix: Fix | None = None
+    cell: int | None = None  # notebook cell index (0-based) when linting .ipynb
+
+    @property
+    def sort_key(self) -> tuple:
+        return (str(self.path), self.start, self.code)
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be linted: unreadable, binary, not UTF-8, too large, bad syntax."""
+
+    path: Path
+    message: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass
+class Result:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    files_checked: int = 0
+    files_skipped: int = 0  # cheap pre-filter said: cannot contain backprop code
+    suppressed: int = 0
