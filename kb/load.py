@@ -81,7 +81,9 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, str]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
-        raise KBError([Problem(path, "", f"front matter is not valid YAML{where}: {exc}")]) from None
+        raise KBError(
+            [Problem(path, "", f"front matter is not valid YAML{where}: {exc}")]
+        ) from None
     if not isinstance(meta, dict):
         raise KBError([Problem(path, "", "front matter must be a mapping of fields")])
     return meta, text[end + 5 :]

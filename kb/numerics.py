@@ -235,7 +235,9 @@ class RowNet:
 
 def row_net(seed: int = 0, sizes: Sequence[int] = DEFAULT_SIZES, batch: int = 7) -> RowNet:
     r = rng(seed)
-    weights = [r.normal(size=(n, m)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:], strict=True)]
+    weights = [
+        r.normal(size=(n, m)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
     biases = [r.normal(size=(m,)) * 0.1 for m in sizes[1:]]
     x = r.normal(size=(batch, sizes[0]))
     upstream = r.normal(size=(batch, sizes[-1]))

@@ -67,5 +67,5 @@ class Result:
     findings: list[Finding] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
     files_checked: int = 0
-    files_skipped: int = 0  # cheap pre-filter said: cannot contain backprop code
+    files_excluded: int = 0
     suppressed: int = 0

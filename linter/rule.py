@@ -43,11 +43,11 @@ class Example:
         return textwrap.dedent(self.code).lstrip("\n")
 
 
-def Valid(code: str, note: str = "") -> Example:  # noqa: N802 - reads like Fixit's Valid(...)
+def Valid(code: str, note: str = "") -> Example:
     return Example(code, note=note)
 
 
-def Invalid(  # noqa: N802
+def Invalid(
     code: str,
     *,
     at: tuple[int, int] | list[tuple[int, int]] | None = None,
@@ -60,7 +60,9 @@ def Invalid(  # noqa: N802
         expect = (at,)
     else:
         expect = tuple(at)
-    return Example(code, expect=expect, fixed=textwrap.dedent(fixed).lstrip("\n") if fixed else None, note=note)
+    return Example(
+        code, expect=expect, fixed=textwrap.dedent(fixed).lstrip("\n") if fixed else None, note=note
+    )
 
 
 @dataclass(frozen=True)

@@ -38,14 +38,24 @@ def check() -> CheckResult:
         ),
         measurements=[
             below("column net, W^T: rel. error of all dW", max_rel_err(right_w, numeric_w), RIGHT),
-            above("column net, pinv(W): rel. error of dW1", rel_err(pinv_w[0], numeric_w[0]), WRONG),
+            above(
+                "column net, pinv(W): rel. error of dW1", rel_err(pinv_w[0], numeric_w[0]), WRONG
+            ),
             above(
                 "column net, inv(W) on the square layer: rel. error of dW1",
                 rel_err(inv_w[0], numeric_w[0]),
                 WRONG,
             ),
-            below("row net, dZ @ W^T: rel. error of all dW", max_rel_err(row_right, row_numeric), RIGHT),
-            above("row net, dZ @ pinv(W): rel. error of dW1", rel_err(row_pinv[0], row_numeric[0]), WRONG),
+            below(
+                "row net, dZ @ W^T: rel. error of all dW",
+                max_rel_err(row_right, row_numeric),
+                RIGHT,
+            ),
+            above(
+                "row net, dZ @ pinv(W): rel. error of dW1",
+                rel_err(row_pinv[0], row_numeric[0]),
+                WRONG,
+            ),
             below("orthogonal Q: rel. gap between Q^T d and inv(Q) d", orthogonal_gap, 1e-12),
         ],
     )

@@ -1,0 +1,304 @@
+"""The one tree walk per module: collect imports, scopes, bindings and the sites rules query.
+
+Everything the rules need is recorded here in a single pass; the semantic questions (roles,
+orientation, helper conventions) are answered lazily from these records in ``model.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from linter.analysis.exprs import dotted, target_names
+
+
+@dataclass
+class Binding:
+    """One assignment to a name (or ``self.attr`` / subscript key) inside a scope."""
+
+    target: cst.BaseExpression
+    value: cst.BaseExpression | None
+    stmt: cst.CSTNode
+    index: int  # statement order in the scope
+    kind: str  # "assign" | "aug" | "param" | "for" | "append" | "unpack"
+    op: str = ""  # for "aug": "+=", "-=", ...
+    loops: tuple[cst.CSTNode, ...] = ()
+
+
+@dataclass
+class Site:
+    """A node of interest with its scope and enclosing simple statement."""
+
+    node: cst.CSTNode
+    scope: Scope
+    stmt: cst.CSTNode
+    index: int
+    loops: tuple[cst.CSTNode, ...] = ()
+
+
+@dataclass(eq=False)
+class Scope:
+    name: str
+    node: cst.CSTNode
+    cls: str | None
+    parent: Scope | None
+    params: list[str] = field(default_factory=list)
+    param_defaults: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    returns: list[cst.BaseExpression] = field(default_factory=list)
+    decorators: list[str] = field(default_factory=list)
+    statements: int = 0
+    nested: bool = False  # a function defined inside another function (closures, _backward)
+
+    @property
+    def is_module(self) -> bool:
+        return isinstance(self.node, cst.Module)
+
+    def qualname(self) -> str:
+        return f"{self.cls}.{self.name}" if self.cls else self.name
+
+
+def binding_key(target: cst.BaseExpression) -> str | None:
+    """Bindings are keyed by a name or a dotted attribute (``self.W1``); subscripts key their base."""
+    if isinstance(target, cst.Subscript):
+        return binding_key(target.value)
+    return dotted(target)
+
+
+class Collector(cst.CSTVisitor):
+    """Single pass over a module. Nothing here interprets meaning; it only records."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+        self.module_scope: Scope | None = None
+        self.scopes: list[Scope] = []
+        self.functions: dict[str, list[Scope]] = {}
+        self.class_attrs: dict[str, dict[str, list[Binding]]] = {}
+        self.class_bases: dict[str, list[str]] = {}
+        self.calls: list[Site] = []
+        self.binops: list[Site] = []
+        self.assigns: list[Site] = []
+        self.subscript_assigns: list[Site] = []
+        self.comparisons: list[Site] = []
+        self._scope_stack: list[Scope] = []
+        self._class_stack: list[str] = []
+        self._stmt_stack: list[cst.CSTNode] = []
+        self._loops: list[cst.CSTNode] = []
+
+    # --- structure -----------------------------------------------------------------------------
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope_stack[-1]
+
+    def visit_Module(self, node: cst.Module) -> None:
+        scope = Scope("<module>", node, None, None)
+        self.module_scope = scope
+        self.scopes.append(scope)
+        self._scope_stack.append(scope)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._class_stack.append(node.name.value)
+        self.class_attrs.setdefault(node.name.value, {})
+        self.class_bases[node.name.value] = [
+            d for a in node.bases if (d := dotted(a.value)) is not None
+        ]
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._class_stack.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        enclosing = self._scope_stack[-1]
+        nested = not enclosing.is_module
+        cls = self._class_stack[-1] if self._class_stack and not nested else None
+        if nested:
+            cls = enclosing.cls
+        scope = Scope(node.name.value, node, cls, enclosing, nested=nested)
+        scope.decorators = [
+            d for dec in node.decorators if (d := dotted(_dec_name(dec))) is not None
+        ]
+        params = node.params
+        all_params = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for p in all_params:
+            scope.params.append(p.name.value)
+            if p.default is not None:
+                scope.param_defaults[p.name.value] = p.default
+        for p in (params.star_arg, params.star_kwarg):
+            if isinstance(p, cst.Param):
+                scope.params.append(p.name.value)
+        for i, p in enumerate(all_params):
+            scope.bindings.setdefault(p.name.value, []).append(
+                Binding(p.name, None, node, -1 - i, "param")
+            )
+        self.scopes.append(scope)
+        self.functions.setdefault(node.name.value, []).append(scope)
+        self._scope_stack.append(scope)
+        self._saved_loops = getattr(self, "_saved_loops", [])
+        self._saved_loops.append(self._loops)
+        self._loops = []
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._scope_stack.pop()
+        self._loops = self._saved_loops.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return True
+
+    # --- statements ----------------------------------------------------------------------------
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._stmt_stack.append(node)
+        self.scope.statements += 1
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
+        self._stmt_stack.pop()
+
+    def _enter_compound(self, node: cst.CSTNode) -> None:
+        self._stmt_stack.append(node)
+        self.scope.statements += 1
+
+    def visit_For(self, node: cst.For) -> None:
+        self._enter_compound(node)
+        for leaf in target_names(node.target):
+            self._bind(leaf, node.iter, node, "for")
+        self._loops.append(node)
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops.pop()
+        self._stmt_stack.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self._enter_compound(node)
+        self._loops.append(node)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops.pop()
+        self._stmt_stack.pop()
+
+    def visit_If(self, node: cst.If) -> None:
+        self._enter_compound(node)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        self._stmt_stack.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        self._enter_compound(node)
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self._stmt_stack.pop()
+
+    @property
+    def stmt(self) -> cst.CSTNode:
+        return self._stmt_stack[-1] if self._stmt_stack else self.scope.node
+
+    def _site(self, node: cst.CSTNode) -> Site:
+        return Site(node, self.scope, self.stmt, self.scope.statements, tuple(self._loops))
+
+    def _bind(
+        self,
+        target: cst.BaseExpression,
+        value: cst.BaseExpression | None,
+        stmt: cst.CSTNode,
+        kind: str,
+        op: str = "",
+    ) -> None:
+        key = binding_key(target)
+        if key is None:
+            return
+        binding = Binding(target, value, stmt, self.scope.statements, kind, op, tuple(self._loops))
+        self.scope.bindings.setdefault(key, []).append(binding)
+        if key.startswith("self.") and self.scope.cls:
+            attr = key.split(".", 2)[1]
+            self.class_attrs[self.scope.cls].setdefault(attr, []).append(binding)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.assigns.append(self._site(node))
+        for t in node.targets:
+            leaves = target_names(t.target)
+            if len(leaves) == 1:
+                self._bind(leaves[0], node.value, self.stmt, "assign")
+                if isinstance(leaves[0], cst.Subscript):
+                    self.subscript_assigns.append(self._site(node))
+            else:
+                values = (
+                    [e.value for e in node.value.elements]
+                    if isinstance(node.value, cst.Tuple | cst.List)
+                    and len(node.value.elements) == len(leaves)
+                    else None
+                )
+                for i, leaf in enumerate(leaves):
+                    if values is not None:
+                        self._bind(leaf, values[i], self.stmt, "assign")
+                    else:
+                        self._bind(leaf, node.value, self.stmt, "unpack")
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self.assigns.append(self._site(node))
+            self._bind(node.target, node.value, self.stmt, "assign")
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.assigns.append(self._site(node))
+        op = node.operator.__class__.__name__
+        self._bind(node.target, node.value, self.stmt, "aug", op)
+        if isinstance(node.target, cst.Subscript):
+            self.subscript_assigns.append(self._site(node))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.scope.returns.append(node.value)
+
+    # --- imports -------------------------------------------------------------------------------
+
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.aliases[alias.asname.name.value] = full
+            else:
+                top = full.split(".")[0]
+                self.aliases.setdefault(top, top)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        base = dotted(node.module)
+        if base is None:
+            return
+        if node.relative:
+            base = "." * len(node.relative) + base
+        for alias in node.names:
+            name = dotted(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.aliases[local] = f"{base}.{name}"
+
+    # --- expression sites ----------------------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(self._site(node))
+        func = node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "append"
+            and len(node.args) == 1
+            and self._stmt_stack
+        ):
+            self._bind(func.value, node.args[0].value, self.stmt, "append")
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        self.binops.append(self._site(node))
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self.comparisons.append(self._site(node))
+
+
+def _dec_name(dec: cst.Decorator) -> cst.BaseExpression:
+    d = dec.decorator
+    return d.func if isinstance(d, cst.Call) else d

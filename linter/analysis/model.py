@@ -1,0 +1,617 @@
+"""The per-module model rules query: names, roles with evidence, weight orientation.
+
+Built from the single walk in ``collect.py``; every question is answered lazily and memoised, so
+a rule that never asks about roles costs nothing.
+
+Roles (``Role``) come from data flow first: ``a - y`` with ``y`` a target is an error signal,
+anything multiplied by a gradient is a gradient, a value fed to an activation is a
+pre-activation, a matrix updated with ``-= lr * ...`` is a parameter. Name patterns are consulted
+only when the flow gives nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+import libcst as cst
+
+from linter.analysis import names as N
+from linter.analysis.collect import Binding, Collector, Scope, Site, binding_key
+from linter.analysis.exprs import dotted, positional_args
+
+
+class Role(str, Enum):
+    WEIGHT = "weight"
+    BIAS = "bias"
+    PREACT = "z"  # pre-activation
+    ACT = "a"  # activation output
+    GRAD = "gradient"  # dC/d(something): delta, upstream gradient, error signal
+    ERROR = "error"  # a - y or y - a (a GRAD seed)
+    TARGET = "target"
+    LR = "learning-rate"
+    DERIV = "local-derivative"  # σ'(.) and friends
+    INIT = "random-init"
+    LINEAR = "linear"  # W @ a, before the bias is added
+    PROB = "softmax"
+
+
+@dataclass(frozen=True)
+class MatMul:
+    node: cst.CSTNode
+    left: cst.BaseExpression
+    right: cst.BaseExpression
+
+
+@dataclass(frozen=True)
+class WeightUse:
+    """A weight used as an operand of a matrix product, and which map the product applies."""
+
+    matmul: MatMul
+    key: str
+    weight: cst.BaseExpression  # the operand as written (maybe transposed)
+    other: cst.BaseExpression
+    applies: str  # "W" or "W^T"
+
+
+_EMPTY: frozenset[Role] = frozenset()
+
+
+class ModuleModel:
+    def __init__(self, module: cst.Module, collected: Collector) -> None:
+        self.module = module
+        self.c = collected
+        self._roles: dict[tuple[int, int], frozenset[Role]] = {}
+        self._in_progress: set[tuple[int, int]] = set()
+        self._orientation: dict[str, frozenset[str]] | None = None
+        self._params: set[str] | None = None
+        self._func_returns: dict[int, frozenset[Role]] = {}
+
+    # --- names ---------------------------------------------------------------------------------
+
+    def qualname(self, node: cst.BaseExpression) -> str | None:
+        """Resolve ``np.linalg.inv`` / ``inv`` (imported) / ``torch.inverse`` to a dotted name."""
+        name = dotted(node)
+        if name is None:
+            return None
+        head, _, rest = name.partition(".")
+        target = self.c.aliases.get(head)
+        if target is None:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+    def is_call_to(self, node: cst.CSTNode, names: frozenset[str] | set[str]) -> bool:
+        return isinstance(node, cst.Call) and self.qualname(node.func) in names
+
+    def local_function(self, node: cst.BaseExpression, scope: Scope) -> Scope | None:
+        """The function a call's ``func`` refers to, when it is defined in this module."""
+        if isinstance(node, cst.Name):
+            candidates = self.c.functions.get(node.value, [])
+            plain = [s for s in candidates if s.cls is None and not s.nested]
+            if plain:
+                return plain[-1]
+            nested = [s for s in candidates if s.nested]
+            return nested[-1] if nested else None
+        if (
+            isinstance(node, cst.Attribute)
+            and isinstance(node.value, cst.Name)
+            and node.value.value in ("self", "cls")
+            and scope.cls
+        ):
+            for s in self.c.functions.get(node.attr.value, []):
+                if s.cls == scope.cls:
+                    return s
+            for s in self.c.functions.get(node.attr.value, []):
+                if s.cls is not None:
+                    return s
+        return None
+
+    # --- structural helpers --------------------------------------------------------------------
+
+    def strip_transpose(self, node: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
+        """``W.T`` / ``W.transpose()`` / ``np.transpose(W)`` -> (W, True); parity of nesting."""
+        transposed = False
+        while True:
+            if isinstance(node, cst.Attribute) and node.attr.value in N.TRANSPOSE_ATTRS:
+                node, transposed = node.value, not transposed
+                continue
+            if isinstance(node, cst.Call):
+                func = node.func
+                if (
+                    isinstance(func, cst.Attribute)
+                    and func.attr.value in N.TRANSPOSE_METHODS
+                    and (not node.args or _is_swap_axes(node.args))
+                ):
+                    node, transposed = func.value, not transposed
+                    continue
+                if self.qualname(func) in N.TRANSPOSE and len(node.args) == 1:
+                    node, transposed = node.args[0].value, not transposed
+                    continue
+            return node, transposed
+
+    def matmul(self, node: cst.CSTNode) -> MatMul | None:
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.MatrixMultiply):
+            return MatMul(node, node.left, node.right)
+        if isinstance(node, cst.Call):
+            args = positional_args(node)
+            if self.qualname(node.func) in N.MATMUL and len(args) == 2:
+                return MatMul(node, args[0], args[1])
+            func = node.func
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in N.MATMUL_METHODS
+                and len(args) == 1
+                and self.qualname(func) is None  # np.dot(...) handled above
+            ):
+                return MatMul(node, func.value, args[0])
+        return None
+
+    def matmuls(self) -> Iterator[tuple[MatMul, Site]]:
+        for site in self.c.binops:
+            mm = self.matmul(site.node)
+            if mm is not None:
+                yield mm, site
+        for site in self.c.calls:
+            mm = self.matmul(site.node)
+            if mm is not None:
+                yield mm, site
+
+    def key(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> str | None:
+        """A canonical, module-wide key for a weight expression.
+
+        ``self.weights[-l]``, ``w`` from ``for w, b in zip(self.weights, ...)`` and
+        ``w = self.weights[i]`` all become ``self.weights[]``; ``params['W1']`` stays as is.
+        """
+        node, _ = self.strip_transpose(node)
+        if depth > 4:
+            return None
+        if isinstance(node, cst.Name):
+            if node.value == "self" and scope.cls:
+                return scope.cls  # self.W in class Net -> "Net.W": classes do not share keys
+            bindings = self._visible_bindings(node.value, scope)
+            for b in bindings:
+                if b.kind == "for":
+                    src = _zip_source(b)
+                    if src is not None:
+                        k = self.key(src, scope, depth + 1)
+                        return f"{k}[]" if k else None
+                if b.kind == "assign" and b.value is not None:
+                    if isinstance(
+                        b.value, cst.Subscript | cst.Attribute
+                    ) and not _is_transpose_attr(b.value):
+                        k = self.key(b.value, scope, depth + 1)
+                        if k:
+                            return k
+            return node.value
+        if isinstance(node, cst.Attribute):
+            base = self.key(node.value, scope, depth + 1)
+            return f"{base}.{node.attr.value}" if base else None
+        if isinstance(node, cst.Subscript):
+            base = self.key(node.value, scope, depth + 1)
+            if base is None or not node.slice:
+                return None
+            idx = node.slice[0].slice
+            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.SimpleString):
+                return f"{base}[{idx.value.value}]"
+            return f"{base}[]"
+        return None
+
+    def _visible_bindings(self, name: str, scope: Scope) -> list[Binding]:
+        s: Scope | None = scope
+        while s is not None:
+            found = s.bindings.get(name)
+            if found:
+                return found
+            s = s.parent
+        return []
+
+    # --- parameters (updated with a step) ------------------------------------------------------
+
+    def updated_params(self) -> set[str]:
+        """Keys updated like parameters: ``K -= lr * g``, ``K = K - ...``, list-comp updates."""
+        if self._params is None:
+            found: set[str] = set()
+            for scope in self.c.scopes:
+                for bindings in scope.bindings.values():
+                    for b in bindings:
+                        k = self._update_key(b, scope)
+                        if k:
+                            found.add(k)
+            self._params = found
+        return self._params
+
+    def _update_key(self, b: Binding, scope: Scope) -> str | None:
+        if b.value is None:
+            return None
+        if b.kind == "aug" and b.op in ("SubtractAssign", "AddAssign"):
+            if _is_step(b.value):
+                return self.key(b.target, scope)
+            return None
+        if b.kind != "assign":
+            return None
+        value = b.value
+        target_key = self.key(b.target, scope)
+        if target_key is None:
+            return None
+        if isinstance(value, cst.BinaryOperation) and isinstance(
+            value.operator, cst.Subtract | cst.Add
+        ):
+            if self.key(value.left, scope) == target_key and _is_step(value.right):
+                return target_key
+        if isinstance(value, cst.ListComp) and isinstance(value.elt, cst.BinaryOperation):
+            for comp in _comp_fors(value):
+                if self.key(comp.iter, scope) == target_key or (
+                    _is_zip(comp.iter)
+                    and any(self.key(a.value, scope) == target_key for a in comp.iter.args)
+                ):
+                    return target_key
+        return None
+
+    def is_weight(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        """A weight matrix: init or update evidence, confirmed by its use or its name."""
+        return self.weight_key(node, scope) is not None
+
+    def weight_key(self, node: cst.BaseExpression, scope: Scope) -> str | None:
+        base, _ = self.strip_transpose(node)
+        k = self.key(base, scope)
+        if k is None:
+            return None
+        structural = k in self.updated_params() or Role.INIT in self.roles(base, scope)
+        name_says = bool(N.WEIGHT_NAME.match(N.last_part(k)))
+        if N.BIAS_NAME.match(N.last_part(k)):
+            return None
+        if name_says or (structural and k in self._matmul_keys()):
+            return k
+        return None
+
+    def _matmul_keys(self) -> set[str]:
+        keys = getattr(self, "_mm_keys", None)
+        if keys is None:
+            keys = set()
+            for mm, site in self.matmuls():
+                for side in (mm.left, mm.right):
+                    k = self.key(side, site.scope)
+                    if k:
+                        keys.add(k)
+            self._mm_keys = keys
+        return keys
+
+    # --- weight orientation --------------------------------------------------------------------
+
+    def weight_uses(self) -> Iterator[tuple[WeightUse, Site]]:
+        """Every matrix product with exactly one weight operand."""
+        for mm, site in self.matmuls():
+            lk = self.weight_key(mm.left, site.scope)
+            rk = self.weight_key(mm.right, site.scope)
+            if (lk is None) == (rk is None):
+                continue
+            if lk is not None:
+                _, t = self.strip_transpose(mm.left)
+                yield WeightUse(mm, lk, mm.left, mm.right, "W^T" if t else "W"), site
+            else:
+                assert rk is not None
+                _, t = self.strip_transpose(mm.right)
+                yield WeightUse(mm, rk, mm.right, mm.left, "W" if t else "W^T"), site
+
+    def forward_orientation(self, key: str) -> frozenset[str]:
+        """The maps (``W`` / ``W^T``) the forward pass applies with this weight, module-wide.
+
+        A forward use is a product of the weight with a value that is not a gradient. More than
+        one orientation means the model cannot tell, and rules stay silent.
+        """
+        if self._orientation is None:
+            table: dict[str, set[str]] = {}
+            for use, site in self.weight_uses():
+                if Role.GRAD in self.roles(use.other, site.scope):
+                    continue
+                table.setdefault(use.key, set()).add(use.applies)
+            self._orientation = {k: frozenset(v) for k, v in table.items()}
+        return self._orientation.get(key, frozenset())
+
+    # --- roles ---------------------------------------------------------------------------------
+
+    def roles(self, node: cst.BaseExpression, scope: Scope) -> frozenset[Role]:
+        memo = (id(node), id(scope))
+        cached = self._roles.get(memo)
+        if cached is not None:
+            return cached
+        if memo in self._in_progress:
+            return _EMPTY
+        self._in_progress.add(memo)
+        try:
+            result = frozenset(self._roles_of(node, scope))
+        finally:
+            self._in_progress.discard(memo)
+        self._roles[memo] = result
+        return result
+
+    def has(self, node: cst.BaseExpression, scope: Scope, role: Role) -> bool:
+        return role in self.roles(node, scope)
+
+    def _roles_of(self, node: cst.BaseExpression, scope: Scope) -> set[Role]:
+        if isinstance(node, cst.Name):
+            return self._name_roles(node.value, scope)
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in N.TRANSPOSE_ATTRS:
+                return set(self.roles(node.value, scope))
+            if node.attr.value in ("shape", "size", "ndim", "dtype"):
+                return set()
+            key = dotted(node)
+            if key is not None:
+                found = self._binding_roles(key, scope)
+                if found:
+                    return found
+                if key.startswith("self.") and scope.cls:
+                    found = self._class_attr_roles(scope.cls, node.attr.value, scope)
+                    if found:
+                        return found
+            return self._name_hint(node.attr.value, scope)
+        if isinstance(node, cst.Subscript):
+            roles = set(self.roles(node.value, scope))
+            idx = node.slice[0].slice if node.slice else None
+            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.SimpleString):
+                roles |= self._name_hint(idx.value.evaluated_value or "", scope)
+            return roles
+        if isinstance(node, cst.Call):
+            return self._call_roles(node, scope)
+        if isinstance(node, cst.BinaryOperation):
+            return self._binop_roles(node, scope)
+        if isinstance(node, cst.UnaryOperation):
+            return set(self.roles(node.expression, scope))
+        if isinstance(node, cst.List | cst.Tuple):
+            out: set[Role] = set()
+            for el in node.elements:
+                out |= self.roles(el.value, scope)
+            return out
+        if isinstance(node, cst.ListComp | cst.GeneratorExp):
+            return set(self.roles(node.elt, scope))
+        return set()
+
+    def _name_roles(self, name: str, scope: Scope) -> set[Role]:
+        bindings = self._visible_bindings(name, scope)
+        roles: set[Role] = set()
+        owner = self._owner(name, scope)
+        for b in bindings:
+            roles |= self._binding_value_roles(name, b, owner)
+        if not roles:
+            roles = self._name_hint(name, scope)
+        return roles
+
+    def _owner(self, name: str, scope: Scope) -> Scope:
+        s: Scope | None = scope
+        while s is not None:
+            if name in s.bindings:
+                return s
+            s = s.parent
+        return scope
+
+    def _binding_roles(self, key: str, scope: Scope) -> set[Role]:
+        roles: set[Role] = set()
+        for b in scope.bindings.get(key, []):
+            roles |= self._binding_value_roles(key, b, scope)
+        return roles
+
+    def _class_attr_roles(self, cls: str, attr: str, scope: Scope) -> set[Role]:
+        roles: set[Role] = set()
+        for b in self.c.class_attrs.get(cls, {}).get(attr, []):
+            owner = next(
+                (
+                    s
+                    for s in self.c.scopes
+                    if s.cls == cls and b in s.bindings.get(f"self.{attr}", [])
+                ),
+                scope,
+            )
+            roles |= self._binding_value_roles(f"self.{attr}", b, owner)
+        return roles
+
+    def _binding_value_roles(self, name: str, b: Binding, scope: Scope) -> set[Role]:
+        if b.kind == "param":
+            return self._param_roles(name, scope)
+        if b.kind == "for":
+            src = _zip_source(b)
+            if src is not None:
+                return set(self.roles(src, scope))
+            return self._name_hint(name, scope)
+        if b.kind == "unpack":
+            return self._name_hint(name, scope)
+        if b.value is None:
+            return set()
+        roles = set(self.roles(b.value, scope))
+        if b.kind == "aug" and Role.GRAD in roles and b.op in ("AddAssign", "SubtractAssign"):
+            # ``W -= lr * dW`` makes W a parameter, not a gradient.
+            if self.key(b.target, scope) in self.updated_params():
+                roles.discard(Role.GRAD)
+        return roles
+
+    def _param_roles(self, name: str, scope: Scope) -> set[Role]:
+        roles = self._name_hint(name, scope)
+        if Role.GRAD in roles and not self.is_backward_scope(scope):
+            roles.discard(Role.GRAD)
+        return roles
+
+    def _name_hint(self, name: str, scope: Scope) -> set[Role]:
+        """Names as a tie-breaker only: called when the data flow gives nothing."""
+        if N.TARGET_NAME.match(name):
+            return {Role.TARGET}
+        if N.LR_NAME.match(name):
+            return {Role.LR}
+        if N.GRAD_NAME.match(name) and self.is_backward_scope(scope):
+            return {Role.GRAD}
+        return set()
+
+    def is_backward_scope(self, scope: Scope) -> bool:
+        """A function whose name says it computes gradients, or a closure inside one."""
+        s: Scope | None = scope
+        while s is not None and not s.is_module:
+            if N.BACKWARD_FUNC.search(s.name):
+                return True
+            s = s.parent
+        return False
+
+    def _call_roles(self, node: cst.Call, scope: Scope) -> set[Role]:
+        qn = self.qualname(node.func)
+        if qn is not None:
+            if qn in N.ACTIVATIONS:
+                return {Role.PROB} if N.ACTIVATIONS[qn] == "softmax" else {Role.ACT}
+            if qn in N.RANDOM_INIT:
+                return {Role.INIT}
+            if qn.startswith(N.NUMPY_PREFIXES):
+                return self._args_grad(node, scope)
+        func = node.func
+        if isinstance(func, cst.Attribute) and qn is None:
+            method = func.attr.value
+            if method in N.RANDOM_METHODS and _looks_like_rng(func.value):
+                return {Role.INIT}
+            local = self.local_function(func, scope)
+            if local is None:
+                roles = set(self.roles(func.value, scope)) - {Role.INIT}
+                return roles | self._args_grad(node, scope)
+        local = self.local_function(func, scope)
+        if local is not None:
+            return set(self.returns_roles(local))
+        return set()
+
+    def _args_grad(self, node: cst.Call, scope: Scope) -> set[Role]:
+        for a in node.args:
+            if Role.GRAD in self.roles(a.value, scope):
+                return {Role.GRAD}
+        return set()
+
+    def returns_roles(self, fn: Scope) -> frozenset[Role]:
+        key = id(fn)
+        if key in self._func_returns:
+            return self._func_returns[key]
+        self._func_returns[key] = _EMPTY  # recursion guard
+        roles: set[Role] = set()
+        for r in fn.returns:
+            if isinstance(r, cst.Tuple):
+                continue  # (nabla_b, nabla_w): a bundle, not one value
+            roles |= self.roles(r, fn)
+        result = frozenset(roles - {Role.INIT})
+        self._func_returns[key] = result
+        return result
+
+    def _binop_roles(self, node: cst.BinaryOperation, scope: Scope) -> set[Role]:
+        left = self.roles(node.left, scope)
+        right = self.roles(node.right, scope)
+        op = node.operator
+        if isinstance(op, cst.Subtract | cst.Add):
+            if (Role.TARGET in left) != (Role.TARGET in right) and isinstance(op, cst.Subtract):
+                other = right if Role.TARGET in left else left
+                if Role.GRAD not in other and Role.WEIGHT not in other:
+                    return {Role.GRAD, Role.ERROR}
+            if Role.GRAD in left or Role.GRAD in right:
+                return {Role.GRAD}
+            return set()
+        if isinstance(op, cst.MatrixMultiply | cst.Multiply | cst.Divide):
+            if Role.GRAD in left or Role.GRAD in right:
+                return {Role.GRAD}
+        return set()
+
+
+# --- small syntactic helpers ----------------------------------------------------------------------
+
+
+def _is_swap_axes(args: object) -> bool:
+    vals = [a.value for a in args]  # type: ignore[attr-defined]
+    if len(vals) == 2 and all(isinstance(v, cst.Integer) for v in vals):
+        return {int(v.value) for v in vals} == {0, 1}  # type: ignore[attr-defined]
+    if len(vals) == 1 and isinstance(vals[0], cst.Tuple):
+        nums = [e.value for e in vals[0].elements]
+        return [getattr(n, "value", None) for n in nums] == ["1", "0"]
+    return False
+
+
+def _is_transpose_attr(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value in N.TRANSPOSE_ATTRS
+
+
+def _is_zip(node: cst.BaseExpression) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value in ("zip", "reversed")
+    )
+
+
+def _zip_source(b: Binding) -> cst.BaseExpression | None:
+    """For ``for w, b in zip(self.weights, self.biases)`` the container ``w`` is drawn from.
+
+    Handles ``enumerate(...)``, ``reversed(...)``, ``list(...)`` and nested tuple targets such as
+    ``for i, (w, b) in enumerate(zip(W, B))``.
+    """
+    stmt = b.stmt
+    if not isinstance(stmt, cst.For):
+        return None
+    return _element_source(b.target, stmt.target, stmt.iter)
+
+
+def _element_source(
+    leaf: cst.BaseExpression, target: cst.BaseExpression, it: cst.BaseExpression
+) -> cst.BaseExpression | None:
+    while (
+        isinstance(it, cst.Call)
+        and isinstance(it.func, cst.Name)
+        and it.func.value in ("reversed", "list", "tuple", "iter")
+        and len(it.args) == 1
+    ):
+        it = it.args[0].value
+    if isinstance(target, cst.Tuple | cst.List):
+        elements = [e.value for e in target.elements]
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Name):
+            if it.func.value == "enumerate" and len(elements) == 2 and it.args:
+                return _element_source(leaf, elements[1], it.args[0].value)
+            if it.func.value == "zip":
+                for el, arg in zip(elements, it.args, strict=False):
+                    if arg.star:
+                        return None
+                    found = _element_source(leaf, el, arg.value)
+                    if found is not None:
+                        return found
+        return None
+    if target is leaf and isinstance(it, cst.Name | cst.Attribute | cst.Subscript):
+        return it
+    return None
+
+
+def _comp_fors(node: cst.ListComp) -> Iterator[cst.CompFor]:
+    f: cst.CompFor | None = node.for_in
+    while f is not None:
+        yield f
+        f = f.inner_for_in
+
+
+def _is_step(value: cst.BaseExpression) -> bool:
+    """``lr * dW``, ``eta / n * nw``, ``-lr * g``: a scaled quantity, as in an update step."""
+    if isinstance(value, cst.UnaryOperation):
+        return _is_step(value.expression)
+    if isinstance(value, cst.BinaryOperation) and isinstance(
+        value.operator, cst.Multiply | cst.Divide
+    ):
+        for side in (value.left, value.right):
+            name = dotted(side) or ""
+            if N.LR_NAME.match(name.rsplit(".", 1)[-1]) or isinstance(side, cst.Float):
+                return True
+            if isinstance(side, cst.BinaryOperation | cst.UnaryOperation) and _is_step(side):
+                return True
+    return False
+
+
+def _looks_like_rng(node: cst.BaseExpression) -> bool:
+    name = dotted(node) or ""
+    return name.split(".")[-1] in ("random", "rng", "rs", "random_state", "gen", "generator")
+
+
+def binding_target_key(b: Binding) -> str | None:
+    return binding_key(b.target)
+
+
+def resolve_local(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+    """Follow a name to its single assigned value in the same scope (``W_inv = inv(W)``)."""
+    if isinstance(node, cst.Name):
+        bindings = scope.bindings.get(node.value, [])
+        if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
+            return bindings[0].value
+    return node

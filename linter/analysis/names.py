@@ -1,0 +1,129 @@
+"""Qualified names of library callables, and the name patterns used only as tie-breakers.
+
+Roles come from data flow first (``model.py``); these patterns decide only when the flow says
+nothing, and they are deliberately narrow.
+"""
+
+from __future__ import annotations
+
+import re
+
+NUMPY_PREFIXES = ("numpy.", "scipy.", "torch.", "jax.numpy.", "cupy.")
+
+INVERSE = frozenset(
+    {
+        "numpy.linalg.inv",
+        "numpy.linalg.pinv",
+        "numpy.linalg.tensorinv",
+        "scipy.linalg.inv",
+        "scipy.linalg.pinv",
+        "scipy.linalg.pinvh",
+        "torch.inverse",
+        "torch.linalg.inv",
+        "torch.linalg.pinv",
+        "torch.pinverse",
+        "jax.numpy.linalg.inv",
+        "jax.numpy.linalg.pinv",
+        "cupy.linalg.inv",
+        "cupy.linalg.pinv",
+    }
+)
+SOLVE = frozenset(
+    {
+        "numpy.linalg.solve",
+        "numpy.linalg.lstsq",
+        "scipy.linalg.solve",
+        "scipy.linalg.lstsq",
+        "torch.linalg.solve",
+        "torch.linalg.lstsq",
+        "torch.solve",
+        "jax.numpy.linalg.solve",
+    }
+)
+INVERSE_METHODS = frozenset({"inverse", "pinverse", "inv", "pinv"})
+
+MATMUL = frozenset(
+    {
+        "numpy.dot",
+        "numpy.matmul",
+        "numpy.inner",
+        "torch.matmul",
+        "torch.mm",
+        "torch.bmm",
+        "jax.numpy.dot",
+        "jax.numpy.matmul",
+        "cupy.dot",
+        "cupy.matmul",
+    }
+)
+MATMUL_METHODS = frozenset({"dot", "matmul", "mm"})
+TRANSPOSE = frozenset({"numpy.transpose", "torch.t", "jax.numpy.transpose", "cupy.transpose"})
+TRANSPOSE_METHODS = frozenset({"transpose", "t"})
+TRANSPOSE_ATTRS = frozenset({"T", "mT"})
+
+RANDOM_INIT = frozenset(
+    {
+        "numpy.random.randn",
+        "numpy.random.rand",
+        "numpy.random.normal",
+        "numpy.random.uniform",
+        "numpy.random.random",
+        "numpy.random.random_sample",
+        "numpy.random.standard_normal",
+        "torch.randn",
+        "torch.rand",
+        "torch.empty",
+        "torch.nn.init.xavier_uniform_",
+        "torch.nn.init.kaiming_normal_",
+    }
+)
+RANDOM_METHODS = frozenset(
+    {"randn", "rand", "normal", "uniform", "standard_normal", "random", "random_sample"}
+)
+CONST_INIT = frozenset(
+    {"numpy.zeros", "numpy.ones", "numpy.full", "torch.zeros", "torch.ones", "torch.full"}
+)
+
+ACTIVATIONS = {
+    "numpy.tanh": "tanh",
+    "torch.tanh": "tanh",
+    "torch.sigmoid": "sigmoid",
+    "scipy.special.expit": "sigmoid",
+    "torch.relu": "relu",
+    "torch.nn.functional.relu": "relu",
+    "torch.nn.functional.sigmoid": "sigmoid",
+    "torch.nn.functional.softmax": "softmax",
+    "torch.softmax": "softmax",
+    "scipy.special.softmax": "softmax",
+}
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+GRAD_NAME = _rx(
+    r"^(delta\w*|\w*_delta|grads?(_\w+)?|\w+_grads?|gradient\w*|nabla\w*|upstream\w*|"
+    r"d(out|y|z|a|h|x|s|o|p|c|l|e)\d*(_\w+)?|d[A-Z]\w*|d_\w+|dL\w*|dC\w*|dE\w*|dloss\w*|"
+    r"dscores?|dprobs?|dlogits?|dhidden\w*|doutput\w*|err(or)?s?(_\w+)?|\w+_err(or)?s?|"
+    r"grad_output|grad_out|g_out)$"
+)
+TARGET_NAME = _rx(
+    r"^(y|Y|t|targets?|labels?|y_(true|train|batch|onehot|one_hot|target|gt|label|val)\w*|"
+    r"Y_\w+|yb|yt|y_|expected\w*|desired\w*|truth|ground_truth|onehot\w*|one_hot\w*)$"
+)
+WEIGHT_NAME = _rx(
+    r"^(W|w|W_?\d+|w_?\d+|W[a-z]{1,3}\d*|W_\w+|w_\w+|weights?\w*|\w+_weights?|kernel\w*|"
+    r"theta\d*|syn\d+|V|U)$"
+)
+BIAS_NAME = _rx(r"^(b|b_?\d+|b[a-z]{1,2}|b_\w+|bias\w*|\w+_bias(es)?)$")
+LR_NAME = _rx(r"^(lr|eta|alpha|learning_rate|step_size|learningrate|learning_rate_\w+|lr_\w+)$")
+BACKWARD_FUNC = _rx(r"(backward|backprop|bprop|back_prop|_grad$|^grad_|gradient|_backward)")
+
+
+def last_part(key: str) -> str:
+    """``self.weights[]`` -> ``weights``; ``params['W1']`` -> ``W1``."""
+    part = key.rstrip("[]")
+    if part.endswith("']") or part.endswith('"]'):
+        return part.rsplit("[", 1)[1].strip("'\"]")
+    return part.rsplit(".", 1)[-1].rstrip("[]")
