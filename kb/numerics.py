@@ -16,6 +16,7 @@ example per column) and row (batch first, ``Z = X W + b``, ``W`` is ``(n_in, n_o
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -176,7 +177,7 @@ def column_net(
     act_prime: Callable[[np.ndarray], np.ndarray] = sigmoid_prime,
 ) -> ColumnNet:
     r = rng(seed)
-    weights = [r.normal(size=(m, n)) for n, m in zip(sizes[:-1], sizes[1:], strict=True)]
+    weights = [r.normal(size=(m, n)) for n, m in itertools.pairwise(sizes)]
     biases = [r.normal(size=(m, 1)) for m in sizes[1:]]
     x = r.normal(size=(sizes[0], batch))
     y = r.uniform(0.05, 0.95, size=(sizes[-1], batch))
@@ -235,9 +236,7 @@ class RowNet:
 
 def row_net(seed: int = 0, sizes: Sequence[int] = DEFAULT_SIZES, batch: int = 7) -> RowNet:
     r = rng(seed)
-    weights = [
-        r.normal(size=(n, m)) / np.sqrt(n) for n, m in zip(sizes[:-1], sizes[1:], strict=True)
-    ]
+    weights = [r.normal(size=(n, m)) / np.sqrt(n) for n, m in itertools.pairwise(sizes)]
     biases = [r.normal(size=(m,)) * 0.1 for m in sizes[1:]]
     x = r.normal(size=(batch, sizes[0]))
     upstream = r.normal(size=(batch, sizes[-1]))

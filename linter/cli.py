@@ -175,7 +175,7 @@ def _rules(args: argparse.Namespace) -> int:
     from linter.config import DEFAULT_KB_URL
     from linter.rules import ALL_RULES
 
-    rules = ALL_RULES if args.all or args.output_format == "json" else ALL_RULES
+    rules = ALL_RULES
     if args.output_format == "json":
         print(
             json.dumps(

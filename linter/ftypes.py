@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 
-class FixSafety(str, Enum):
+class FixSafety(StrEnum):
     SAFE = "safe"
     UNSAFE = "unsafe"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import libcst as cst
 
@@ -22,7 +22,7 @@ from linter.analysis.collect import Binding, Collector, Scope, Site, binding_key
 from linter.analysis.exprs import dotted, positional_args
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     WEIGHT = "weight"
     BIAS = "bias"
     PREACT = "z"  # pre-activation
