@@ -1,0 +1,115 @@
+"""The knowledge base: schema, cross-references and every numeric test, parametrized."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.load import ENTRIES_DIR, KBError, load_kb
+from kb.verify import run_check
+from linter.rules import ALL_RULES
+
+RULE_CODES = [r.code for r in ALL_RULES]
+PAGES = sorted(p.stem for p in ENTRIES_DIR.glob("*.md"))
+
+
+@pytest.fixture(scope="module")
+def KB():
+    return load_kb(known_rules=RULE_CODES)
+
+
+def test_kb_loads_with_rule_references_resolved():
+    kb = load_kb(known_rules=RULE_CODES)  # raises KBError listing every problem
+    assert len(kb) == len(PAGES) >= 3
+
+
+@pytest.mark.parametrize("slug", PAGES)
+def test_numeric_test_passes(KB, slug):
+    run = run_check(KB[slug].meta.check)
+    failed = [m for m in run.result.measurements if not m.passed]
+    assert not failed, [(m.name, m.value, m.relation, m.bound) for m in failed]
+    assert run.seconds < 1.0, f"numeric tests must stay small ({run.seconds:.2f} s)"
+
+
+@pytest.mark.parametrize("slug", PAGES)
+def test_entry_body_has_the_sections(KB, slug):
+    body = KB[slug].body
+    for heading in ("## Derivation", "## Wrong vs right", "## Why tests sometimes miss it"):
+        assert heading in body, f"{slug}: missing {heading!r}"
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_every_rule_links_an_entry_whose_check_it_names(KB, rule):
+    assert rule.kb in KB.pages, f"{rule.code} links missing KB entry {rule.kb}"
+    page = KB[rule.kb]
+    assert page.meta.check == rule.check_name()
+    assert rule.code in page.meta.rules, f"{rule.kb} does not list {rule.code} in rules"
+
+
+# --- bad front matter: every problem names the file and the field ------------------------------
+
+GOOD = (ENTRIES_DIR / "transpose-is-not-inverse.md").read_text(encoding="utf-8")
+
+
+def _kb_with(tmp_path: Path, text: str | bytes, name: str = "transpose-is-not-inverse.md"):
+    """A copy of the real KB with one file replaced; returns the KBError and that file."""
+    entries = tmp_path / "entries"
+    shutil.copytree(ENTRIES_DIR, entries)
+    target = entries / name
+    if isinstance(text, bytes):
+        target.write_bytes(text)
+    else:
+        target.write_text(text, encoding="utf-8")
+    with pytest.raises(KBError) as info:
+        load_kb(entries, known_rules=RULE_CODES)
+    return info.value, target
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "fragment"),
+    [
+        (lambda t: t.replace("stage: backward\n", ""), "stage", "required field is missing"),
+        (
+            lambda t: t.replace("stage: backward\n", "stage: backward\ncolour: red\n"),
+            "colour",
+            "unknown field",
+        ),
+        (
+            lambda t: t.replace("see_also: [", "see_also: [no-such-entry, "),
+            "see_also.0",
+            "no entry 'no-such-entry'",
+        ),
+        (lambda t: t.replace("rules: [BP001]", "rules: [BP999]"), "rules.0", "no rule 'BP999'"),
+        (lambda t: t.replace("rules: [BP001]", "rules: [bp1]"), "rules", "not a rule code"),
+        (
+            lambda t: t.replace("check: transpose_is_not_inverse", "check: nowhere"),
+            "check",
+            "kb/checks/nowhere.py",
+        ),
+        (lambda t: t.replace("url: https://stats", "url: stats"), "sources.0.url", "pattern"),
+        (lambda t: t.replace("rules: [BP001]", "rules: []"), "(entry)", "not_detectable"),
+    ],
+)
+def test_bad_front_matter_names_file_and_field(tmp_path, mutate, field, fragment):
+    err, target = _kb_with(tmp_path, mutate(GOOD))
+    mine = [p for p in err.problems if p.path == target]
+    assert mine, str(err)
+    assert any(p.field == field and fragment in p.message for p in mine), str(err)
+    assert str(target) in str(err)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("no front matter here\n", "does not start with a '---'"),
+        ("---\nslug: [unclosed\n---\nbody\n", "not valid YAML"),
+        ("---\nslug: x\n", "not closed"),
+        (b"---\nslug: \xff\xfe\n---\n", "not valid UTF-8"),
+        ("---\n- a list\n---\n", "must be a mapping"),
+    ],
+)
+def test_malformed_files_get_a_clear_error(tmp_path, text, fragment):
+    err, target = _kb_with(tmp_path, text)
+    assert any(p.path == target and fragment in p.message for p in err.problems), str(err)
