@@ -62,10 +62,22 @@ def parse(source: str) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        msg = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-        raise SourceError(f"syntax error: {msg}", exc.raw_line, exc.raw_column + 1) from None
+        raise _syntax_error(source, exc) from None
     except RecursionError:
         raise SourceError("syntax tree too deep to parse") from None
+
+
+def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> SourceError:
+    """Python's own message and position are clearer than the CST parser's; prefer them."""
+    try:
+        compile(source, "<bplint>", "exec", dont_inherit=True)
+    except SyntaxError as py:
+        if py.lineno is not None:
+            return SourceError(f"syntax error: {py.msg}", py.lineno, py.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    msg = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
+    return SourceError(f"syntax error: {msg}", exc.raw_line, exc.raw_column + 1)
 
 
 @dataclass
