@@ -1,0 +1,101 @@
+"""Run a KB entry's numeric test and draw its figure, at build time.
+
+A check that raises, returns the wrong type or fails a bound is reported, never hidden: the page
+shows what happened and the hook logs an error, so ``mkdocs build --strict`` aborts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from kb.verify import Run, run_check
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # before any check imports pyplot
+
+SVG_HASHSALT = "bplint"  # fixed ids inside the SVG, so a rebuild gives the same bytes
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What running one check at build time gave."""
+
+    check: str
+    run: Run | None = None
+    error: str | None = None  # why the check did not produce a result
+    svg: bytes | None = None  # the figure, when the check module defines figure()
+    figure_error: str | None = None
+    figure_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.run is not None and self.run.result.passed
+
+    def failures(self) -> list[str]:
+        """One line per problem: the error, or each measurement that missed its bound."""
+        if self.run is None:
+            return [f"numeric test {self.check} did not run: {self.error}"]
+        problems = [
+            f"numeric test {self.check}: {m.name!r} = {m.value!r}, must be {m.relation} {m.bound!r}"
+            for m in self.run.result.measurements
+            if not m.passed
+        ]
+        if self.figure_error:
+            problems.append(f"numeric test {self.check}: figure() failed: {self.figure_error}")
+        return problems
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message (at file:line)``, pointing at the innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {os.path.relpath(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def render_svg(fig: Any) -> bytes:
+    """Save a matplotlib Figure as reproducible SVG (fixed hash salt, no date) and close it."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": SVG_HASHSALT, "svg.fonttype": "path"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _figure(module: ModuleType) -> bytes | None:
+    draw = getattr(module, "figure", None)
+    if draw is None:
+        return None
+    if not callable(draw):
+        raise TypeError(f"{module.__name__}.figure is not a function")
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    fig = draw()
+    if not hasattr(fig, "savefig"):
+        raise TypeError(f"{module.__name__}.figure() must return a matplotlib Figure")
+    return render_svg(fig)
+
+
+def measure(check: str, *, figures: bool = True) -> Measured:
+    """Run ``kb.checks.<check>.check()`` and, if asked and defined, its ``figure()``."""
+    try:
+        run = run_check(check)
+    except Exception as exc:  # a broken check is reported on its page and fails the build
+        return Measured(check, error=describe_exception(exc))
+    if not figures:
+        return Measured(check, run=run)
+    start = time.perf_counter()
+    try:
+        svg = _figure(importlib.import_module(f"kb.checks.{check}"))
+    except Exception as exc:
+        return Measured(check, run=run, figure_error=describe_exception(exc))
+    return Measured(check, run=run, svg=svg, figure_seconds=time.perf_counter() - start)
