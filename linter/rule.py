@@ -87,6 +87,9 @@ class Rule:
     known_problems: ClassVar[str] = ""
     fix_safety: ClassVar[FixSafety | None] = None
     default_enabled: ClassVar[bool] = True
+    # A rule with no misconception behind it (e.g. BP900 unused-noqa): no KB entry, no numeric
+    # test; its findings link the rule's own page.
+    meta: ClassVar[bool] = False
     disabled_reason: ClassVar[str] = ""  # why a rule is off by default
     valid: ClassVar[list[Example]] = []
     invalid: ClassVar[list[Example]] = []
