@@ -13,9 +13,8 @@ def initialize_parameters_deep(layer_dims, seed=3):
     parameters = {}
     L = len(layer_dims)
     for l in range(1, L):
-        parameters["W" + str(l)] = rng.standard_normal(
-            (layer_dims[l], layer_dims[l - 1])
-        ) / np.sqrt(layer_dims[l - 1])
+        scale = 1 / np.sqrt(layer_dims[l - 1])
+        parameters["W" + str(l)] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * scale
         parameters["b" + str(l)] = np.zeros((layer_dims[l], 1))
     return parameters
 

@@ -43,9 +43,8 @@ class MLP:
             self.dW[i] = A_prev.T @ dZ
             self.db[i] = dZ.sum(axis=0)
             dA_prev = dZ @ self.W[i].T
-            if i > 0:
-                H = self.outputs[i - 1]
-                dZ = dA_prev * H * (1.0 - H)
+            if i > 0:  # through the sigmoid of the layer below: sigma' = A * (1 - A)
+                dZ = dA_prev * self.outputs[i - 1] * (1.0 - self.outputs[i - 1])
         return dA_prev
 
     def step(self, lr):

@@ -1,0 +1,706 @@
+"""Mutation operators: each one turns a correct zoo network into a cargo-culted one.
+
+A mutant is plain data: in file ``path`` (relative to ``networks/``) of ``network``, the exact
+substring ``old`` (which must occur exactly once) is replaced once by ``new``. ``code`` is the
+bplint rule that must flag the result, at ``line_of(mutant)``: the first line of the mutated
+file that differs from the original. Mutations are written so that this line is where the
+mistake is visible (the ``np.exp`` whose shift was dropped, the update moved ahead of the
+propagation, the inserted ``*= p * (1 - p)``, ...).
+
+How each mutant is checked numerically depends on its code (``numeric_kind``): most must fail
+the gradient check that the original passes; constant initialisation must keep hidden units
+identical; the softmax numerics mutants must overflow where the original stays finite; the
+one-sided difference must make the network's own gradient check less accurate.
+
+Importing this module has no side effects and needs only the standard library.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .sources import NETWORKS_DIR, network_files, read_sources, write_sources
+
+
+@dataclass(frozen=True)
+class Mutant:
+    network: str
+    path: str
+    code: str
+    description: str
+    old: str
+    new: str
+
+    @property
+    def numeric_kind(self) -> str:
+        """gradient | symmetry | large_logits | own_gradcheck (see ``NUMERIC_KINDS``)."""
+        return NUMERIC_KINDS.get(self.code, "gradient")
+
+
+# Codes whose mutants are not wrong gradients, and the probe that shows what they break.
+NUMERIC_KINDS = {
+    "BP303": "symmetry",
+    "BP501": "large_logits",
+    "BP502": "large_logits",
+    "BP503": "own_gradcheck",
+}
+
+
+def _m(network: str, code: str, description: str, old: str, new: str, path: str = "") -> Mutant:
+    return Mutant(network, path or f"{network}.py", code, description, old, new)
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- nielsen_network ---------------------------------------------------------------------
+    _m(
+        "nielsen_network",
+        "BP001",
+        "undo the forward map: inverse of the next layer's weights instead of its transpose",
+        "delta = np.dot(self.weights[-l + 1].transpose(), delta) * sp",
+        "delta = np.dot(np.linalg.inv(self.weights[-l + 1]), delta) * sp",
+    ),
+    _m(
+        "nielsen_network",
+        "BP002",
+        "transpose dropped when propagating delta (square layers keep the shapes valid)",
+        "delta = np.dot(self.weights[-l + 1].transpose(), delta) * sp",
+        "delta = np.dot(self.weights[-l + 1], delta) * sp",
+    ),
+    _m(
+        "nielsen_network",
+        "BP003",
+        "hidden weight gradient as a * delta^T instead of delta * a^T",
+        "nabla_w[-l] = np.dot(delta, activations[-l - 1].transpose())",
+        "nabla_w[-l] = np.dot(activations[-l - 1], delta.transpose())",
+    ),
+    _m(
+        "nielsen_network",
+        "BP101",
+        "sigmoid_prime(z) fed the output activation",
+        "delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])",
+        "delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(activations[-1])",
+    ),
+    _m(
+        "nielsen_network",
+        "BP202",
+        "output delta of the quadratic cost without sigma'(z)",
+        "delta = self.cost_derivative(activations[-1], y) * sigmoid_prime(zs[-1])",
+        "delta = self.cost_derivative(activations[-1], y)",
+    ),
+    _m(
+        "nielsen_network",
+        "BP301",
+        "weights move along the gradient of (a - y): update sign flipped",
+        "self.weights = [w - (eta / len(mini_batch)) * nw",
+        "self.weights = [w + (eta / len(mini_batch)) * nw",
+    ),
+    # --- nielsen_matrix ----------------------------------------------------------------------
+    _m(
+        "nielsen_matrix",
+        "BP005",
+        "hidden bias gradient left as the (n, m) delta matrix, not summed over the batch",
+        "nabla_b[-l] = np.sum(delta, axis=1, keepdims=True)",
+        "nabla_b[-l] = delta",
+    ),
+    _m(
+        "nielsen_matrix",
+        "BP002",
+        "transpose dropped when propagating delta",
+        "delta = self.weights[-l + 1].T.dot(delta)",
+        "delta = self.weights[-l + 1].dot(delta)",
+    ),
+    _m(
+        "nielsen_matrix",
+        "BP003",
+        "output weight gradient in the wrong orientation (a . delta^T)",
+        "nabla_w[-1] = delta.dot(activations[-2].T)",
+        "nabla_w[-1] = activations[-2].dot(delta.T)",
+    ),
+    # --- network2_ce -------------------------------------------------------------------------
+    _m(
+        "network2_ce",
+        "BP201",
+        "cross-entropy delta 'fixed' by multiplying sigma'(z) back in",
+        "        return a - y",
+        "        return (a - y) * sigmoid_prime(z)",
+    ),
+    _m(
+        "network2_ce",
+        "BP202",
+        "quadratic-cost delta copied from the cross-entropy one: sigma'(z) dropped",
+        "return (a - y) * sigmoid_prime(z)",
+        "return a - y",
+    ),
+    _m(
+        "network2_ce",
+        "BP101",
+        "hidden-layer sigmoid_prime(z) fed the activation",
+        "sp = sigmoid_prime(zs[-l])",
+        "sp = sigmoid_prime(activations[-l])",
+    ),
+    # --- cs231n_layers -----------------------------------------------------------------------
+    _m(
+        "cs231n_layers",
+        "BP001",
+        "affine_backward routes dout through the pseudo-inverse of w",
+        "dx = dout.dot(w.T).reshape(x.shape)",
+        "dx = dout.dot(np.linalg.pinv(w)).reshape(x.shape)",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP002",
+        "affine_backward multiplies dout by w instead of w.T",
+        "dx = dout.dot(w.T).reshape(x.shape)",
+        "dx = dout.dot(w).reshape(x.shape)",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP003",
+        "dw = dout^T x, the transpose of the weight gradient",
+        "dw = x.reshape(x.shape[0], -1).T.dot(dout)",
+        "dw = dout.T.dot(x.reshape(x.shape[0], -1))",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP005",
+        "db = dout: the bias gradient is not summed over the batch",
+        "db = np.sum(dout, axis=0)",
+        "db = dout",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP103",
+        "relu_backward multiplies by relu(x) instead of the mask x > 0",
+        "dx = dout * (x > 0)",
+        "dx = dout * np.maximum(0, x)",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP204",
+        "softmax_loss multiplies p - y by the softmax 'derivative' p(1 - p)",
+        "    dx /= N",
+        "    dx *= probs * (1 - probs)  # chain rule through the softmax\n    dx /= N",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP501",
+        "softmax_loss exponentiates the raw scores (max-shift dropped)",
+        "    Z = np.sum(np.exp(shifted_logits), axis=1, keepdims=True)\n"
+        "    log_probs = shifted_logits - np.log(Z)",
+        "    Z = np.sum(np.exp(x), axis=1, keepdims=True)\n    log_probs = x - np.log(Z)",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP502",
+        "loss as log of the softmax probabilities instead of the log-softmax",
+        "loss = -np.sum(log_probs[np.arange(N), y]) / N",
+        "loss = -np.sum(np.log(probs[np.arange(N), y])) / N",
+    ),
+    # --- rowmajor_mlp ------------------------------------------------------------------------
+    _m(
+        "rowmajor_mlp",
+        "BP002",
+        "dA_prev = dZ @ W (row-major needs W.T)",
+        "dA_prev = dZ @ self.W[i].T",
+        "dA_prev = dZ @ self.W[i]",
+    ),
+    _m(
+        "rowmajor_mlp",
+        "BP003",
+        "dW = dZ.T @ A_prev, transposed weight gradient",
+        "self.dW[i] = A_prev.T @ dZ",
+        "self.dW[i] = dZ.T @ A_prev",
+    ),
+    _m(
+        "rowmajor_mlp",
+        "BP005",
+        "db = dZ without the sum over rows",
+        "self.db[i] = dZ.sum(axis=0)",
+        "self.db[i] = dZ",
+    ),
+    _m(
+        "rowmajor_mlp",
+        "BP101",
+        "sigmoid derivative a(1 - a) evaluated on the pre-activation Z",
+        "dZ = dA_prev * self.outputs[i - 1] * (1.0 - self.outputs[i - 1])",
+        "dZ = dA_prev * self.preacts[i - 1] * (1.0 - self.preacts[i - 1])",
+    ),
+    # --- softmax_classifier ------------------------------------------------------------------
+    _m(
+        "softmax_classifier",
+        "BP501",
+        "caller no longer subtracts the row max before the unshifted softmax helper",
+        "probs = softmax(scores - np.max(scores, axis=1, keepdims=True))",
+        "probs = softmax(scores)",
+    ),
+    _m(
+        "softmax_classifier",
+        "BP502",
+        "data loss as -log of the softmax probability",
+        "data_loss = np.mean(logsumexp(scores)[:, 0] - scores[np.arange(N), y])",
+        "data_loss = -np.mean(np.log(probs[np.arange(N), y]))",
+    ),
+    _m(
+        "softmax_classifier",
+        "BP204",
+        "dscores = p - y, then multiplied by the softmax derivative p(1 - p)",
+        "    dscores /= N",
+        "    dscores *= probs * (1 - probs)\n    dscores /= N",
+    ),
+    _m(
+        "softmax_classifier",
+        "BP103",
+        "ReLU backward multiplies by relu(hidden) instead of masking",
+        "dhidden[hidden <= 0] = 0",
+        "dhidden = dhidden * np.maximum(0, hidden)",
+    ),
+    # --- tanh_two_layer ----------------------------------------------------------------------
+    _m(
+        "tanh_two_layer",
+        "BP102",
+        "tanh derivative 1 - z**2 on the pre-activation",
+        "delta1 = dh * (1 - a1**2)",
+        "delta1 = dh * (1 - z1**2)",
+    ),
+    _m(
+        "tanh_two_layer",
+        "BP004",
+        "np.dot of two 1-D vectors where the chain rule needs the element-wise product",
+        "delta1 = dh * (1 - a1**2)",
+        "delta1 = np.dot(dh, 1 - a1**2)",
+    ),
+    _m(
+        "tanh_two_layer",
+        "BP003",
+        "np.outer(x, delta1): the weight gradient transposed",
+        "dW1 = np.outer(delta1, x)",
+        "dW1 = np.outer(x, delta1)",
+    ),
+    _m(
+        "tanh_two_layer",
+        "BP104",
+        "tanh derivative evaluated at the upstream gradient",
+        "delta1 = dh * (1 - a1**2)",
+        "delta1 = dh * (1 - dh**2)",
+    ),
+    # --- micrograd_scalar --------------------------------------------------------------------
+    _m(
+        "micrograd_scalar",
+        "BP006",
+        "__add__ backward assigns self.grad instead of accumulating it",
+        "self.grad += out.grad",
+        "self.grad = out.grad",
+    ),
+    _m(
+        "micrograd_scalar",
+        "BP006",
+        "__mul__ backward assigns self.grad instead of accumulating it",
+        "self.grad += other.data * out.grad",
+        "self.grad = other.data * out.grad",
+    ),
+    _m(
+        "micrograd_scalar",
+        "BP102",
+        "tanh backward uses 1 - x**2 of the input instead of 1 - t**2 of the output",
+        "self.grad += (1 - t**2) * out.grad",
+        "self.grad += (1 - self.data**2) * out.grad",
+    ),
+    # --- notebook_script ---------------------------------------------------------------------
+    _m(
+        "notebook_script",
+        "BP303",
+        "both weight matrices start at the same constant",
+        "W1 = rng.standard_normal((n_input, n_hidden)) * 0.5\n"
+        "b1 = np.zeros((1, n_hidden))\n"
+        "W2 = rng.standard_normal((n_hidden, n_output)) * 0.5",
+        "W1 = np.full((n_input, n_hidden), 0.5)\n"
+        "b1 = np.zeros((1, n_hidden))\n"
+        "W2 = np.full((n_hidden, n_output), 0.5)",
+    ),
+    _m(
+        "notebook_script",
+        "BP302",
+        "W2 is updated before it carries dz2 back to the hidden layer",
+        "    da1 = dz2 @ W2.T\n"
+        "    dz1 = da1 * a1 * (1 - a1)\n"
+        "    dW1 = X.T @ dz1 / m\n"
+        "    db1 = np.sum(dz1, axis=0, keepdims=True) / m\n"
+        "\n"
+        "    # gradient descent\n"
+        "    W2 -= learning_rate * dW2\n"
+        "    b2 -= learning_rate * db2\n",
+        "    W2 -= learning_rate * dW2\n"
+        "    b2 -= learning_rate * db2\n"
+        "    da1 = dz2 @ W2.T\n"
+        "    dz1 = da1 * a1 * (1 - a1)\n"
+        "    dW1 = X.T @ dz1 / m\n"
+        "    db1 = np.sum(dz1, axis=0, keepdims=True) / m\n"
+        "\n"
+        "    # gradient descent\n",
+    ),
+    _m(
+        "notebook_script",
+        "BP201",
+        "sigma'(z2) kept in the output error of the cross-entropy",
+        "dz2 = a2 - y",
+        "dz2 = (a2 - y) * a2 * (1 - a2)",
+    ),
+    _m(
+        "notebook_script",
+        "BP301",
+        "W1 update adds the gradient of a - y",
+        "W1 -= learning_rate * dW1",
+        "W1 += learning_rate * dW1",
+    ),
+    # --- pkg_net -----------------------------------------------------------------------------
+    _m(
+        "pkg_net",
+        "BP101",
+        "sigmoid_prime (imported from .activations, wants z) fed the activation",
+        "* sigmoid_prime(zs[k - 1])",
+        "* sigmoid_prime(activations[k])",
+        path="pkg_net/model.py",
+    ),
+    _m(
+        "pkg_net",
+        "BP202",
+        "output delta of the squared error without sigma'(z)",
+        "delta = (a - Y) / n * sigmoid_prime(z)",
+        "delta = (a - Y) / n",
+        path="pkg_net/model.py",
+    ),
+    # --- xor_net -----------------------------------------------------------------------------
+    _m(
+        "xor_net",
+        "BP301",
+        "error = target - output, but the output weights are updated with -=",
+        "self.output_weights += hidden_layer_output.T.dot(d_predicted_output) * self.lr",
+        "self.output_weights -= hidden_layer_output.T.dot(d_predicted_output) * self.lr",
+    ),
+    _m(
+        "xor_net",
+        "BP302",
+        "output weights updated before they propagate the error to the hidden layer",
+        "        error_hidden_layer = d_predicted_output.dot(self.output_weights.T)\n"
+        "        d_hidden_layer = error_hidden_layer * sigmoid_derivative(hidden_layer_output)\n"
+        "\n"
+        "        # updating weights and biases (error = target - output, hence +=)\n"
+        "        self.output_weights += hidden_layer_output.T.dot(d_predicted_output) * self.lr\n",
+        "        self.output_weights += hidden_layer_output.T.dot(d_predicted_output) * self.lr\n"
+        "        error_hidden_layer = d_predicted_output.dot(self.output_weights.T)\n"
+        "        d_hidden_layer = error_hidden_layer * sigmoid_derivative(hidden_layer_output)\n"
+        "\n"
+        "        # updating weights and biases (error = target - output, hence +=)\n",
+    ),
+    _m(
+        "xor_net",
+        "BP101",
+        "sigmoid_derivative (wants the activation) fed the pre-activation",
+        "d_predicted_output = error * sigmoid_derivative(predicted_output)",
+        "d_predicted_output = error * sigmoid_derivative(output_layer_activation)",
+    ),
+    _m(
+        "xor_net",
+        "BP104",
+        "sigmoid_derivative applied to the error instead of the output",
+        "d_predicted_output = error * sigmoid_derivative(predicted_output)",
+        "d_predicted_output = error * sigmoid_derivative(error)",
+    ),
+    _m(
+        "xor_net",
+        "BP202",
+        "output delta is the raw error: sigma' dropped with the squared error",
+        "d_predicted_output = error * sigmoid_derivative(predicted_output)",
+        "d_predicted_output = error",
+    ),
+    # --- deep_columns_dict -------------------------------------------------------------------
+    _m(
+        "deep_columns_dict",
+        "BP001",
+        "dA_prev solved through W instead of multiplied by W.T",
+        "dA_prev = np.dot(W.T, dZ)",
+        "dA_prev = np.linalg.solve(W, dZ)",
+    ),
+    _m(
+        "deep_columns_dict",
+        "BP002",
+        "dA_prev = W dZ, transpose dropped",
+        "dA_prev = np.dot(W.T, dZ)",
+        "dA_prev = np.dot(W, dZ)",
+    ),
+    _m(
+        "deep_columns_dict",
+        "BP003",
+        "dW = A_prev dZ^T, transposed weight gradient",
+        "dW = 1 / m * np.dot(dZ, A_prev.T)",
+        "dW = 1 / m * np.dot(A_prev, dZ.T)",
+    ),
+    _m(
+        "deep_columns_dict",
+        "BP005",
+        "db = dZ / m without the sum over the columns",
+        "db = 1 / m * np.sum(dZ, axis=1, keepdims=True)",
+        "db = 1 / m * dZ",
+    ),
+    _m(
+        "deep_columns_dict",
+        "BP103",
+        "relu_backward multiplies dA by relu(Z)",
+        "    dZ = np.array(dA, copy=True)\n    dZ[Z <= 0] = 0",
+        "    dZ = dA * np.maximum(0, Z)",
+    ),
+    _m(
+        "deep_columns_dict",
+        "BP303",
+        "weights initialised to zeros (the biases already are)",
+        'parameters["W" + str(l)] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * scale',
+        'parameters["W" + str(l)] = np.zeros((layer_dims[l], layer_dims[l - 1]))',
+    ),
+    # --- layers_sequential -------------------------------------------------------------------
+    _m(
+        "layers_sequential",
+        "BP002",
+        "Dense.backward returns output_error @ W instead of @ W.T",
+        "input_error = output_error @ self.W.T",
+        "input_error = output_error @ self.W",
+    ),
+    _m(
+        "layers_sequential",
+        "BP302",
+        "Dense.backward applies its step before computing the input error with W",
+        "        input_error = output_error @ self.W.T\n        self.W -= learning_rate * grad_W\n",
+        "        self.W -= learning_rate * grad_W\n        input_error = output_error @ self.W.T\n",
+    ),
+    _m(
+        "layers_sequential",
+        "BP005",
+        "Dense bias gradient is the whole (batch, n_out) error",
+        "grad_b = output_error.sum(axis=0, keepdims=True)",
+        "grad_b = output_error",
+    ),
+    _m(
+        "layers_sequential",
+        "BP102",
+        "Tanh.backward uses 1 - x**2 of the input",
+        "return output_error * (1 - self.out**2)",
+        "return output_error * (1 - self.x**2)",
+    ),
+    _m(
+        "layers_sequential",
+        "BP103",
+        "ReLU.backward multiplies by relu(x)",
+        "return output_error * (self.x > 0)",
+        "return output_error * np.maximum(0, self.x)",
+    ),
+    _m(
+        "layers_sequential",
+        "BP104",
+        "Sigmoid.backward evaluates the derivative at the incoming error",
+        "local_grad = self.out * (1 - self.out)",
+        "local_grad = output_error * (1 - output_error)",
+    ),
+    _m(
+        "layers_sequential",
+        "BP203",
+        "Softmax.backward treats the Jacobian as diagonal, s(1 - s)",
+        "return s * (output_error - np.sum(output_error * s, axis=1, keepdims=True))",
+        "return output_error * s * (1 - s)",
+    ),
+    _m(
+        "layers_sequential",
+        "BP303",
+        "every Dense layer starts from the same constant weights",
+        "self.W = rng.standard_normal((n_in, n_out)) * np.sqrt(1.0 / n_in)",
+        "self.W = np.full((n_in, n_out), 0.1)",
+    ),
+    _m(
+        "layers_sequential",
+        "BP501",
+        "Softmax.forward exponentiates without subtracting the row max",
+        "e = np.exp(x - np.max(x, axis=1, keepdims=True))",
+        "e = np.exp(x)",
+    ),
+    # --- rnn_bptt ----------------------------------------------------------------------------
+    _m(
+        "rnn_bptt",
+        "BP006",
+        "dWhh assigned at each time step instead of accumulated over time",
+        "dWhh += np.dot(dhraw, hs[t - 1].T)",
+        "dWhh = np.dot(dhraw, hs[t - 1].T)",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP002",
+        "dhnext = Whh dhraw, transpose dropped (Whh is square)",
+        "dhnext = np.dot(Whh.T, dhraw)",
+        "dhnext = np.dot(Whh, dhraw)",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP102",
+        "tanh derivative recomputes tanh of the hidden state (tanh applied twice)",
+        "dhraw = (1 - hs[t] * hs[t]) * dh",
+        "dhraw = (1 - np.tanh(hs[t]) ** 2) * dh",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP204",
+        "dy = p - onehot, then multiplied by p(1 - p)",
+        "        dy[targets[t]] -= 1  # softmax + cross-entropy: dL/dy = p - onehot(target)",
+        "        dy[targets[t]] -= 1  # softmax + cross-entropy: dL/dy = p - onehot(target)\n"
+        "        dy *= ps[t] * (1 - ps[t])",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP501",
+        "log_softmax without the max shift",
+        "    v = v - np.max(v)  # shift so that exp cannot overflow\n"
+        "    return v - np.log(np.sum(np.exp(v)))",
+        "    return v - np.log(np.sum(np.exp(v)))",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP502",
+        "loss as -log of the softmax probability",
+        "loss += -log_p[targets[t], 0]",
+        "loss += -np.log(ps[t][targets[t], 0])",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP503",
+        "grad_check uses a forward difference against the unperturbed loss",
+        "numeric[k] = (loss_plus - loss_minus) / (2 * delta)",
+        "numeric[k] = (loss_plus - loss) / delta",
+    ),
+    # --- gradcheck_training ------------------------------------------------------------------
+    _m(
+        "gradcheck_training",
+        "BP503",
+        "numerical_gradient becomes one-sided",
+        "grad[idx] = (fxph - fxmh) / (2 * h)",
+        "grad[idx] = (fxph - fx) / h",
+    ),
+    _m(
+        "gradcheck_training",
+        "BP004",
+        "np.dot of two 1-D vectors instead of the Hadamard product with sigma'",
+        'delta1 = (params["W2"].T @ delta2) * sigmoid_prime(z1)',
+        'delta1 = np.dot(params["W2"].T @ delta2, sigmoid_prime(z1))',
+    ),
+    _m(
+        "gradcheck_training",
+        "BP101",
+        "sigmoid_prime(z) fed the hidden activation h",
+        'delta1 = (params["W2"].T @ delta2) * sigmoid_prime(z1)',
+        'delta1 = (params["W2"].T @ delta2) * sigmoid_prime(h)',
+    ),
+    # --- logistic_regression -----------------------------------------------------------------
+    _m(
+        "logistic_regression",
+        "BP201",
+        "dz = (a - y) a (1 - a) with the cross-entropy loss",
+        "dz = a - y",
+        "dz = (a - y) * a * (1 - a)",
+    ),
+    _m(
+        "logistic_regression",
+        "BP301",
+        "w += lr * dw with dz = a - y",
+        "self.w -= self.lr * dw",
+        "self.w += self.lr * dw",
+    ),
+    _m(
+        "logistic_regression",
+        "BP005",
+        "db = dz / m: one bias gradient per example",
+        "db = np.sum(dz) / m",
+        "db = dz / m",
+    ),
+    # --- softmax_jacobian --------------------------------------------------------------------
+    _m(
+        "softmax_jacobian",
+        "BP203",
+        "softmax Jacobian reduced to its diagonal s(1 - s)",
+        "return np.diagflat(s) - np.dot(s, s.T)",
+        "return np.diagflat(s * (1 - s))",
+    ),
+    _m(
+        "softmax_jacobian",
+        "BP204",
+        "the Jacobian applied to p - y, which already is the gradient wrt the logits",
+        "dz2 = softmax_jacobian(s).T @ dL_ds",
+        "dz2 = softmax_jacobian(s).T @ (s - y)",
+    ),
+    _m(
+        "softmax_jacobian",
+        "BP501",
+        "softmax without the max shift",
+        "e = np.exp(z - np.max(z))",
+        "e = np.exp(z)",
+    ),
+)
+
+
+def _ids() -> dict[Mutant, str]:
+    seen: Counter[tuple[str, str]] = Counter()
+    out = {}
+    for m in MUTANTS:
+        seen[m.code, m.network] += 1
+        out[m] = f"{m.code}-{m.network}-{seen[m.code, m.network]}"
+    return out
+
+
+_IDS = _ids()
+
+
+def mutant_id(m: Mutant) -> str:
+    """A stable readable id such as ``BP006-micrograd_scalar-2`` (for pytest ids and tables)."""
+    return _IDS[m]
+
+
+def by_code(code: str) -> list[Mutant]:
+    return [m for m in MUTANTS if m.code == code]
+
+
+def codes() -> list[str]:
+    return sorted({m.code for m in MUTANTS})
+
+
+def original_text(m: Mutant) -> str:
+    return (NETWORKS_DIR / m.path).read_text(encoding="utf-8")
+
+
+def apply(m: Mutant) -> str:
+    """The mutated text of ``m.path``; ``old`` must occur exactly once in the original."""
+    text = original_text(m)
+    count = text.count(m.old)
+    if count != 1:
+        raise AssertionError(f"{mutant_id(m)}: `old` occurs {count} times in {m.path}, expected 1")
+    return text.replace(m.old, m.new, 1)
+
+
+def mutated_sources(m: Mutant) -> dict[str, str]:
+    """Every file of the mutant's network, the mutated one replaced (for the harness/linter)."""
+    if m.path not in network_files(m.network):
+        raise KeyError(f"{m.path} is not a file of network {m.network}")
+    sources = read_sources(m.network)
+    sources[m.path] = apply(m)
+    return sources
+
+
+def line_of(m: Mutant) -> int:
+    """1-based line of the first line of the mutated file that differs from the original."""
+    before = original_text(m).splitlines()
+    after = apply(m).splitlines()
+    for i, (a, b) in enumerate(zip(before, after)):
+        if a != b:
+            return i + 1
+    return min(len(before), len(after)) + 1
+
+
+def write_mutant(m: Mutant, dest: Path) -> Path:
+    """Write the mutant's whole network under ``dest``; return the path of the mutated file."""
+    write_sources(mutated_sources(m), dest)
+    return dest / m.path
