@@ -24,6 +24,7 @@ class Binding:
     kind: str  # "assign" | "aug" | "param" | "for" | "append" | "unpack"
     op: str = ""  # for "aug": "+=", "-=", ...
     loops: tuple[cst.CSTNode, ...] = ()
+    position: int = -1  # for "unpack": which element of the value this target receives
 
 
 @dataclass
@@ -202,11 +203,14 @@ class Collector(cst.CSTVisitor):
         stmt: cst.CSTNode,
         kind: str,
         op: str = "",
+        position: int = -1,
     ) -> None:
         key = binding_key(target)
         if key is None:
             return
-        binding = Binding(target, value, stmt, self.scope.statements, kind, op, tuple(self._loops))
+        binding = Binding(
+            target, value, stmt, self.scope.statements, kind, op, tuple(self._loops), position
+        )
         self.scope.bindings.setdefault(key, []).append(binding)
         if key.startswith("self.") and self.scope.cls:
             attr = key.split(".", 2)[1]
@@ -216,7 +220,7 @@ class Collector(cst.CSTVisitor):
         self.assigns.append(self._site(node))
         for t in node.targets:
             leaves = target_names(t.target)
-            if len(leaves) == 1:
+            if len(leaves) == 1 and not isinstance(t.target, cst.Tuple | cst.List):
                 self._bind(leaves[0], node.value, self.stmt, "assign")
                 if isinstance(leaves[0], cst.Subscript):
                     self.subscript_assigns.append(self._site(node))
@@ -231,7 +235,7 @@ class Collector(cst.CSTVisitor):
                     if values is not None:
                         self._bind(leaf, values[i], self.stmt, "assign")
                     else:
-                        self._bind(leaf, node.value, self.stmt, "unpack")
+                        self._bind(leaf, node.value, self.stmt, "unpack", position=i)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:

@@ -19,7 +19,8 @@ import libcst as cst
 
 from linter.analysis import names as N
 from linter.analysis.collect import Binding, Collector, Scope, Site, binding_key
-from linter.analysis.exprs import dotted, positional_args
+from linter.analysis.exprs import dotted, number_value, positional_args
+from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind
 
 
 class Role(StrEnum):
@@ -56,6 +57,7 @@ class WeightUse:
 
 
 _EMPTY: frozenset[Role] = frozenset()
+CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.functional"}
 
 
 class ModuleModel:
@@ -67,6 +69,9 @@ class ModuleModel:
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
         self._func_returns: dict[int, frozenset[Role]] = {}
+        self._signs: dict[tuple[int, int], int | None] = {}
+        self._costs: dict[str, frozenset[str]] | None = None
+        self.forms = Forms(self)
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -77,9 +82,14 @@ class ModuleModel:
             return None
         head, _, rest = name.partition(".")
         target = self.c.aliases.get(head)
+        if target is None and head in CONVENTIONAL_ALIASES and not self._bound_anywhere(head):
+            target = CONVENTIONAL_ALIASES[head]  # a pasted snippet or notebook cell: np is numpy
         if target is None:
             return None
         return f"{target}.{rest}" if rest else target
+
+    def _bound_anywhere(self, name: str) -> bool:
+        return any(name in sc.bindings for sc in self.c.scopes)
 
     def is_call_to(self, node: cst.CSTNode, names: frozenset[str] | set[str]) -> bool:
         return isinstance(node, cst.Call) and self.qualname(node.func) in names
@@ -415,6 +425,9 @@ class ModuleModel:
                 return set(self.roles(src, scope))
             return self._name_hint(name, scope)
         if b.kind == "unpack":
+            element = self._unpacked_element(b, scope)
+            if element is not None:
+                return set(self.roles(element[0], element[1]))
             return self._name_hint(name, scope)
         if b.value is None:
             return set()
@@ -425,11 +438,90 @@ class ModuleModel:
                 roles.discard(Role.GRAD)
         return roles
 
+    def _unpacked_element(
+        self, b: Binding, scope: Scope
+    ) -> tuple[cst.BaseExpression, Scope] | None:
+        """``Z, A = layer(X)`` where layer returns ``(Z, np.tanh(Z))``: the element for Z."""
+        if b.position < 0:
+            return None
+        if isinstance(b.value, cst.Attribute) and b.value.attr.value in (
+            "saved_tensors",
+            "saved_variables",
+        ):
+            return self._saved_for_backward(b.position, scope)
+        if not isinstance(b.value, cst.Call):
+            return None
+        fn = self.local_function(b.value.func, scope)
+        if fn is None:
+            return None
+        for r in fn.returns:
+            if isinstance(r, cst.Tuple) and b.position < len(r.elements):
+                return r.elements[b.position].value, fn
+        return None
+
+    def _saved_for_backward(
+        self, position: int, scope: Scope
+    ) -> tuple[cst.BaseExpression, Scope] | None:
+        """``x, = ctx.saved_tensors`` in backward <- ``ctx.save_for_backward(x)`` in forward."""
+        for site in self.c.calls:
+            call = site.node
+            assert isinstance(call, cst.Call)
+            if (
+                site.scope.cls == scope.cls
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "save_for_backward"
+                and position < len(call.args)
+            ):
+                return call.args[position].value, site.scope
+        return None
+
     def _param_roles(self, name: str, scope: Scope) -> set[Role]:
+        """A parameter takes the roles of the arguments passed to it in this module; names only
+        when no call site says anything."""
+        roles: set[Role] = set()
+        for arg, caller in self._arguments_for(name, scope):
+            roles |= self.roles(arg, caller)
+        roles.discard(Role.INIT)
+        if roles:
+            return roles
         roles = self._name_hint(name, scope)
         if Role.GRAD in roles and not self.is_backward_scope(scope):
             roles.discard(Role.GRAD)
         return roles
+
+    def callers(self, fn: Scope) -> list[tuple[cst.Call, Scope]]:
+        table = getattr(self, "_callers", None)
+        if table is None:
+            table = {}
+            for site in self.c.calls:
+                call = site.node
+                assert isinstance(call, cst.Call)
+                target = self.local_function(call.func, site.scope)
+                if target is not None:
+                    table.setdefault(id(target), []).append((call, site.scope))
+            self._callers = table
+        return table.get(id(fn), [])
+
+    def _arguments_for(self, name: str, fn: Scope) -> Iterator[tuple[cst.BaseExpression, Scope]]:
+        if name not in fn.params or fn.is_module:
+            return
+        params = list(fn.params)
+        is_method = fn.cls is not None and params and params[0] in ("self", "cls")
+        for call, caller in self.callers(fn):
+            positional = (
+                params[1:] if is_method and isinstance(call.func, cst.Attribute) else params
+            )
+            pos = 0
+            for a in call.args:
+                if a.star:
+                    break
+                if a.keyword is not None:
+                    if a.keyword.value == name:
+                        yield a.value, caller
+                    continue
+                if pos < len(positional) and positional[pos] == name:
+                    yield a.value, caller
+                pos += 1
 
     def _name_hint(self, name: str, scope: Scope) -> set[Role]:
         """Names as a tie-breaker only: called when the data flow gives nothing."""
@@ -451,14 +543,26 @@ class ModuleModel:
         return False
 
     def _call_roles(self, node: cst.Call, scope: Scope) -> set[Role]:
+        form = self.forms.call_kind(node, scope)
+        if form is not None:
+            if form.kind in DERIVATIVES:
+                return {Role.DERIV}
+            if form.kind is Kind.SOFTMAX:
+                return {Role.PROB, Role.ACT}
+            if form.kind is not Kind.EXP:
+                return {Role.ACT}
         qn = self.qualname(node.func)
         if qn is not None:
-            if qn in N.ACTIVATIONS:
-                return {Role.PROB} if N.ACTIVATIONS[qn] == "softmax" else {Role.ACT}
             if qn in N.RANDOM_INIT:
                 return {Role.INIT}
             if qn.startswith(N.NUMPY_PREFIXES):
-                return self._args_grad(node, scope)
+                grad = self._args_grad(node, scope)
+                if not grad and qn in N.MATMUL and self.matmul(node) is not None:
+                    mm = self.matmul(node)
+                    assert mm is not None
+                    if self.weight_key(mm.left, scope) or self.weight_key(mm.right, scope):
+                        return {Role.PREACT}
+                return grad
         func = node.func
         if isinstance(func, cst.Attribute) and qn is None:
             method = func.attr.value
@@ -466,7 +570,15 @@ class ModuleModel:
                 return {Role.INIT}
             local = self.local_function(func, scope)
             if local is None:
-                roles = set(self.roles(func.value, scope)) - {Role.INIT}
+                if method in N.MATMUL_METHODS and not self._args_grad(node, scope):
+                    mm = self.matmul(node)
+                    if (
+                        mm is not None
+                        and Role.GRAD not in self.roles(mm.left, scope)
+                        and (self.weight_key(mm.left, scope) or self.weight_key(mm.right, scope))
+                    ):
+                        return {Role.PREACT}
+                roles = set(self.roles(func.value, scope)) - {Role.INIT, Role.ERROR}
                 return roles | self._args_grad(node, scope)
         local = self.local_function(func, scope)
         if local is not None:
@@ -494,9 +606,26 @@ class ModuleModel:
         return result
 
     def _binop_roles(self, node: cst.BinaryOperation, scope: Scope) -> set[Role]:
+        form = self.forms.form(node, scope)
+        if form is not None:
+            if form.kind in DERIVATIVES:
+                return {Role.DERIV}
+            if form.kind is Kind.SOFTMAX:
+                return {Role.PROB, Role.ACT}
+            if form.kind is not Kind.EXP:
+                return {Role.ACT}
         left = self.roles(node.left, scope)
         right = self.roles(node.right, scope)
         op = node.operator
+        if isinstance(op, cst.MatrixMultiply) and Role.GRAD not in left | right:
+            if self.weight_key(node.left, scope) or self.weight_key(node.right, scope):
+                return {Role.PREACT}
+        if (
+            isinstance(op, cst.Add)
+            and Role.PREACT in left | right
+            and Role.GRAD not in left | right
+        ):
+            return {Role.PREACT}
         if isinstance(op, cst.Subtract | cst.Add):
             if (Role.TARGET in left) != (Role.TARGET in right) and isinstance(op, cst.Subtract):
                 other = right if Role.TARGET in left else left
@@ -509,6 +638,219 @@ class ModuleModel:
             if Role.GRAD in left or Role.GRAD in right:
                 return {Role.GRAD}
         return set()
+
+    # --- activation kind, error sign, cost in use ----------------------------------------------
+
+    def value_sources(
+        self, node: cst.BaseExpression, scope: Scope
+    ) -> list[tuple[cst.BaseExpression, Scope]]:
+        """Where a name's or attribute's value comes from: assignments, appends, unpacked
+        returns, saved tensors, and the arguments callers pass to a parameter."""
+        key = dotted(node)
+        if key is None:
+            return []
+        if isinstance(node, cst.Name):
+            bindings = self._visible_bindings(key, scope)
+            owner = self._owner(key, scope)
+        else:
+            bindings = list(scope.bindings.get(key, []))
+            owner = scope
+            if not bindings and key.startswith("self.") and scope.cls:
+                bindings = list(self.c.class_attrs.get(scope.cls, {}).get(key.split(".", 2)[1], []))
+        out: list[tuple[cst.BaseExpression, Scope]] = []
+        for b in bindings:
+            home = owner
+            if not isinstance(node, cst.Name) and key.startswith("self.") and scope.cls:
+                home = next((sc for sc in self.c.scopes if b in sc.bindings.get(key, [])), scope)
+            if b.kind in ("assign", "append") and b.value is not None:
+                out.append((b.value, home))
+            elif b.kind == "unpack":
+                element = self._unpacked_element(b, home)
+                if element is not None:
+                    out.append(element)
+            elif b.kind == "param" and isinstance(node, cst.Name):
+                out.extend(self._arguments_for(key, home))
+        return out
+
+    def activation_kind(
+        self, node: cst.BaseExpression, scope: Scope, depth: int = 0
+    ) -> Kind | None:
+        """Which activation produced this value (following assignments, appends, parameters)."""
+        if depth > 6:
+            return None
+        node, _ = self.strip_transpose(node)
+        form = self.forms.form(node, scope)
+        if form is not None and form.kind in (Kind.SIGMOID, Kind.TANH, Kind.RELU, Kind.SOFTMAX):
+            return form.kind
+        if isinstance(node, cst.Subscript):
+            return self.activation_kind(node.value, scope, depth + 1)
+        kinds = {
+            self.activation_kind(v, sc, depth + 1) for v, sc in self.value_sources(node, scope)
+        }
+        kinds.discard(None)
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def error_parts(
+        self, node: cst.BaseExpression, scope: Scope
+    ) -> tuple[cst.BaseExpression, cst.BaseExpression, int] | None:
+        """For an error signal ``a - y`` / ``y - a`` (maybe behind a name or a helper's return):
+        (prediction, target, sign) with sign +1 for ``a - y`` (the gradient's own sign)."""
+        for _ in range(4):
+            if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
+                lt = Role.TARGET in self.roles(node.left, scope)
+                rt = Role.TARGET in self.roles(node.right, scope)
+                if lt != rt:
+                    return (node.right, node.left, -1) if lt else (node.left, node.right, +1)
+                return None
+            if isinstance(node, cst.Name):
+                bs = [b for b in self._visible_bindings(node.value, scope) if b.kind == "assign"]
+                if len(bs) != 1 or bs[0].value is None:
+                    return None
+                scope = self._owner(node.value, scope)
+                node = bs[0].value
+                continue
+            if isinstance(node, cst.Call):
+                fn = self.local_function(node.func, scope)
+                if fn is None or len(fn.returns) != 1:
+                    return None
+                node, scope = fn.returns[0], fn
+                continue
+            return None
+        return None
+
+    def sign(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> int | None:
+        """+1 if the value is the gradient's direction, -1 if its negative (``y - a``)."""
+        memo = (id(node), id(scope))
+        if memo in self._signs:
+            return self._signs[memo]
+        self._signs[memo] = None
+        result = self._sign_of(node, scope, depth) if depth < 12 else None
+        self._signs[memo] = result
+        return result
+
+    def _sign_of(self, node: cst.BaseExpression, scope: Scope, depth: int) -> int | None:
+        node, _ = self.strip_transpose(node)
+        if Role.GRAD not in self.roles(node, scope):
+            return None
+        if isinstance(node, cst.Name):
+            signs = set()
+            owner = self._owner(node.value, scope)
+            for b in self._visible_bindings(node.value, scope):
+                if b.kind == "param":
+                    return None
+                if b.value is None:
+                    continue
+                if b.kind == "aug" and b.op == "SubtractAssign":
+                    s_ = self.sign(b.value, owner, depth + 1)
+                    signs.add(-s_ if s_ else None)
+                else:
+                    signs.add(self.sign(b.value, owner, depth + 1))
+            signs.discard(None)
+            return signs.pop() if len(signs) == 1 else None
+        if isinstance(node, cst.Subscript | cst.Attribute):
+            base = node.value
+            return self.sign(base, scope, depth + 1)
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            inner = self.sign(node.expression, scope, depth + 1)
+            return -inner if inner else None
+        if isinstance(node, cst.BinaryOperation):
+            op = node.operator
+            parts = self.error_parts(node, scope)
+            if parts is not None:
+                return parts[2]
+            ls = self.sign(node.left, scope, depth + 1)
+            rs = self.sign(node.right, scope, depth + 1)
+            if isinstance(op, cst.Multiply | cst.Divide | cst.MatrixMultiply):
+                known = [x for x in (ls, rs) if x]
+                if not known:
+                    return None
+                out = 1
+                for x in known:
+                    out *= x
+                return out
+            if isinstance(op, cst.Add | cst.Subtract):
+                if isinstance(op, cst.Subtract) and rs:
+                    rs = -rs
+                known = {x for x in (ls, rs) if x}
+                return known.pop() if len(known) == 1 else None
+            return None
+        if isinstance(node, cst.Call):
+            fn = self.local_function(node.func, scope)
+            if fn is not None:
+                signs = {self.sign(r, fn, depth + 1) for r in fn.returns}
+                signs.discard(None)
+                return signs.pop() if len(signs) == 1 else None
+            signs = set()
+            candidates = [a.value for a in node.args]
+            if isinstance(node.func, cst.Attribute):
+                candidates.append(node.func.value)
+            out = 1
+            seen = False
+            for c in candidates:
+                s_ = self.sign(c, scope, depth + 1)
+                if s_:
+                    out *= s_
+                    seen = True
+            return out if seen else None
+        return None
+
+    def costs(self, scope: Scope) -> frozenset[str]:
+        """Costs in use where ``scope`` lives: "ce" (cross-entropy / log-likelihood), "mse".
+
+        The scope's own class or function decides first (network2.py defines both costs, each in
+        its own class); otherwise the whole module's evidence counts.
+        """
+        if self._costs is None:
+            self._costs = self._collect_costs()
+        for key in (f"fn:{id(scope)}", f"cls:{scope.cls}"):
+            found = self._costs.get(key)
+            if found:
+                return found
+        return self._costs.get("module", frozenset())
+
+    def _collect_costs(self) -> dict[str, frozenset[str]]:
+        found: dict[str, set[str]] = {}
+
+        def add(scope: Scope, cost: str) -> None:
+            for key in (f"fn:{id(scope)}", f"cls:{scope.cls}", "module"):
+                if key == f"cls:{None}":
+                    continue
+                found.setdefault(key, set()).add(cost)
+
+        for scope in self.c.scopes:
+            for name in (scope.name, scope.cls or ""):
+                low = name.lower().replace("_", "")
+                if any(
+                    w in low for w in ("crossentropy", "logloss", "nll", "bce", "loglikelihood")
+                ):
+                    add(scope, "ce")
+                if any(w in low for w in ("quadratic", "mse", "squarederror", "meansquared")):
+                    add(scope, "mse")
+        for site in self.c.calls:
+            call = site.node
+            assert isinstance(call, cst.Call)
+            if self.qualname(call.func) in ("numpy.log", "torch.log", "math.log", "numpy.log2"):
+                stmt_src = site.stmt
+                if self._mentions_target(stmt_src, site.scope):
+                    add(site.scope, "ce")
+        for site in self.c.binops:
+            node = site.node
+            assert isinstance(node, cst.BinaryOperation)
+            if isinstance(node.operator, cst.Power) and number_value(node.right) == 2.0:
+                if self.error_parts(node.left, site.scope) is not None:
+                    add(site.scope, "mse")
+        for site in self.c.calls:
+            call = site.node
+            assert isinstance(call, cst.Call)
+            if self.qualname(call.func) in ("numpy.square",) and call.args:
+                if self.error_parts(call.args[0].value, site.scope) is not None:
+                    add(site.scope, "mse")
+        return {k: frozenset(v) for k, v in found.items()}
+
+    def _mentions_target(self, stmt: cst.CSTNode, scope: Scope) -> bool:
+        from linter.analysis.exprs import names_in
+
+        return any(Role.TARGET in self._name_roles(n, scope) for n in names_in(stmt))
 
 
 # --- small syntactic helpers ----------------------------------------------------------------------

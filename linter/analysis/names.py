@@ -113,7 +113,7 @@ TARGET_NAME = _rx(
     r"Y_\w+|yb|yt|y_|expected\w*|desired\w*|truth|ground_truth|onehot\w*|one_hot\w*)$"
 )
 WEIGHT_NAME = _rx(
-    r"^(W|w|W_?\d+|w_?\d+|W[a-z]{1,3}\d*|W_\w+|w_\w+|weights?\w*|\w+_weights?|kernel\w*|"
+    r"^(W|w|W_?\d+|w_?\d+|W[a-z]{1,3}\d*|w[ihoxy]{1,2}\d*|W_\w+|w_\w+|weights?\w*|\w+_weights?|kernel\w*|"
     r"theta\d*|syn\d+|V|U)$"
 )
 BIAS_NAME = _rx(r"^(b|b_?\d+|b[a-z]{1,2}|b_\w+|bias\w*|\w+_bias(es)?)$")

@@ -1,0 +1,316 @@
+"""What an expression computes, structurally: activations and their derivatives.
+
+``form_of(expr)`` recognises the handful of formulas backprop code is made of and names the
+operand they are applied to, whether written inline or through a helper function of the module
+(``sigmoid_prime(z)`` whose body is ``sigmoid(z) * (1 - sigmoid(z))`` *wants z*; one whose body is
+``x * (1 - x)`` *wants a*). Rules then ask the role of that operand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from linter.analysis import names as N
+from linter.analysis.exprs import dotted, number_value, positional_args
+
+if TYPE_CHECKING:
+    from linter.analysis.collect import Scope
+    from linter.analysis.model import ModuleModel
+
+
+class Kind(StrEnum):
+    SIGMOID = "sigmoid"
+    TANH = "tanh"
+    RELU = "relu"
+    SOFTMAX = "softmax"
+    EXP = "exp"
+    # derivatives, named by what they must be applied to
+    SIGMOID_PRIME_OF_Z = "sigmoid'(z) = s(z)(1 - s(z))"  # wants z
+    OUTPUT_POLY = "x(1 - x)"  # wants a = sigmoid(z) (or softmax p: the elementwise mistake)
+    TANH_PRIME_OF_Z = "1 - tanh(z)^2"  # wants z
+    ONE_MINUS_SQUARE = "1 - x^2"  # wants a = tanh(z)
+    STEP = "1[x > 0]"  # relu'(z); same for z and a
+
+    @property
+    def is_derivative(self) -> bool:
+        return self in DERIVATIVES
+
+
+DERIVATIVES = frozenset(
+    {
+        Kind.SIGMOID_PRIME_OF_Z,
+        Kind.OUTPUT_POLY,
+        Kind.TANH_PRIME_OF_Z,
+        Kind.ONE_MINUS_SQUARE,
+        Kind.STEP,
+    }
+)
+ACTIVATION_KINDS = frozenset({Kind.SIGMOID, Kind.TANH, Kind.RELU, Kind.SOFTMAX})
+
+_NAME_KINDS = {
+    "sigmoid": Kind.SIGMOID,
+    "logistic": Kind.SIGMOID,
+    "expit": Kind.SIGMOID,
+    "tanh": Kind.TANH,
+    "relu": Kind.RELU,
+    "softmax": Kind.SOFTMAX,
+}
+
+
+@dataclass(frozen=True)
+class Form:
+    kind: Kind
+    operand: cst.BaseExpression  # what the formula is applied to, as written at this site
+    via: Scope | None = None  # the helper function, when called through one
+
+
+def _factors(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Multiply)
+        and not node.lpar
+    ):
+        return [*_factors(node.left), *_factors(node.right)]
+    return [node]
+
+
+def _same(a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    return a.deep_equals(b)
+
+
+def _is_one(node: cst.BaseExpression) -> bool:
+    return number_value(node) == 1.0
+
+
+def _square_of(model: ModuleModel, node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``x**2``, ``x * x``, ``np.square(x)``, ``np.power(x, 2)`` -> x."""
+    if isinstance(node, cst.BinaryOperation):
+        if isinstance(node.operator, cst.Power) and number_value(node.right) == 2.0:
+            return node.left
+        if isinstance(node.operator, cst.Multiply) and _same(node.left, node.right):
+            return node.left
+    if isinstance(node, cst.Call):
+        qn = model.qualname(node.func)
+        args = positional_args(node)
+        if qn in ("numpy.square", "torch.square") and len(args) == 1:
+            return args[0]
+        if qn in ("numpy.power", "torch.pow") and len(args) == 2 and number_value(args[1]) == 2.0:
+            return args[0]
+    return None
+
+
+def _one_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    if (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Subtract)
+        and _is_one(node.left)
+    ):
+        return node.right
+    return None
+
+
+class Forms:
+    """Memoised form recognition over one module model."""
+
+    def __init__(self, model: ModuleModel) -> None:
+        self.m = model
+        self._helpers: dict[int, Kind | None] = {}
+
+    # --- calls ---------------------------------------------------------------------------------
+
+    def call_kind(self, call: cst.Call, scope: Scope) -> Form | None:
+        """A call to a library activation or to a helper of this module with a known body."""
+        args = positional_args(call)
+        qn = self.m.qualname(call.func)
+        if qn is not None:
+            kind = N.ACTIVATIONS.get(qn)
+            if kind is not None and args:
+                return Form(Kind(kind), args[0])
+            if qn in ("numpy.exp", "torch.exp", "math.exp") and args:
+                return Form(Kind.EXP, args[0])
+            if qn in ("numpy.maximum", "torch.maximum", "torch.clamp_min") and len(args) == 2:
+                for zero, x in ((args[0], args[1]), (args[1], args[0])):
+                    if number_value(zero) == 0.0:
+                        return Form(Kind.RELU, x)
+            if qn in ("numpy.clip", "torch.clamp") and args:
+                lo = args[1] if len(args) > 1 else None
+                for a in call.args:
+                    if a.keyword is not None and a.keyword.value in ("a_min", "min"):
+                        lo = a.value
+                hi = args[2] if len(args) > 2 else None
+                if number_value(lo) == 0.0 and (
+                    hi is None or isinstance(hi, cst.Name) and hi.value == "None"
+                ):
+                    return Form(Kind.RELU, args[0])
+            if qn in ("numpy.heaviside",) and args:
+                return Form(Kind.STEP, args[0])
+            if qn in ("numpy.where", "torch.where") and len(args) == 3:
+                cond = args[0]
+                if (
+                    isinstance(cond, cst.Comparison)
+                    and len(cond.comparisons) == 1
+                    and isinstance(
+                        cond.comparisons[0].operator, cst.GreaterThan | cst.GreaterThanEqual
+                    )
+                    and number_value(cond.comparisons[0].comparator) == 0.0
+                ):
+                    x = cond.left
+                    if _is_one(args[1]) and number_value(args[2]) == 0.0:
+                        return Form(Kind.STEP, x)
+                    if _same(args[1], x) and number_value(args[2]) == 0.0:
+                        return Form(Kind.RELU, x)
+            return None
+        func = call.func
+        # method forms: x.clip(min=0), (x > 0).astype(float)
+        if isinstance(func, cst.Attribute) and func.attr.value in ("astype", "float", "double"):
+            inner = self.form(func.value, scope)
+            if inner is not None and inner.kind is Kind.STEP:
+                return inner
+        helper = self.m.local_function(func, scope)
+        if helper is not None and args:
+            kind = self.helper_kind(helper)
+            if kind is not None:
+                return Form(kind, args[0], helper)
+        # a helper we cannot see (imported, or a method of an unknown object): its name
+        name = (dotted(func) or "").rsplit(".", 1)[-1].lower()
+        if args and helper is None and name in _NAME_KINDS:
+            return Form(_NAME_KINDS[name], args[0])
+        return None
+
+    def helper_kind(self, fn: Scope) -> Kind | None:
+        """What a one-parameter helper computes from its first parameter, from its body."""
+        key = id(fn)
+        if key in self._helpers:
+            return self._helpers[key]
+        self._helpers[key] = None  # recursion guard
+        params = [p for p in fn.params if p not in ("self", "cls")]
+        kind: Kind | None = None
+        if params and len(fn.returns) == 1:
+            ret = self._inline_locals(fn.returns[0], fn)
+            form = self.form(ret, fn)
+            required = [p for p in params if p not in fn.param_defaults]
+            if form is not None and isinstance(form.operand, cst.Name):
+                if form.operand.value == params[0] and (
+                    len(required) <= 1 or form.kind not in DERIVATIVES
+                ):
+                    kind = form.kind
+        if kind is None and params:
+            base = fn.name.lower().lstrip("_")
+            if base in _NAME_KINDS:
+                kind = _NAME_KINDS[base]
+        self._helpers[key] = kind
+        return kind
+
+    def _through_local(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+        """``s`` assigned once in this scope as ``s = sigmoid(z)`` -> ``sigmoid(z)``."""
+        if isinstance(expr, cst.Name):
+            bs = scope.bindings.get(expr.value, [])
+            if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
+                return bs[0].value
+        return expr
+
+    def _inline_locals(self, expr: cst.BaseExpression, fn: Scope) -> cst.BaseExpression:
+        """``s = sigmoid(x); return s * (1 - s)`` -> ``sigmoid(x) * (1 - sigmoid(x))``."""
+        if isinstance(expr, cst.Name):
+            bs = fn.bindings.get(expr.value, [])
+            if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
+                return bs[0].value
+        return expr
+
+    # --- expressions ---------------------------------------------------------------------------
+
+    def form(self, node: cst.BaseExpression, scope: Scope) -> Form | None:
+        if isinstance(node, cst.Call):
+            return self.call_kind(node, scope)
+        if isinstance(node, cst.Comparison):
+            if (
+                len(node.comparisons) == 1
+                and isinstance(node.comparisons[0].operator, cst.GreaterThan | cst.GreaterThanEqual)
+                and number_value(node.comparisons[0].comparator) == 0.0
+            ):
+                return Form(Kind.STEP, node.left)
+            return None
+        if not isinstance(node, cst.BinaryOperation):
+            return None
+        op = node.operator
+        if isinstance(op, cst.Divide):
+            # 1 / (1 + exp(-x))
+            if _is_one(node.left) and isinstance(node.right, cst.BinaryOperation):
+                den = node.right
+                if isinstance(den.operator, cst.Add):
+                    for one, e in ((den.left, den.right), (den.right, den.left)):
+                        if _is_one(one) and isinstance(e, cst.Call):
+                            f = self.call_kind(e, scope)
+                            if f is not None and f.kind is Kind.EXP:
+                                arg = f.operand
+                                if isinstance(arg, cst.UnaryOperation) and isinstance(
+                                    arg.operator, cst.Minus
+                                ):
+                                    return Form(Kind.SIGMOID, arg.expression)
+            # exp(x) / sum(exp(x)): softmax
+            num = node.left
+            if isinstance(num, cst.Call):
+                f = self.call_kind(num, scope)
+                if f is not None and f.kind is Kind.EXP and self._is_sum_of(node.right, num):
+                    return Form(Kind.SOFTMAX, f.operand)
+            return None
+        if isinstance(op, cst.Multiply):
+            # x * (1 - x)  /  s(x) * (1 - s(x))
+            for a, b in ((node.left, node.right), (node.right, node.left)):
+                rest = _one_minus(b)
+                if rest is not None and _same(a, rest):
+                    inner = self.form(self._through_local(a, scope), scope)
+                    if inner is not None and inner.kind is Kind.SIGMOID:
+                        return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
+                    return Form(Kind.OUTPUT_POLY, a)
+            # 1.0 * (x > 0)
+            for a, b in ((node.left, node.right), (node.right, node.left)):
+                if _is_one(a):
+                    inner = self.form(b, scope)
+                    if inner is not None and inner.kind is Kind.STEP:
+                        return inner
+            # x * (x > 0): relu
+            for a, b in ((node.left, node.right), (node.right, node.left)):
+                inner = self.form(b, scope) if isinstance(b, cst.Comparison) else None
+                if inner is not None and inner.kind is Kind.STEP and _same(inner.operand, a):
+                    return Form(Kind.RELU, a)
+            return None
+        if isinstance(op, cst.Subtract) and _is_one(node.left):
+            sq = _square_of(self.m, node.right)
+            if sq is not None:
+                inner = self.form(self._through_local(sq, scope), scope)
+                if inner is not None and inner.kind is Kind.TANH:
+                    return Form(Kind.TANH_PRIME_OF_Z, inner.operand)
+                return Form(Kind.ONE_MINUS_SQUARE, sq)
+        return None
+
+    def derivative_in_product(self, node: cst.BinaryOperation, scope: Scope) -> Form | None:
+        """``delta * a * (1 - a)``: a derivative pair completed by this node's right factor."""
+        if not isinstance(node.operator, cst.Multiply):
+            return None
+        factors = _factors(node.left)
+        last = node.right
+        for f in factors:
+            for a, b in ((f, last), (last, f)):
+                rest = _one_minus(b)
+                if rest is not None and _same(a, rest):
+                    inner = self.form(self._through_local(a, scope), scope)
+                    if inner is not None and inner.kind is Kind.SIGMOID:
+                        return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
+                    return Form(Kind.OUTPUT_POLY, a)
+        return None
+
+    def _is_sum_of(self, node: cst.BaseExpression, exp_call: cst.Call) -> bool:
+        if isinstance(node, cst.Call):
+            args = positional_args(node)
+            qn = self.m.qualname(node.func)
+            if qn in ("numpy.sum", "torch.sum") and args and _same(args[0], exp_call):
+                return True
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "sum":
+                return _same(func.value, exp_call)
+        return False
