@@ -143,7 +143,7 @@ class Forms:
                         lo = a.value
                 hi = args[2] if len(args) > 2 else None
                 if number_value(lo) == 0.0 and (
-                    hi is None or isinstance(hi, cst.Name) and hi.value == "None"
+                    hi is None or (isinstance(hi, cst.Name) and hi.value == "None")
                 ):
                     return Form(Kind.RELU, args[0])
             if qn in ("numpy.heaviside",) and args:
