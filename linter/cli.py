@@ -46,19 +46,43 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", type=_codes)
     check.add_argument("--exclude", type=_codes, help="replace the exclude patterns")
     check.add_argument("--extend-exclude", type=_codes)
-    check.add_argument("--force-exclude", action="store_true", default=None)
+    check.add_argument(
+        "--force-exclude",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply excludes to files named on the command line too (pre-commit)",
+    )
     check.add_argument("--output-format", choices=OUTPUT_FORMATS)
+    check.add_argument("--output-file", "-o", type=Path, help="write the report to this file")
     check.add_argument("--config", type=Path, help="use this pyproject.toml for every file")
     check.add_argument("--kb-url", help="base URL of the knowledge-base site")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes")
+    check.add_argument(
+        "--unsafe-fixes",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also apply (with --fix) or show unsafe fixes",
+    )
+    check.add_argument(
+        "--diff", action="store_true", help="print the fixes as a diff; write nothing"
+    )
+    check.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="exit 1 if any file was fixed, even if no finding is left",
+    )
+    check.add_argument("--statistics", action="store_true", help="count findings per rule")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
     check.add_argument("--quiet", "-q", action="store_true", help="print findings only")
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument("--output-format", choices=("text", "json"), default="text")
     rules.add_argument("--all", action="store_true", help="include rules off by default")
+    rules.add_argument("--kb-url", help="base URL of the knowledge-base site")
 
     explain = sub.add_parser("explain", help="explain a rule or a KB entry")
     explain.add_argument("target", help="rule code, rule name or KB slug")
+    explain.add_argument("--kb-url", help="base URL of the knowledge-base site")
 
     verify = sub.add_parser("verify", help="run the numeric test behind a rule or KB entry")
     verify.add_argument("targets", nargs="*", help="rule codes, names or KB slugs")
@@ -82,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rules":
             return _rules(args)
         if args.command == "explain":
-            return _explain(args.target)
+            return _explain(args.target, args.kb_url)
         if args.command == "verify":
             return _verify(args.targets, args.all)
         if args.command == "version":
@@ -102,10 +126,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _kb_url_flag(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise UsageError(f"--kb-url: must be an http(s) URL, got {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
 def _check(args: argparse.Namespace) -> int:
-    from linter.engine import lint_paths
+    from linter.engine import FixOptions, lint_paths
     from linter.report import FORMATTERS, Context
-    from linter.report.text import location
+    from linter.report.text import location, statistics, statistics_text
+    from linter.rules import ALL_RULES
     from linter.selection import validate_selectors
 
     cli: dict = {}
@@ -118,12 +151,13 @@ def _check(args: argparse.Namespace) -> int:
             if bad:
                 raise UsageError(f"--{flag.replace('_', '-')}: unknown rule code or name {bad!r}")
         cli["ignore_extra" if flag == "ignore" else flag] = tuple(value)
-    if args.force_exclude:
-        cli["force_exclude"] = True
+    if args.force_exclude is not None:
+        cli["force_exclude"] = args.force_exclude
     if args.output_format:
         cli["output_format"] = args.output_format
-    if args.kb_url:
-        cli["kb_url"] = args.kb_url if args.kb_url.endswith("/") else args.kb_url + "/"
+    kb_url = _kb_url_flag(args.kb_url)
+    if kb_url:
+        cli["kb_url"] = kb_url
 
     cwd = Path.cwd()
     override = None
@@ -138,44 +172,133 @@ def _check(args: argparse.Namespace) -> int:
         if not p.exists():
             raise UsageError(f"no such file or directory: {p}")
     settings = resolver.for_path(paths[0])
-    result = lint_paths(paths, resolver)
+    fix = None
+    if args.fix or args.diff:
+        fix = FixOptions(unsafe=args.unsafe_fixes, write=not args.diff)
+    result = lint_paths(paths, resolver, fix)
 
     fmt = settings.output_format
+    to_terminal = args.output_file is None and _is_terminal()
     ctx = Context(
         kb_url=settings.kb_url,
-        color=_color_ok(),
-        hyperlinks=_color_ok(),
+        color=to_terminal and _color_allowed(),
+        hyperlinks=to_terminal and _color_allowed(),
+        unsafe_fixes=args.unsafe_fixes,
+        cwd=cwd,
+        rules=ALL_RULES,
     )
     for err in result.errors:
         print(f"{location(err)}: error: {err.message}", file=sys.stderr)
-    out = FORMATTERS[fmt](result.findings, result.errors, ctx)
-    sys.stdout.write(out)
-    if fmt == "concise" and not args.quiet:
-        n = len(result.findings)
-        if n:
-            print(f"Found {n} finding{'s' if n != 1 else ''} in {result.files_checked} files.")
-        elif not result.errors:
-            print(f"All checks passed ({result.files_checked} files).")
+    for warning in result.warnings:
+        print(f"bplint: warning: {warning}", file=sys.stderr)
     if result.files_checked == 0 and result.files_excluded:
         print("bplint: warning: every file given was excluded; nothing was linted", file=sys.stderr)
+
+    n_fixed = sum(result.fixed.values())
+    if args.diff:
+        sys.stdout.write("".join(result.diffs))
+        if not args.quiet:
+            word = "finding" if n_fixed == 1 else "findings"
+            print(
+                f"Would fix {n_fixed} {word}." if n_fixed else "No fixes to apply.",
+                file=sys.stderr,
+            )
+        if result.errors:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if n_fixed and not args.exit_zero else EXIT_OK
+
+    if args.statistics:
+        if fmt in ("json", "json-lines"):
+            import json
+
+            rows = [
+                {"code": code, "name": name, "count": n, "fixable": mark == "[*]"}
+                for n, code, mark, name in statistics(result.findings, ctx)
+            ]
+            out = json.dumps(rows, indent=2) + "\n"
+        else:
+            out = statistics_text(result.findings, ctx)
+    else:
+        out = FORMATTERS[fmt](result.findings, result.errors, ctx)
+    human = fmt in ("concise", "full") or (args.statistics and fmt not in ("json", "json-lines"))
+    summary = _summary(result, ctx, n_fixed, args.fix) if human and not args.quiet else ""
+    if args.output_file is not None:
+        try:
+            args.output_file.write_text(out + summary, encoding="utf-8")
+        except OSError as exc:
+            msg = f"--output-file: cannot write {args.output_file}: {exc.strerror}"
+            raise UsageError(msg) from None
+    else:
+        sys.stdout.write(out)
+        sys.stdout.write(summary)
     if result.errors:
         return EXIT_ERROR
     if result.findings and not args.exit_zero:
         return EXIT_FINDINGS
+    if n_fixed and args.exit_non_zero_on_fix:
+        return EXIT_FINDINGS
     return EXIT_OK
 
 
-def _color_ok() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+def _summary(result, ctx, n_fixed: int, fixing: bool) -> str:
+    n = len(result.findings)
+    files = result.files_checked
+    lines = []
+    if n_fixed:
+        lines.append(
+            f"Found {n + n_fixed} finding{'s' if n + n_fixed != 1 else ''} "
+            f"({n_fixed} fixed, {n} remaining)."
+        )
+    elif n:
+        lines.append(f"Found {_plural(n, 'finding')} in {_plural(files, 'file')}.")
+    elif not result.errors:
+        lines.append(f"All checks passed ({_plural(files, 'file')}).")
+    fixable = sum(1 for f in result.findings if ctx.fixable(f.fix))
+    hidden = sum(1 for f in result.findings if f.fix is not None and not ctx.fixable(f.fix))
+    if fixable and not fixing:
+        line = f"[*] {fixable} fixable with the `--fix` option"
+        if hidden:
+            line += f" ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the "
+            line += "`--unsafe-fixes` option)"
+        lines.append(line + ".")
+    elif hidden:
+        lines.append(
+            f"No fixes available ({hidden} hidden fix{'es' if hidden != 1 else ''} can be "
+            "enabled with the `--unsafe-fixes` option)."
+        )
+    return "".join(line + "\n" for line in lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _color_allowed() -> bool:
+    return "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _site_kb_url(flag: str | None) -> str:
+    """The KB base URL: --kb-url, else the closest [tool.bplint] kb-url, else the default."""
+    kb_url = _kb_url_flag(flag)
+    if kb_url:
+        return kb_url
+    return ConfigResolver(Path.cwd()).for_path(Path.cwd()).kb_url
 
 
 def _rules(args: argparse.Namespace) -> int:
     import json
 
-    from linter.config import DEFAULT_KB_URL
     from linter.rules import ALL_RULES
 
-    rules = ALL_RULES
+    base = _site_kb_url(args.kb_url)
+    rules = ALL_RULES if args.all else [r for r in ALL_RULES if r.default_enabled]
     if args.output_format == "json":
         print(
             json.dumps(
@@ -184,23 +307,25 @@ def _rules(args: argparse.Namespace) -> int:
                         "code": r.code,
                         "name": r.name,
                         "summary": r.summary,
-                        "kb_url": f"{DEFAULT_KB_URL}kb/{r.kb}/",
-                        "rule_url": f"{DEFAULT_KB_URL}rules/{r.code}/",
-                        "check": r.check_name(),
+                        "kb_url": None if r.meta else f"{base}kb/{r.kb}/",
+                        "rule_url": f"{base}rules/{r.code}/",
+                        "check": None if r.meta else r.check_name(),
                         "fix": r.fix_safety.value if r.fix_safety else None,
                         "default": "on" if r.default_enabled else "off",
                     }
-                    for r in rules
+                    for r in ALL_RULES
                 ],
                 indent=2,
+                ensure_ascii=False,
             )
         )
         return EXIT_OK
     width = max(len(r.name) for r in rules)
-    print(f"{'code':<6} {'name':<{width}}  {'on':<3} page")
+    print(f"{'code':<6} {'name':<{width}}  {'on':<3} {'fix':<6} page")
     for r in rules:
         on = "yes" if r.default_enabled else "off"
-        print(f"{r.code:<6} {r.name:<{width}}  {on:<3} {DEFAULT_KB_URL}rules/{r.code}/")
+        fix = r.fix_safety.value if r.fix_safety else "-"
+        print(f"{r.code:<6} {r.name:<{width}}  {on:<3} {fix:<6} {base}rules/{r.code}/")
     return EXIT_OK
 
 
@@ -225,12 +350,12 @@ def _resolve(target: str):
         raise UsageError(str(exc)) from None
 
 
-def _explain(target: str) -> int:
+def _explain(target: str, kb_url: str | None = None) -> int:
     import textwrap
 
     from kb.load import ENTRIES_DIR, KBError, read_page
-    from linter.config import DEFAULT_KB_URL
 
+    base = _site_kb_url(kb_url)
     rule, page = _resolve(target)
     wrap = textwrap.TextWrapper(width=88)
     if rule is not None:
@@ -246,6 +371,10 @@ def _explain(target: str) -> int:
             )
         if not rule.default_enabled:
             print(f"\nOff by default: {rule.disabled_reason}")
+        if rule.meta:
+            print(f"\nRule page: {base}rules/{rule.code}/")
+            print("This rule is about bplint itself: no KB entry and no numeric test.")
+            return EXIT_OK
         try:
             page = read_page(ENTRIES_DIR / f"{rule.kb}.md")
         except KBError:
@@ -253,8 +382,8 @@ def _explain(target: str) -> int:
         if page is not None:
             print()
             print("\n".join(wrap.wrap(f"In short: {page.meta.answer}")))
-        print(f"\nRule page: {DEFAULT_KB_URL}rules/{rule.code}/")
-        print(f"KB entry:  {DEFAULT_KB_URL}kb/{rule.kb}/")
+        print(f"\nRule page: {base}rules/{rule.code}/")
+        print(f"KB entry:  {base}kb/{rule.kb}/")
         print(f"Numeric test: {rule.check_name()} (run it: bplint verify {rule.code})")
         return EXIT_OK
     assert page is not None
@@ -269,7 +398,7 @@ def _explain(target: str) -> int:
         print("Rules: " + ", ".join(meta.rules))
     else:
         print("\n".join(wrap.wrap(f"Not statically detectable: {meta.not_detectable}")))
-    print(f"KB entry: {DEFAULT_KB_URL}kb/{meta.slug}/")
+    print(f"KB entry: {base}kb/{meta.slug}/")
     print(f"Numeric test: {meta.check} (run it: bplint verify {meta.slug})")
     return EXIT_OK
 
@@ -287,6 +416,8 @@ def _verify(targets: list[str], run_all: bool) -> int:
         checks = [(p.slug, p.meta.check) for p in kb]
     for target in targets:
         rule, page = _resolve(target)
+        if rule is not None and rule.meta:
+            raise UsageError(f"{rule.code} is about bplint itself: it has no numeric test")
         if rule is not None:
             checks.append((f"{rule.code} ({rule.kb})", rule.check_name()))
         else:

@@ -1,8 +1,22 @@
-"""``# noqa`` handling: line-level ``# noqa`` / ``# noqa: BP001, BP002 reason`` comments.
+"""Suppression comments: ``# noqa`` on a statement, ``# bplint: noqa`` for a whole file.
 
-A suppression on any physical line of the statement that contains a finding silences it, so
-multi-line calls can carry the comment on their first or last line. Comments are found with
-``tokenize`` (never inside strings), and only when the text mentions ``noqa`` at all.
+Line level (any physical line of the statement that holds the finding; ruff's syntax)::
+
+    W_inv = np.linalg.pinv(W)  # noqa: BP001 closed-form fit, not a backward pass
+    x = f(y)  # noqa                      (bare: every code, for every tool)
+
+File level (a comment anywhere in the file, best at the top)::
+
+    # bplint: noqa                        (skip every bplint finding in this file)
+    # bplint: noqa: BP001, BP002          (only these)
+
+Codes are separated by commas or spaces; the first word that is not a code starts the reason.
+A code is letters followed by digits (``BP001``, ``E501``) or the name of a bplint rule
+(``inverse-in-backward``). Only bplint's own codes (``BPxxx`` and rule names) are ever judged by
+the unused-suppression rule; other tools' codes in the same comment are left alone.
+
+Comments are found with ``tokenize`` (never inside strings) and only when the text mentions
+``noqa`` at all, so files without suppressions pay nothing.
 """
 
 from __future__ import annotations
@@ -10,49 +24,186 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-NOQA_RE = re.compile(
-    r"#\s*noqa(?::\s*(?P<codes>(?:[A-Z]+[0-9]+|[a-z][a-z0-9-]+)(?:[\s,]+(?:[A-Z]+[0-9]+|[a-z][a-z0-9-]+))*))?",
-    re.IGNORECASE,
-)
-CODE_TOKEN = re.compile(r"^[A-Z]+[0-9]+$|^[a-z][a-z0-9]*(?:-[a-z0-9]+)+$")
+from linter.ftypes import Edit, Pos
+
+BP_CODE_RE = re.compile(r"^BP\d{3}$")
+_HAS_NOQA = re.compile(r"noqa", re.IGNORECASE)
+# `#`, `noqa`, an optional colon; the word must end there (`noqa-ish` is not a directive).
+_LINE_RE = re.compile(r"#\s*noqa(?=$|[\s:#,])(?P<colon>\s*:)?", re.IGNORECASE)
+_FILE_RE = re.compile(r"^#\s*bplint\s*:\s*noqa(?=$|[\s:#,])(?P<colon>\s*:)?", re.IGNORECASE)
+_CODE_RE = re.compile(r"^[A-Za-z]+[0-9]+$")
+_TOKEN_RE = re.compile(r"[^\s,#]+")
 
 
 @dataclass
 class Noqa:
+    """One suppression directive.
+
+    ``column``/``end_column`` delimit the directive itself (from its ``#`` to the end of its
+    reason, 1-based, end exclusive) so the unused-suppression fix can remove exactly it.
+    ``code_spans`` are the 0-based column ranges of each listed code in the line.
+    """
+
     line: int
     column: int
-    codes: frozenset[str] | None  # None: a bare ``# noqa`` (everything)
+    end_column: int
+    codes: tuple[str, ...] | None  # None: every code
+    file_level: bool = False
+    reason: str = ""
+    code_spans: tuple[tuple[int, int], ...] = ()
+    own_line: bool = False  # nothing but whitespace before the comment
     used: set[str] = field(default_factory=set)
 
     def matches(self, code: str, name: str) -> bool:
         return self.codes is None or code in self.codes or name in self.codes
 
 
-def find_noqa(source: str) -> dict[int, Noqa]:
-    if "noqa" not in source.lower():
-        return {}
-    found: dict[int, Noqa] = {}
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return {}
-    for tok in tokens:
-        if tok.type != tokenize.COMMENT:
-            continue
-        m = NOQA_RE.search(tok.string)
+@dataclass
+class Suppressions:
+    lines: dict[int, Noqa] = field(default_factory=dict)
+    file: list[Noqa] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.file)
+
+    def file_match(self, code: str, name: str) -> Noqa | None:
+        return next((n for n in self.file if n.matches(code, name)), None)
+
+    def all(self) -> list[Noqa]:
+        return sorted([*self.lines.values(), *self.file], key=lambda n: (n.line, n.column))
+
+
+def is_bplint_code(token: str, names: Collection[str]) -> bool:
+    return bool(BP_CODE_RE.match(token)) or token in names
+
+
+def _parse_codes(
+    text: str, offset: int, names: Collection[str]
+) -> tuple[list[str], list[tuple[int, int]], int]:
+    """Codes at the start of ``text``: (codes, spans shifted by ``offset``, end of the last code)."""
+    codes: list[str] = []
+    spans: list[tuple[int, int]] = []
+    end = 0
+    pos = 0
+    while True:
+        sep = re.match(r"[\s,]*", text[pos:])
+        start = pos + (sep.end() if sep else 0)
+        m = _TOKEN_RE.match(text, start)
         if not m:
+            break
+        word = m.group(0)
+        if _CODE_RE.match(word):
+            codes.append(word.upper())
+        elif word.lower() in names:
+            codes.append(word.lower())
+        else:
+            break
+        spans.append((offset + m.start(), offset + m.end()))
+        end = m.end()
+        pos = m.end()
+    return codes, spans, end
+
+
+def _directive(
+    comment: str, line: int, col0: int, own_line: bool, names: Collection[str]
+) -> Noqa | None:
+    """Parse one comment token (``col0``: its 0-based column in the line)."""
+    file_m = _FILE_RE.match(comment)
+    m = file_m or _LINE_RE.search(comment)
+    if m is None:
+        return None
+    rest_start = m.end()
+    # the directive runs to the next `#` (another tool's comment) or the end of the comment
+    nxt = comment.find("#", rest_start)
+    stop = len(comment) if nxt == -1 else nxt
+    rest = comment[rest_start:stop]
+    codes, spans, end = _parse_codes(rest, col0 + rest_start, names)
+    if not m.group("colon") and not codes:
+        codes_t: tuple[str, ...] | None = None
+    elif not codes:
+        codes_t = None  # a colon and no code: flake8 reads it as a bare directive
+    else:
+        codes_t = tuple(codes)
+    reason = rest[end:].strip(" \t,:-") if codes else rest.strip(" \t,:-")
+    stop_trimmed = rest_start + len(rest.rstrip())
+    return Noqa(
+        line=line,
+        column=col0 + m.start() + 1,
+        end_column=col0 + stop_trimmed + 1,
+        codes=codes_t,
+        file_level=file_m is not None,
+        reason=reason,
+        code_spans=tuple(spans) if codes else (),
+        own_line=own_line,
+    )
+
+
+def _comments(source: str) -> Iterable[tuple[str, int, int, bool]]:
+    """(text, line, 0-based column, own_line) of every comment; a line scan if tokenize fails."""
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                own = not tok.line[: tok.start[1]].strip()
+                yield tok.string, tok.start[0], tok.start[1], own
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        # Only reached for text that does not tokenize (bplint parses first, so rarely):
+        # fall back to a conservative scan of `#` at the start of a line.
+        for i, text in enumerate(source.splitlines(), 1):
+            stripped = text.lstrip()
+            if stripped.startswith("#"):
+                yield stripped, i, len(text) - len(stripped), True
+
+
+def scan(source: str, names: Collection[str] = ()) -> Suppressions:
+    """Every suppression directive in ``source``. ``names``: bplint rule names accepted as codes."""
+    found = Suppressions()
+    if not _HAS_NOQA.search(source):
+        return found
+    for text, line, col0, own in _comments(source):
+        if "noqa" not in text.lower():
             continue
-        codes = None
-        if m.group("codes"):
-            parts = [p for p in re.split(r"[\s,]+", m.group("codes")) if p]
-            # stop at the first word that is not a code: the rest is the reason
-            kept = []
-            for p in parts:
-                if not CODE_TOKEN.match(p) or (p.isalpha() and p.islower() and "-" not in p):
-                    break
-                kept.append(p.upper() if p[0].isupper() or p[:2].upper() == "BP" else p)
-            codes = frozenset(kept) if kept else None
-        found[tok.start[0]] = Noqa(tok.start[0], tok.start[1] + 1 + m.start(), codes)
+        noqa = _directive(text, line, col0, own, names)
+        if noqa is None:
+            continue
+        if noqa.file_level:
+            found.file.append(noqa)
+        else:
+            found.lines[line] = noqa
     return found
+
+
+def removal_edit(noqa: Noqa, drop: Collection[str], lines: Sequence[str]) -> Edit:
+    """The edit that removes the codes ``drop`` from ``noqa`` (the whole directive if none stay).
+
+    ``lines`` are the physical lines without their line endings. A directive alone on its line
+    takes the line with it. Columns are 1-based.
+    """
+    line_text = lines[noqa.line - 1]
+    codes = noqa.codes or ()
+    keep = [(c, span) for c, span in zip(codes, noqa.code_spans, strict=True) if c not in drop]
+    if keep:
+        first, last = noqa.code_spans[0][0], noqa.code_spans[-1][1]
+        sep = ", " if "," in line_text[first:last] else " "
+        content = sep.join(line_text[a:b] for _c, (a, b) in keep)
+        return Edit(Pos(noqa.line, first + 1), Pos(noqa.line, last + 1), content)
+    start0 = noqa.column - 1
+    end0 = noqa.end_column - 1
+    rest = line_text[end0:]
+    if noqa.own_line and not rest.strip():
+        # a comment line of its own: remove the line
+        if noqa.line < len(lines):
+            return Edit(Pos(noqa.line, 1), Pos(noqa.line + 1, 1), "")
+        return Edit(Pos(noqa.line, 1), Pos(noqa.line, len(line_text) + 1), "")
+    if rest.strip():
+        # directive, then `# type: ignore`: the other comment stays
+        return Edit(Pos(noqa.line, start0 + 1), Pos(noqa.line, end0 + 1 + _ws(rest)), "")
+    # a trailing directive (with its reason) goes with the whitespace before it
+    trimmed = len(line_text[:start0].rstrip())
+    return Edit(Pos(noqa.line, trimmed + 1), Pos(noqa.line, end0 + 1), "")
+
+
+def _ws(text: str) -> int:
+    return len(text) - len(text.lstrip(" \t"))

@@ -1,4 +1,10 @@
-"""JSON: one object per finding (code, name, message, path, position, end, kb_url, check, fix)."""
+"""JSON (one array) and JSON Lines (one object per line) of findings.
+
+Each finding: code, name, message, path, cell (notebooks: 0-based index into the notebook's
+cells, else null), line, column, end_line, end_column (1-based; inside the cell for notebooks),
+kb_url (null for rules with no KB entry), rule_url, check (the numeric test, or null) and fix
+(null, or its applicability, message and edits, as in ruff's JSON).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +24,9 @@ def finding_dict(f: Finding, ctx) -> dict:
         "column": f.start.column,
         "end_line": f.end.line,
         "end_column": f.end.column,
-        "kb_url": ctx.kb_page(f.kb),
+        "kb_url": ctx.kb_page(f.kb) if f.kb else None,
         "rule_url": ctx.rule_page(f.code),
-        "check": f.check,
+        "check": f.check or None,
         "fix": None
         if f.fix is None
         else {
@@ -39,10 +45,20 @@ def finding_dict(f: Finding, ctx) -> dict:
 
 
 def error_dict(e: FileError) -> dict:
-    return {"path": str(e.path), "message": e.message, "line": e.line, "column": e.column}
+    return {
+        "path": str(e.path),
+        "cell": getattr(e, "cell", None),
+        "message": e.message,
+        "line": e.line,
+        "column": e.column,
+    }
 
 
 def as_json(findings: list[Finding], errors: list[FileError], ctx) -> str:
     # File errors go to stderr in the CLI; the document holds findings only (like ruff).
     payload = [finding_dict(f, ctx) for f in findings]
-    return json.dumps(payload, indent=2) + "\n"
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def as_json_lines(findings: list[Finding], errors: list[FileError], ctx) -> str:
+    return "".join(json.dumps(finding_dict(f, ctx), ensure_ascii=False) + "\n" for f in findings)

@@ -1,32 +1,142 @@
-"""Human-readable text: ``path:line:col: CODE message`` plus the KB link and the numeric test."""
+"""Human-readable text.
+
+``concise`` (the default): ``path:line:col: CODE [*] message`` and a line with the KB link and
+the numeric test. ``full``: the same header, then the source line with a caret under the span,
+the fix (and whether ``--fix`` applies it) and the links. ``[*]`` marks a finding that ``--fix``
+would fix with the current settings. Codes are terminal hyperlinks to their rule page when the
+output is a terminal that allows it (never in pipes or files, never with ``NO_COLOR``).
+Notebook findings read ``notebook.ipynb:cell 3:line 5:col 13``.
+"""
 
 from __future__ import annotations
 
-from linter.ftypes import FileError, Finding
+from collections import Counter
+
+from linter.ftypes import FileError, Finding, FixSafety
+
+RESET = "\x1b[0m"
+BOLD_RED = "\x1b[1;31m"
+CYAN = "\x1b[36m"
+DIM = "\x1b[2m"
 
 
 def location(f: Finding | FileError) -> str:
+    cell = getattr(f, "cell", None)
     if isinstance(f, Finding):
-        if f.cell is not None:
-            return f"{f.path}:cell {f.cell + 1}:{f.start.line}:{f.start.column}"
-        return f"{f.path}:{f.start.line}:{f.start.column}"
-    if f.line is not None:
-        return f"{f.path}:{f.line}:{f.column or 1}"
-    return str(f.path)
+        line, col = f.start.line, f.start.column
+    else:
+        line, col = f.line, f.column
+    if cell is not None:
+        if line is None:
+            return f"{f.path}:cell {cell + 1}"
+        return f"{f.path}:cell {cell + 1}:line {line}:col {col or 1}"
+    if line is None:
+        return str(f.path)
+    return f"{f.path}:{line}:{col or 1}"
+
+
+def _paint(text: str, style: str, ctx) -> str:
+    return f"{style}{text}{RESET}" if ctx.color else text
 
 
 def _code(f: Finding, ctx) -> str:
-    code = f.code
-    if ctx.color:
-        code = f"\x1b[1;31m{code}\x1b[0m"
+    code = _paint(f.code, BOLD_RED, ctx)
     if ctx.hyperlinks:
         code = f"\x1b]8;;{ctx.rule_page(f.code)}\x1b\\{code}\x1b]8;;\x1b\\"
     return code
 
 
+def _header(f: Finding, ctx) -> str:
+    mark = " [*]" if ctx.fixable(f.fix) else ""
+    return f"{_paint(location(f), CYAN, ctx)}: {_code(f, ctx)}{mark} {f.message}"
+
+
+def _links(f: Finding, ctx) -> str:
+    if not f.kb:
+        return f"  = rule: {ctx.rule_page(f.code)}"
+    return f"  = kb: {ctx.kb_page(f.kb)}  test: {f.check} (bplint verify {f.code})"
+
+
 def concise(findings: list[Finding], errors: list[FileError], ctx) -> str:
     lines: list[str] = []  # file errors are printed to stderr by the CLI
     for f in findings:
-        lines.append(f"{location(f)}: {_code(f, ctx)} {f.message}")
-        lines.append(f"  = kb: {ctx.kb_page(f.kb)}  test: {f.check} (bplint verify {f.code})")
+        lines.append(_header(f, ctx))
+        lines.append(_links(f, ctx))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _snippet(f: Finding, ctx) -> list[str]:
+    src = ctx.lines(f.path, f.cell)
+    first, last = f.start.line, max(f.end.line, f.start.line)
+    if not src or first > len(src):
+        return []
+    shown = list(range(max(1, first - 1), min(last, first + 2, len(src)) + 1))
+    width = len(str(shown[-1]))
+    gutter = " " * width + " |"
+    out = [_paint(gutter, DIM, ctx)]
+    for n in shown:
+        out.append(f"{_paint(f'{n:>{width}} |', DIM, ctx)} {src[n - 1]}".rstrip())
+        if n == first:
+            text = src[n - 1]
+            start = min(f.start.column - 1, len(text))
+            end = f.end.column - 1 if f.end.line == first else len(text)
+            end = max(start + 1, min(end, len(text)))
+            pad = "".join("\t" if c == "\t" else " " for c in text[:start])
+            carets = _paint("^" * (end - start) + f" {f.code}", BOLD_RED, ctx)
+            out.append(f"{_paint(gutter, DIM, ctx)} {pad}{carets}")
+    if last > shown[-1]:
+        out.append(f"{_paint(gutter, DIM, ctx)} ...")
+    out.append(_paint(gutter, DIM, ctx))
+    return out
+
+
+def _fix_line(f: Finding, ctx) -> str | None:
+    if f.fix is None or not ctx.show_fixes:
+        return None
+    edits = f.fix.edits
+    what = f.fix.description
+    if len(edits) == 1 and edits[0].content and edits[0].content not in what:
+        what += f": `{edits[0].content}`"
+    if ctx.fixable(f.fix) or f.fix.safety is FixSafety.SAFE:
+        how = "applied by --fix"
+    else:
+        how = "applied only with --fix --unsafe-fixes; review the diff"
+    return f"  = fix ({f.fix.safety.value}; {how}): {what}"
+
+
+def full(findings: list[Finding], errors: list[FileError], ctx) -> str:
+    blocks: list[str] = []
+    for f in findings:
+        lines = [_header(f, ctx), *_snippet(f, ctx)]
+        fix = _fix_line(f, ctx)
+        if fix:
+            lines.append(fix)
+        if f.kb:
+            lines.append(f"  = kb: {ctx.kb_page(f.kb)}")
+            lines.append(f"  = test: {f.check} (run it: bplint verify {f.code})")
+        lines.append(f"  = rule: {ctx.rule_page(f.code)}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def statistics(findings: list[Finding], ctx) -> list[tuple[int, str, str, str]]:
+    """(count, code, fix mark, name) per rule, most frequent first (ruff's ``--statistics``)."""
+    counts = Counter(f.code for f in findings)
+    names = {f.code: f.name for f in findings}
+    marks: dict[str, str] = {}
+    for f in findings:
+        mark = "[*]" if ctx.fixable(f.fix) else ("[-]" if f.fix is not None else "[ ]")
+        best = marks.get(f.code, "[ ]")
+        marks[f.code] = min(best, mark, key=["[*]", "[-]", "[ ]"].index)
+    return [
+        (n, code, marks[code], names[code])
+        for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def statistics_text(findings: list[Finding], ctx) -> str:
+    rows = statistics(findings, ctx)
+    if not rows:
+        return ""
+    width = len(str(rows[0][0]))
+    return "".join(f"{n:>{width}}\t{code}\t{mark} {name}\n" for n, code, mark, name in rows)

@@ -1,0 +1,241 @@
+"""Applying fixes, with ruff's tiers: ``--fix`` safe only, ``--unsafe-fixes`` the rest too.
+
+Edits come from libcst node positions (the engine turns a rule's replacement node into an
+``Edit`` over the flagged node's range). They are applied to the text, the result is parsed again
+by libcst before anything is written, and the file is replaced atomically (a temporary file in
+the same folder, then ``os.replace``), keeping its permission bits, line endings and BOM. Fixing
+repeats until nothing applicable is left (a fix can expose another), so running it twice changes
+nothing the second time. A file is never left half-written: either the old bytes or the new ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import stat
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety
+
+if TYPE_CHECKING:
+    from linter.engine import FileOutcome, FileReport, FixOptions, SourceText
+    from linter.rule import Rule
+
+MAX_PASSES = 10
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class FixError(Exception):
+    """A fix that could not be applied safely; the file is left untouched."""
+
+
+def applicable(fix: Fix | None, unsafe: bool) -> bool:
+    return fix is not None and (fix.safety is FixSafety.SAFE or unsafe)
+
+
+def line_starts(text: str) -> list[int]:
+    """Offsets where each line starts (line breaks as Python sees them: \\n, \\r\\n, \\r)."""
+    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
+
+
+def offset(starts: list[int], text: str, line: int, column: int) -> int:
+    """Text offset of a 1-based (line, column) position."""
+    if line < 1 or line > len(starts):
+        if line == len(starts) + 1 and column == 1:
+            return len(text)
+        raise FixError(f"edit position {line}:{column} is outside the file")
+    return starts[line - 1] + column - 1
+
+
+def apply_edits(text: str, edits: Sequence[Edit]) -> str:
+    """Apply non-overlapping edits (any order) to ``text``."""
+    starts = line_starts(text)
+    spans = sorted(
+        (
+            offset(starts, text, e.start.line, e.start.column),
+            offset(starts, text, e.end.line, e.end.column),
+            e.content,
+        )
+        for e in edits
+    )
+    out: list[str] = []
+    pos = 0
+    for lo, hi, content in spans:
+        if lo < pos or hi < lo:
+            raise FixError("overlapping edits")
+        out.append(text[pos:lo])
+        out.append(content)
+        pos = hi
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def choose(findings: Sequence[Finding], unsafe: bool) -> list[Finding]:
+    """The applicable fixes of one pass that do not overlap (earlier findings win)."""
+    chosen: list[Finding] = []
+    taken: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    for f in sorted(findings, key=lambda f: (f.start, f.code)):
+        if not applicable(f.fix, unsafe):
+            continue
+        assert f.fix is not None
+        ranges = [((e.start.line, e.start.column), (e.end.line, e.end.column)) for e in f.fix.edits]
+        if any(not (hi <= a or b <= lo) for lo, hi in ranges for a, b in taken):
+            continue
+        chosen.append(f)
+        taken.extend(ranges)
+    return chosen
+
+
+@dataclass
+class FixedText:
+    text: str
+    fixed: Counter[str] = field(default_factory=Counter)
+    report: FileReport | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def fix_text(
+    text: str,
+    lint,  # Callable[[str], FileReport]: raises SourceError if the text does not parse
+    unsafe: bool,
+) -> FixedText:
+    """Fix ``text`` until no applicable fix is left. ``lint`` re-parses every candidate text."""
+    out = FixedText(text)
+    report = lint(text)
+    seen = {text}
+    for _ in range(MAX_PASSES):
+        chosen = choose(report.findings, unsafe)
+        if not chosen:
+            break
+        candidate, applied, new_report = _apply_checked(out.text, chosen, lint, out.problems)
+        if candidate is None:
+            break
+        if candidate in seen:
+            out.problems.append("fixes did not converge (they undo each other); stopped")
+            break
+        seen.add(candidate)
+        out.text, report = candidate, new_report
+        out.fixed.update(f.code for f in applied)
+    else:
+        if choose(report.findings, unsafe):
+            out.problems.append(f"fixes still pending after {MAX_PASSES} passes; stopped")
+    out.report = report
+    return out
+
+
+def _apply_checked(text: str, chosen: list[Finding], lint, problems: list[str]):
+    """Apply all chosen fixes; if the result does not parse, apply them one at a time."""
+    from linter.engine import SourceError
+
+    try:
+        candidate = apply_edits(text, [e for f in chosen for e in f.fix.edits])  # type: ignore[union-attr]
+        return candidate, chosen, lint(candidate)
+    except (FixError, SourceError):
+        pass
+    applied: list[Finding] = []
+    current, report = text, None
+    for f in chosen:
+        # positions refer to the text before any fix: after one, find the finding again
+        target = f if report is None else _same_finding(report.findings, f)
+        if target is None or target.fix is None:
+            continue
+        try:
+            candidate = apply_edits(current, target.fix.edits)
+            new_report = lint(candidate)
+        except (FixError, SourceError) as exc:
+            problems.append(f"{f.code} fix at {f.start.line}:{f.start.column} not applied: {exc}")
+            continue
+        current, report = candidate, new_report
+        applied.append(f)
+    if not applied:
+        return None, [], None
+    return current, applied, report
+
+
+def _same_finding(findings: Sequence[Finding], f: Finding) -> Finding | None:
+    return next((g for g in findings if g.code == f.code and g.message == f.message), None)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes, expect: bytes | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically, keeping its permission bits.
+
+    ``expect``: the bytes the fix was computed from; if the file changed meanwhile, nothing is
+    written. A symlink is followed (the link stays a link).
+    """
+    real = path.resolve()
+    st = real.stat()
+    if expect is not None and real.read_bytes() != expect:
+        raise FixError("file changed on disk while it was being fixed; not written")
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".bplint-tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "chown") and os.geteuid() == 0:  # keep the owner when run as root
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass
+        os.replace(tmp, real)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def unified_diff(path: Path, before: str, after: str, label: str = "") -> str:
+    name = path.as_posix() + (f" ({label})" if label else "")
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{name}",
+        tofile=f"b/{name}",
+    )
+    out = []
+    for line in lines:
+        out.append(
+            line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+        )
+    return "".join(out)
+
+
+def fix_python_file(
+    path: Path,
+    data: bytes,
+    src: SourceText,
+    rules: Sequence[type[Rule]],
+    options: FixOptions,
+) -> FileOutcome:
+    from linter.engine import FileOutcome, lint_source
+
+    result = fix_text(src.text, lambda t: lint_source(t, path, rules), options.unsafe)
+    assert result.report is not None
+    outcome = FileOutcome(report=result.report)
+    outcome.warnings = [f"{path}: fix: {p}" for p in result.problems]
+    if result.text == src.text:
+        return outcome
+    if options.write:
+        try:
+            write_atomic(path, src.encode(result.text), expect=data)
+        except (OSError, FixError) as exc:
+            msg = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            outcome.errors.append(FileError(path, f"could not write the fixed file: {msg}"))
+            outcome.report = lint_source(src.text, path, rules)
+            return outcome
+    else:
+        outcome.diff = unified_diff(path, src.text, result.text)
+    outcome.fixed = result.fixed
+    return outcome
