@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import linter.rules.meta  # noqa: F401  (BP9xx: rules about bplint itself)
-import linter.rules.meta  # noqa: F401  (BP9xx: rules about bplint itself)
 from linter.rule import Rule
 from linter.rules import activations, linalg  # noqa: F401  (importing registers the rules)
 
