@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import libcst as cst
 
 from linter.analysis.collect import Collector, Scope, Site
 from linter.analysis.model import MatMul, ModuleModel, Role, WeightUse
 
 
-def analyze(module: cst.Module) -> ModuleModel:
+def analyze(module: cst.Module, path: Path | None = None) -> ModuleModel:
+    """One walk over ``module``; ``path`` lets the model read helpers from sibling modules."""
     collector = Collector()
     module.visit(collector)
-    return ModuleModel(module, collector)
+    return ModuleModel(module, collector, path)
 
 
 __all__ = ["MatMul", "ModuleModel", "Role", "Scope", "Site", "WeightUse", "analyze"]

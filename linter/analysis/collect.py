@@ -13,7 +13,7 @@ import libcst as cst
 from linter.analysis.exprs import dotted, target_names
 
 
-@dataclass
+@dataclass(repr=False)
 class Binding:
     """One assignment to a name (or ``self.attr`` / subscript key) inside a scope."""
 
@@ -27,7 +27,7 @@ class Binding:
     position: int = -1  # for "unpack": which element of the value this target receives
 
 
-@dataclass
+@dataclass(repr=False)
 class Site:
     """A node of interest with its scope and enclosing simple statement."""
 
@@ -38,7 +38,7 @@ class Site:
     loops: tuple[cst.CSTNode, ...] = ()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Scope:
     name: str
     node: cst.CSTNode
@@ -58,6 +58,9 @@ class Scope:
 
     def qualname(self) -> str:
         return f"{self.cls}.{self.name}" if self.cls else self.name
+
+    def __repr__(self) -> str:
+        return f"<Scope {self.qualname()}>"
 
 
 def binding_key(target: cst.BaseExpression) -> str | None:

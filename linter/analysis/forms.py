@@ -51,6 +51,8 @@ DERIVATIVES = frozenset(
 )
 ACTIVATION_KINDS = frozenset({Kind.SIGMOID, Kind.TANH, Kind.RELU, Kind.SOFTMAX})
 
+LIBRARIES = ("numpy.", "scipy.", "torch.", "math.", "jax.", "cupy.")
+
 _NAME_KINDS = {
     "sigmoid": Kind.SIGMOID,
     "logistic": Kind.SIGMOID,
@@ -126,7 +128,7 @@ class Forms:
         """A call to a library activation or to a helper of this module with a known body."""
         args = positional_args(call)
         qn = self.m.qualname(call.func)
-        if qn is not None:
+        if qn is not None and qn.startswith(LIBRARIES):
             kind = N.ACTIVATIONS.get(qn)
             if kind is not None and args:
                 return Form(Kind(kind), args[0])
@@ -175,7 +177,13 @@ class Forms:
             kind = self.helper_kind(helper)
             if kind is not None:
                 return Form(kind, args[0], helper)
-        # a helper we cannot see (imported, or a method of an unknown object): its name
+        if helper is None and args:
+            imported = self.m.imported_function(func)
+            if imported is not None:
+                kind = imported[0].forms.helper_kind(imported[1])
+                if kind is not None:
+                    return Form(kind, args[0])
+        # a helper we cannot see (a method of an unknown object): its name
         name = (dotted(func) or "").rsplit(".", 1)[-1].lower()
         if args and helper is None and name in _NAME_KINDS:
             return Form(_NAME_KINDS[name], args[0])

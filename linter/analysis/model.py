@@ -12,6 +12,7 @@ only when the flow gives nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,14 +62,19 @@ CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.function
 
 
 class ModuleModel:
-    def __init__(self, module: cst.Module, collected: Collector) -> None:
+    def __init__(
+        self, module: cst.Module, collected: Collector, path: Path | None = None
+    ) -> None:
         self.module = module
+        self.path = path
         self.c = collected
         self._roles: dict[tuple[int, int], frozenset[Role]] = {}
         self._in_progress: set[tuple[int, int]] = set()
+        self._cycles = 0
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
         self._func_returns: dict[int, frozenset[Role]] = {}
+        self._returns_in_progress: set[int] = set()
         self._signs: dict[tuple[int, int], int | None] = {}
         self._costs: dict[str, frozenset[str]] | None = None
         self.forms = Forms(self)
@@ -87,6 +93,24 @@ class ModuleModel:
         if target is None:
             return None
         return f"{target}.{rest}" if rest else target
+
+    def imported_function(self, node: cst.BaseExpression) -> tuple[ModuleModel, Scope] | None:
+        """A function imported from a sibling module of this file, with that module's model."""
+        if self.path is None or not isinstance(node, cst.Name):
+            return None
+        qualified = self.c.aliases.get(node.value)
+        if qualified is None or qualified.split(".")[0] in ("numpy", "torch", "scipy", "jax"):
+            return None
+        from linter.analysis.siblings import sibling_model, sibling_path
+
+        found = sibling_path(self.path, qualified)
+        if found is None:
+            return None
+        model = sibling_model(found[0])
+        if model is None:
+            return None
+        scopes = [s for s in model.c.functions.get(found[1], []) if s.cls is None]
+        return (model, scopes[-1]) if scopes else None
 
     def _bound_anywhere(self, name: str) -> bool:
         return any(name in sc.bindings for sc in self.c.scopes)
@@ -327,13 +351,18 @@ class ModuleModel:
         if cached is not None:
             return cached
         if memo in self._in_progress:
+            self._cycles += 1
             return _EMPTY
         self._in_progress.add(memo)
+        cycles_before = self._cycles
         try:
             result = frozenset(self._roles_of(node, scope))
         finally:
             self._in_progress.discard(memo)
-        self._roles[memo] = result
+        # A result computed while a cycle was cut short depends on the order of questions;
+        # only cycle-free answers are memoised, so every rule sees the same roles.
+        if self._cycles == cycles_before:
+            self._roles[memo] = result
         return result
 
     def has(self, node: cst.BaseExpression, scope: Scope, role: Role) -> bool:
@@ -354,6 +383,8 @@ class ModuleModel:
                     return found
                 if key.startswith("self.") and scope.cls:
                     found = self._class_attr_roles(scope.cls, node.attr.value, scope)
+                    if not found and self._fed_to_activation(key, scope):
+                        found = {Role.PREACT}
                     if found:
                         return found
             return self._name_hint(node.attr.value, scope)
@@ -380,13 +411,49 @@ class ModuleModel:
 
     def _name_roles(self, name: str, scope: Scope) -> set[Role]:
         bindings = self._visible_bindings(name, scope)
-        roles: set[Role] = set()
         owner = self._owner(name, scope)
+        if any(self._seeds_error(b, owner) for b in bindings):
+            return {Role.GRAD, Role.ERROR}
+        roles: set[Role] = set()
         for b in bindings:
             roles |= self._binding_value_roles(name, b, owner)
+        if not roles and self._fed_to_activation(name, owner):
+            roles = {Role.PREACT}  # consumer evidence: weaker than what produced the value
         if not roles:
             roles = self._name_hint(name, scope)
         return roles
+
+    def _seeds_error(self, b: Binding, scope: Scope) -> bool:
+        """``dscores[range(N), y] -= 1`` on a copy of the probabilities: p - onehot(y)."""
+        if b.kind != "aug" or b.op != "SubtractAssign" or not isinstance(b.target, cst.Subscript):
+            return False
+        if number_value(b.value) != 1.0:
+            return False
+        from linter.analysis.exprs import names_in
+
+        return any(
+            Role.TARGET in self._name_hint(n, scope)
+            for element in b.target.slice
+            for n in names_in(element)
+        )
+
+    def _fed_to_activation(self, key: str, scope: Scope) -> bool:
+        """Consumer evidence: this value is what an activation is applied to in its scope."""
+        table = getattr(self, "_activation_inputs", None)
+        if table is None:
+            table = set()
+            for site in self.c.calls:
+                form = self.forms.call_kind(site.node, site.scope)  # type: ignore[arg-type]
+                if form is not None and form.kind in (Kind.SIGMOID, Kind.TANH, Kind.RELU):
+                    k = dotted(form.operand)
+                    if k is not None:
+                        table.add((id(site.scope), k))
+                        if k.startswith("self.") and site.scope.cls:
+                            table.add((site.scope.cls, k))
+            self._activation_inputs = table
+        if (id(scope), key) in table:
+            return True
+        return key.startswith("self.") and (scope.cls, key) in table
 
     def _owner(self, name: str, scope: Scope) -> Scope:
         s: Scope | None = scope
@@ -595,14 +662,22 @@ class ModuleModel:
         key = id(fn)
         if key in self._func_returns:
             return self._func_returns[key]
-        self._func_returns[key] = _EMPTY  # recursion guard
+        if key in self._returns_in_progress:
+            self._cycles += 1
+            return _EMPTY
+        self._returns_in_progress.add(key)
+        cycles_before = self._cycles
         roles: set[Role] = set()
-        for r in fn.returns:
-            if isinstance(r, cst.Tuple):
-                continue  # (nabla_b, nabla_w): a bundle, not one value
-            roles |= self.roles(r, fn)
+        try:
+            for r in fn.returns:
+                if isinstance(r, cst.Tuple):
+                    continue  # (nabla_b, nabla_w): a bundle, not one value
+                roles |= self.roles(r, fn)
+        finally:
+            self._returns_in_progress.discard(key)
         result = frozenset(roles - {Role.INIT})
-        self._func_returns[key] = result
+        if self._cycles == cycles_before:
+            self._func_returns[key] = result
         return result
 
     def _binop_roles(self, node: cst.BinaryOperation, scope: Scope) -> set[Role]:

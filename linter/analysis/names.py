@@ -86,6 +86,7 @@ CONST_INIT = frozenset(
 
 ACTIVATIONS = {
     "numpy.tanh": "tanh",
+    "math.tanh": "tanh",
     "torch.tanh": "tanh",
     "torch.sigmoid": "sigmoid",
     "scipy.special.expit": "sigmoid",
