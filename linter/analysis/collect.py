@@ -24,7 +24,7 @@ class Binding:
     kind: str  # "assign" | "aug" | "param" | "for" | "append" | "unpack"
     op: str = ""  # for "aug": "+=", "-=", ...
     loops: tuple[cst.CSTNode, ...] = ()
-    position: int = -1  # for "unpack": which element of the value this target receives
+    position: int = -1  # for "unpack": element index (negative: from the end)
 
 
 @dataclass(repr=False)
@@ -61,6 +61,9 @@ class Scope:
 
     def __repr__(self) -> str:
         return f"<Scope {self.qualname()}>"
+
+
+UNKNOWN_POSITION = -(10**6)
 
 
 def binding_key(target: cst.BaseExpression) -> str | None:
@@ -228,17 +231,35 @@ class Collector(cst.CSTVisitor):
                 if isinstance(leaves[0], cst.Subscript):
                     self.subscript_assigns.append(self._site(node))
             else:
-                values = (
-                    [e.value for e in node.value.elements]
-                    if isinstance(node.value, cst.Tuple | cst.List)
-                    and len(node.value.elements) == len(leaves)
-                    else None
-                )
-                for i, leaf in enumerate(leaves):
-                    if values is not None:
-                        self._bind(leaf, values[i], self.stmt, "assign")
-                    else:
-                        self._bind(leaf, node.value, self.stmt, "unpack", position=i)
+                self._bind_unpacked(t.target, node.value)
+
+    def _bind_unpacked(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        """``a, b = x, y`` binds element-wise; ``a, *rest, c = f()`` records each target's
+        position in the value (negative after a star: counted from the end; -inf for the star)."""
+        if not isinstance(target, cst.Tuple | cst.List):
+            return
+        elements = list(target.elements)
+        star = next((i for i, e in enumerate(elements) if isinstance(e, cst.StarredElement)), None)
+        values = (
+            [e.value for e in value.elements]
+            if isinstance(value, cst.Tuple | cst.List)
+            and star is None
+            and len(value.elements) == len(elements)
+            and not any(isinstance(e, cst.StarredElement) for e in value.elements)
+            else None
+        )
+        for i, el in enumerate(elements):
+            leaf = el.value
+            if isinstance(leaf, cst.Tuple | cst.List):
+                continue  # nested unpacking: too rare to model
+            if values is not None:
+                self._bind(leaf, values[i], self.stmt, "assign")
+            elif star is None or i < star:
+                self._bind(leaf, value, self.stmt, "unpack", position=i)
+            elif i > star:
+                self._bind(leaf, value, self.stmt, "unpack", position=i - len(elements))
+            else:
+                self._bind(leaf, value, self.stmt, "unpack", position=UNKNOWN_POSITION)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:

@@ -12,9 +12,9 @@ only when the flow gives nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 import libcst as cst
 
@@ -62,9 +62,7 @@ CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.function
 
 
 class ModuleModel:
-    def __init__(
-        self, module: cst.Module, collected: Collector, path: Path | None = None
-    ) -> None:
+    def __init__(self, module: cst.Module, collected: Collector, path: Path | None = None) -> None:
         self.module = module
         self.path = path
         self.c = collected
@@ -509,7 +507,9 @@ class ModuleModel:
         self, b: Binding, scope: Scope
     ) -> tuple[cst.BaseExpression, Scope] | None:
         """``Z, A = layer(X)`` where layer returns ``(Z, np.tanh(Z))``: the element for Z."""
-        if b.position < 0:
+        from linter.analysis.collect import UNKNOWN_POSITION
+
+        if b.position == UNKNOWN_POSITION or b.kind != "unpack":
             return None
         if isinstance(b.value, cst.Attribute) and b.value.attr.value in (
             "saved_tensors",
@@ -522,7 +522,7 @@ class ModuleModel:
         if fn is None:
             return None
         for r in fn.returns:
-            if isinstance(r, cst.Tuple) and b.position < len(r.elements):
+            if isinstance(r, cst.Tuple) and -len(r.elements) <= b.position < len(r.elements):
                 return r.elements[b.position].value, fn
         return None
 
@@ -537,7 +537,7 @@ class ModuleModel:
                 site.scope.cls == scope.cls
                 and isinstance(call.func, cst.Attribute)
                 and call.func.attr.value == "save_for_backward"
-                and position < len(call.args)
+                and 0 <= position < len(call.args)
             ):
                 return call.args[position].value, site.scope
         return None

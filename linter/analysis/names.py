@@ -123,8 +123,7 @@ BACKWARD_FUNC = _rx(r"(backward|backprop|bprop|back_prop|_grad$|^grad_|gradient|
 
 
 def last_part(key: str) -> str:
-    """``self.weights[]`` -> ``weights``; ``params['W1']`` -> ``W1``."""
-    part = key.rstrip("[]")
-    if part.endswith("']") or part.endswith('"]'):
-        return part.rsplit("[", 1)[1].strip("'\"]")
-    return part.rsplit(".", 1)[-1].rstrip("[]")
+    """``self.weights[]`` -> ``weights``; ``params['W1']`` -> ``W1``; ``Net.W2`` -> ``W2``."""
+    if key.endswith(("']", '"]')):
+        return key.rsplit("[", 1)[1][1:-2]
+    return key.rstrip("[]").rsplit(".", 1)[-1].rstrip("[]")

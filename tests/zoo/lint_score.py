@@ -20,7 +20,7 @@ from linter.rule import Rule
 from linter.rules import ALL_RULES
 from linter.selection import select_rules
 
-from .mutants import MUTANTS, Mutant, line_of, mutant_id, mutated_sources
+from .mutants import MUTANTS, line_of, mutant_id, mutated_sources
 from .sources import NETWORKS_DIR, network_names, read_sources
 
 
@@ -59,7 +59,9 @@ def score(rules: list[type[Rule]]) -> Score:
     enabled = {r.code for r in rules}
     for m in MUTANTS:
         found = lint_sources(mutated_sources(m), rules)
-        hit = any(f.code == m.code and str(f.path) == m.path and f.start.line == line_of(m) for f in found)
+        hit = any(
+            f.code == m.code and str(f.path) == m.path and f.start.line == line_of(m) for f in found
+        )
         if m.code in enabled:
             if hit:
                 s.tp[m.code] += 1
