@@ -47,6 +47,7 @@ class Scope:
     params: list[str] = field(default_factory=list)
     param_defaults: dict[str, cst.BaseExpression] = field(default_factory=dict)
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    comp_bindings: dict[str, list[Binding]] = field(default_factory=dict)
     returns: list[cst.BaseExpression] = field(default_factory=list)
     decorators: list[str] = field(default_factory=list)
     statements: int = 0
@@ -174,6 +175,15 @@ class Collector(cst.CSTVisitor):
     def leave_For(self, original_node: cst.For) -> None:
         self._loops.pop()
         self._stmt_stack.pop()
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        # Comprehension variables do not leak in Python 3: they are kept apart and consulted
+        # only for names that have no ordinary binding in the scope.
+        for leaf in target_names(node.target):
+            if isinstance(leaf, cst.Name):
+                self.scope.comp_bindings.setdefault(leaf.value, []).append(
+                    Binding(leaf, node.iter, node, self.scope.statements, "for")
+                )
 
     def visit_While(self, node: cst.While) -> None:
         self._enter_compound(node)

@@ -34,6 +34,8 @@ class Kind(StrEnum):
     TANH_PRIME_OF_Z = "1 - tanh(z)^2"  # wants z
     ONE_MINUS_SQUARE = "1 - x^2"  # wants a = tanh(z)
     STEP = "1[x > 0]"  # relu'(z); same for z and a
+    LOG_SOFTMAX = "x - log(sum(exp(x)))"
+    SOFTMAX_JACOBIAN = "diag(s) - s s^T"
 
     @property
     def is_derivative(self) -> bool:
@@ -51,6 +53,10 @@ DERIVATIVES = frozenset(
 )
 ACTIVATION_KINDS = frozenset({Kind.SIGMOID, Kind.TANH, Kind.RELU, Kind.SOFTMAX})
 
+LOG_SOFTMAX_FUNCS = frozenset(
+    {"torch.nn.functional.log_softmax", "torch.log_softmax", "scipy.special.log_softmax"}
+)
+LOGSUMEXP_FUNCS = frozenset({"scipy.special.logsumexp", "torch.logsumexp"})
 LIBRARIES = ("numpy.", "scipy.", "torch.", "math.", "jax.", "cupy.")
 
 _NAME_KINDS = {
@@ -134,6 +140,8 @@ class Forms:
                 return Form(Kind(kind), args[0])
             if qn in ("numpy.exp", "torch.exp", "math.exp") and args:
                 return Form(Kind.EXP, args[0])
+            if qn in LOG_SOFTMAX_FUNCS and args:
+                return Form(Kind.LOG_SOFTMAX, args[0])
             if qn in ("numpy.maximum", "torch.maximum", "torch.clamp_min") and len(args) == 2:
                 for zero, x in ((args[0], args[1]), (args[1], args[0])):
                     if number_value(zero) == 0.0:
@@ -287,6 +295,11 @@ class Forms:
                 if inner is not None and inner.kind is Kind.STEP and _same(inner.operand, a):
                     return Form(Kind.RELU, a)
             return None
+        if isinstance(op, cst.Subtract) and not _is_one(node.left):
+            if self._is_log_normaliser(node.right, scope):
+                return Form(Kind.LOG_SOFTMAX, node.left)
+            if self._is_diag(node.left) and self._is_outer(node.right):
+                return Form(Kind.SOFTMAX_JACOBIAN, node.left)
         if isinstance(op, cst.Subtract) and _is_one(node.left):
             sq = _square_of(self.m, node.right)
             if sq is not None:
@@ -311,6 +324,51 @@ class Forms:
                         return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
                     return Form(Kind.OUTPUT_POLY, a)
         return None
+
+    def _is_log_normaliser(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        """``np.log(np.sum(np.exp(x)))``, ``np.log(Z)`` with Z such a sum, ``logsumexp(x)``."""
+        if isinstance(node, cst.Call):
+            qn = self.m.qualname(node.func)
+            args = positional_args(node)
+            if qn in LOGSUMEXP_FUNCS:
+                return True
+            if qn in ("numpy.log", "torch.log") and args:
+                inner = self._through_local(args[0], scope)
+                return self._is_sum_of_exp(inner, scope)
+        return False
+
+    def _is_sum_of_exp(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        if not isinstance(node, cst.Call):
+            return False
+        qn = self.m.qualname(node.func)
+        args = positional_args(node)
+        summed = None
+        if qn in ("numpy.sum", "torch.sum") and args:
+            summed = args[0]
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "sum":
+            summed = node.func.value
+        if summed is None:
+            return False
+        summed = self._through_local(summed, scope)
+        f = self.call_kind(summed, scope) if isinstance(summed, cst.Call) else None
+        return f is not None and f.kind is Kind.EXP
+
+    def _is_diag(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Call) and self.m.qualname(node.func) in (
+            "numpy.diagflat",
+            "numpy.diag",
+            "torch.diag",
+            "torch.diag_embed",
+        )
+
+    def _is_outer(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.Call) and self.m.qualname(node.func) in (
+            "numpy.outer",
+            "torch.outer",
+        ):
+            return True
+        mm = self.m.matmul(node)
+        return mm is not None
 
     def _is_sum_of(self, node: cst.BaseExpression, exp_call: cst.Call) -> bool:
         if isinstance(node, cst.Call):

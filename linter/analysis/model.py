@@ -37,6 +37,7 @@ class Role(StrEnum):
     INIT = "random-init"
     LINEAR = "linear"  # W @ a, before the bias is added
     PROB = "softmax"
+    LOGPROB = "log-softmax"
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class ModuleModel:
             if found:
                 return found
             s = s.parent
-        return []
+        return scope.comp_bindings.get(name, [])
 
     # --- parameters (updated with a step) ------------------------------------------------------
 
@@ -459,7 +460,7 @@ class ModuleModel:
             if name in s.bindings:
                 return s
             s = s.parent
-        return scope
+        return scope  # comprehension variables live in the scope that uses them
 
     def _binding_roles(self, key: str, scope: Scope) -> set[Role]:
         roles: set[Role] = set()
@@ -612,12 +613,7 @@ class ModuleModel:
     def _call_roles(self, node: cst.Call, scope: Scope) -> set[Role]:
         form = self.forms.call_kind(node, scope)
         if form is not None:
-            if form.kind in DERIVATIVES:
-                return {Role.DERIV}
-            if form.kind is Kind.SOFTMAX:
-                return {Role.PROB, Role.ACT}
-            if form.kind is not Kind.EXP:
-                return {Role.ACT}
+            return self._form_roles(form, scope)
         qn = self.qualname(node.func)
         if qn is not None:
             if qn in N.RANDOM_INIT:
@@ -652,6 +648,22 @@ class ModuleModel:
             return set(self.returns_roles(local))
         return set()
 
+    def _form_roles(self, form: Form, scope: Scope) -> set[Role]:
+        if form.kind in DERIVATIVES:
+            return {Role.DERIV}
+        if form.kind is Kind.SOFTMAX:
+            return {Role.PROB, Role.ACT}
+        if form.kind is Kind.LOG_SOFTMAX:
+            return {Role.LOGPROB}
+        if form.kind is Kind.EXP:
+            # exp of a log-softmax is the softmax
+            return (
+                {Role.PROB, Role.ACT} if Role.LOGPROB in self.roles(form.operand, scope) else set()
+            )
+        if form.kind is Kind.SOFTMAX_JACOBIAN:
+            return {Role.DERIV}
+        return {Role.ACT}
+
     def _args_grad(self, node: cst.Call, scope: Scope) -> set[Role]:
         for a in node.args:
             if Role.GRAD in self.roles(a.value, scope):
@@ -683,12 +695,7 @@ class ModuleModel:
     def _binop_roles(self, node: cst.BinaryOperation, scope: Scope) -> set[Role]:
         form = self.forms.form(node, scope)
         if form is not None:
-            if form.kind in DERIVATIVES:
-                return {Role.DERIV}
-            if form.kind is Kind.SOFTMAX:
-                return {Role.PROB, Role.ACT}
-            if form.kind is not Kind.EXP:
-                return {Role.ACT}
+            return self._form_roles(form, scope)
         left = self.roles(node.left, scope)
         right = self.roles(node.right, scope)
         op = node.operator
@@ -702,6 +709,16 @@ class ModuleModel:
         ):
             return {Role.PREACT}
         if isinstance(op, cst.Subtract | cst.Add):
+            # ``w - eta * nw``: a step applied to a value is that value, updated, not a gradient
+            if Role.GRAD in right and Role.GRAD not in left and _is_step(node.right):
+                return set(left)
+            if (
+                isinstance(op, cst.Add)
+                and Role.GRAD in left
+                and Role.GRAD not in right
+                and _is_step(node.left)
+            ):
+                return set(right)
             if (Role.TARGET in left) != (Role.TARGET in right) and isinstance(op, cst.Subtract):
                 other = right if Role.TARGET in left else left
                 if Role.GRAD not in other and Role.WEIGHT not in other:
@@ -960,7 +977,7 @@ def _zip_source(b: Binding) -> cst.BaseExpression | None:
     ``for i, (w, b) in enumerate(zip(W, B))``.
     """
     stmt = b.stmt
-    if not isinstance(stmt, cst.For):
+    if not isinstance(stmt, cst.For | cst.CompFor):
         return None
     return _element_source(b.target, stmt.target, stmt.iter)
 
