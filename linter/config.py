@@ -62,22 +62,39 @@ class Settings:
     output_format: str = "concise"
     kb_url: str = DEFAULT_KB_URL
 
-    def is_excluded(self, path: Path) -> bool:
-        """True if ``path`` or any of its parents matches an exclude pattern."""
+    def is_excluded(self, path: Path, below: Path | None = None) -> bool:
+        """True if ``path`` or one of its parents matches an exclude pattern.
+
+        A pattern without ``/`` matches any single path component (``build``, ``*.ipynb``); a
+        pattern with ``/`` matches the path relative to the config's folder, or a parent of it.
+        With ``below`` (a directory named on the command line), only the part of the path under
+        it is checked: ``bplint check build/`` lints ``build/`` even though ``build`` is excluded
+        by default, as in ruff.
+        """
+        resolved = path.resolve()
         try:
-            rel = path.resolve().relative_to(self.root.resolve())
+            rel = PurePosixPath(resolved.relative_to(self.root.resolve()).as_posix())
         except ValueError:
-            rel = Path(path.name)
-        parts = PurePosixPath(rel.as_posix())
-        patterns = (*self.exclude, *self.extend_exclude)
-        for pattern in patterns:
+            rel = PurePosixPath(path.name)
+        skip = 0
+        if below is not None:
+            try:
+                skip = len(resolved.relative_to(below.resolve()).parts)
+            except ValueError:
+                skip = len(rel.parts)
+            skip = len(rel.parts) - skip  # components at or above `below` are not checked
+        # the path and its parents, as far up as `below` (exclusive)
+        candidates = [rel, *rel.parents][: max(len(rel.parts) - skip, 0)]
+        parts = rel.parts[skip:]
+        for pattern in (*self.exclude, *self.extend_exclude):
             pat = pattern.rstrip("/")
+            if not pat:
+                continue
             if "/" in pat:
-                if fnmatch.fnmatch(parts.as_posix(), pat) or any(
-                    fnmatch.fnmatch(p.as_posix(), pat) for p in parts.parents
-                ):
+                pat = pat.removeprefix("./")
+                if any(fnmatch.fnmatch(c.as_posix(), pat) for c in candidates):
                     return True
-            elif any(fnmatch.fnmatch(part, pat) for part in parts.parts):
+            elif any(fnmatch.fnmatch(part, pat) for part in parts):
                 return True
         return False
 

@@ -331,7 +331,7 @@ def discover(
                 keep = []
                 for d in sorted(dirs):
                     sub = root_path / d
-                    if resolver.for_path(sub).is_excluded(sub):
+                    if resolver.for_path(sub).is_excluded(sub, below=path):
                         excluded += 1
                     else:
                         keep.append(d)
@@ -341,7 +341,7 @@ def discover(
                         continue
                     file_path = root_path / name
                     file_settings = resolver.for_path(file_path)
-                    if file_settings.is_excluded(file_path):
+                    if file_settings.is_excluded(file_path, below=path):
                         excluded += 1
                         continue
                     if file_path.resolve() not in seen:

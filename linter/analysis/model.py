@@ -21,7 +21,7 @@ import libcst as cst
 from linter.analysis import names as N
 from linter.analysis.collect import Binding, Collector, Scope, Site, binding_key
 from linter.analysis.exprs import dotted, number_value, positional_args
-from linter.analysis.forms import DERIVATIVES, Forms, Kind
+from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind
 
 
 class Role(StrEnum):
