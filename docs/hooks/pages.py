@@ -32,6 +32,7 @@ from bplint_site.nav import build_nav  # noqa: E402
 from bplint_site.render import (  # noqa: E402
     entry_page,
     frameworks_index,
+    is_meta,
     kb_index,
     redirect_page,
     relpath,
@@ -84,6 +85,8 @@ def _where(rule: type) -> str:
 def _check_rule_links(site: _Site) -> None:
     """Rule -> KB references: a dangling one is an error, like ruff's docs generator."""
     for rule in site.rules:
+        if is_meta(rule):
+            continue  # about bplint itself: no KB entry by design
         where = f"{_where(rule)}: {rule.code}"
         entry = site.kb.pages.get(rule.kb)
         if entry is None:

@@ -26,7 +26,9 @@ GUIDE_ORDER = (
     "ci",
     "configuration",
     "suppressions",
+    "fixes",
     "output-formats",
+    "notebooks",
     "code-review",
 )
 HOME = "index.md"

@@ -46,6 +46,7 @@ FAMILIES: dict[str, str] = {
     "3": "Update and training loop",
     "4": "PyTorch autograd",
     "5": "Numerics and gradient checks",
+    "9": "bplint itself",
 }
 
 FIX_FLAG = "bplint check --fix"
@@ -327,10 +328,20 @@ def fix_safety_text(rule: type[Rule]) -> str:
     )
 
 
+def is_meta(rule: type[Rule]) -> bool:
+    """A rule about bplint itself (e.g. unused suppressions): no KB entry, no numeric test."""
+    return bool(getattr(rule, "meta", False))
+
+
 def rule_page(rule: type[Rule], entry: Page | None, measured: Measured | None) -> str:
     """The Markdown for ``/rules/<CODE>/``, in ruff's sections."""
     safety = getattr(rule.fix_safety, "value", rule.fix_safety)
-    kb_link = f"[{entry.meta.title}](../kb/{entry.slug}.md)" if entry else f"`{rule.kb}`"
+    if is_meta(rule):
+        kb_link = "none (a rule about bplint itself)"
+    elif entry is not None:
+        kb_link = f"[{entry.meta.title}](../kb/{entry.slug}.md)"
+    else:
+        kb_link = f"`{rule.kb}`"
     fix = {"safe": "safe", "unsafe": "unsafe"}.get(safety or "", "none")
     default = "on" if rule.default_enabled else "off"
     out = [
@@ -361,7 +372,12 @@ def rule_page(rule: type[Rule], entry: Page | None, measured: Measured | None) -
     out += ["## Known problems {#known-problems}", ""]
     out += [doc(rule.known_problems) or "None known.", ""]
     out += ["## Numeric test {#numeric-test}", ""]
-    if entry is None:
+    if is_meta(rule):
+        out.append(
+            "None: this rule is about bplint's own directives, not about a backpropagation "
+            "misconception, so there is no KB entry and nothing to measure."
+        )
+    elif entry is None:
         out.append(f"The KB entry `{rule.kb}` this rule points at does not exist.")
     else:
         out.append(
@@ -379,7 +395,9 @@ def rule_page(rule: type[Rule], entry: Page | None, measured: Measured | None) -
             )
         elif measured is not None:
             out.append(f"\nAt this build the test did not run: `{measured.error}`.")
-    out += ["", "Run it yourself:", "", fence(f"bplint verify {rule.code}", "console"), ""]
+    if not is_meta(rule):
+        out += ["", "Run it yourself:", "", fence(f"bplint verify {rule.code}", "console")]
+    out.append("")
     out += ["## Default {#default}", ""]
     if rule.default_enabled:
         out.append("On by default.")
@@ -448,7 +466,12 @@ def rules_index(rules: Sequence[type[Rule]], kb: KnowledgeBase) -> str:
         ]
         for r in members:
             safety = getattr(r.fix_safety, "value", r.fix_safety) or "none"
-            entry = f"[{cell(kb[r.kb].meta.title)}](../kb/{r.kb}.md)" if r.kb in kb.pages else r.kb
+            if is_meta(r):
+                entry = "—"
+            elif r.kb in kb.pages:
+                entry = f"[{cell(kb[r.kb].meta.title)}](../kb/{r.kb}.md)"
+            else:
+                entry = f"`{r.kb}`"
             out.append(
                 f"| [{r.code}]({r.code}.md) | `{r.name}` | {cell(first_sentence(doc(r.summary)))}"
                 f" | {safety} | {'on' if r.default_enabled else 'off'} | {entry} |"
