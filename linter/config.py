@@ -40,10 +40,18 @@ DEFAULT_EXCLUDE = (
 OUTPUT_FORMATS = ("concise", "full", "json", "json-lines", "sarif", "github", "markdown")
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it (as users typed it)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 class ConfigError(Exception):
     def __init__(self, path: Path | None, key: str, message: str) -> None:
         self.path, self.key, self.message = path, key, message
-        where = f"{path}: " if path else ""
+        where = f"{display_path(path)}: " if path else ""
         key_part = f"[tool.bplint] {key}: " if key else ""
         super().__init__(f"{where}{key_part}{message}")
 

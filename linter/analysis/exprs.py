@@ -71,3 +71,15 @@ def target_names(target: cst.BaseExpression) -> list[cst.BaseExpression]:
             out.extend(target_names(el.value))
         return out
     return [target]
+
+
+def calls_in(node: cst.CSTNode) -> list[cst.Call]:
+    """Every call inside ``node`` (cheap; used on single expressions only)."""
+    found: list[cst.Call] = []
+
+    class _V(cst.CSTVisitor):
+        def visit_Call(self, n: cst.Call) -> None:
+            found.append(n)
+
+    node.visit(_V())
+    return found

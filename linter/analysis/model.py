@@ -944,6 +944,68 @@ class ModuleModel:
 
         return any(Role.TARGET in self._name_roles(n, scope) for n in names_in(stmt))
 
+    # --- weight layout, gradient stores --------------------------------------------------------
+
+    def weight_layouts(self) -> frozenset[str]:
+        """How this module stores its weights, from their forward use: "out-in" when the forward
+        pass applies W (``W @ a``, ``x @ W.T``), "in-out" when it applies W^T (``X @ W``)."""
+        layouts = set()
+        for use, site in self.weight_uses():
+            if Role.GRAD in self.roles(use.other, site.scope):
+                continue
+            layouts.add("out-in" if use.applies == "W" else "in-out")
+        return frozenset(layouts)
+
+    def gradient_stores(self, pattern: object) -> Iterator[tuple[Binding, Scope]]:
+        """Assignments (=, +=) of a value to a target named like a parameter gradient."""
+        for scope in self.c.scopes:
+            for bindings in scope.bindings.values():
+                for b in bindings:
+                    if b.kind not in ("assign", "aug") or b.value is None:
+                        continue
+                    if b.kind == "aug" and b.op not in ("AddAssign",):
+                        continue
+                    label = N.target_label(b.target)
+                    if label is None:
+                        continue
+                    name = label.rsplit(":", 1)[-1]
+                    if pattern.match(name) or (  # type: ignore[attr-defined]
+                        ":" in label
+                        and pattern.match("d" + name)  # type: ignore[attr-defined]
+                        and N.GRAD_NAME.match(label.split(":")[0])
+                    ):
+                        yield b, scope
+
+    def _is_product(self, node: cst.BaseExpression) -> bool:
+        return self.matmul(node) is not None or (
+            isinstance(node, cst.Call)
+            and self.qualname(node.func) in ("numpy.outer", "torch.outer")
+        )
+
+    def core_value(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        """Strip scalar scaling and regularisation: ``1 / m * np.dot(dZ, A.T) + lam * W``."""
+        for _ in range(8):
+            if isinstance(node, cst.BinaryOperation):
+                op = node.operator
+                if isinstance(op, cst.Multiply | cst.Divide):
+                    if _is_scalar(node.right):
+                        node = node.left
+                        continue
+                    if isinstance(op, cst.Multiply) and _is_scalar(node.left):
+                        node = node.right
+                        continue
+                if isinstance(op, cst.Add):
+                    lc, rc = self.core_value(node.left), self.core_value(node.right)
+                    lm, rm = self._is_product(lc), self._is_product(rc)
+                    if lm != rm:
+                        node = lc if lm else rc
+                        continue
+            if isinstance(node, cst.UnaryOperation):
+                node = node.expression
+                continue
+            return node
+        return node
+
 
 # --- small syntactic helpers ----------------------------------------------------------------------
 
@@ -1030,6 +1092,29 @@ def _is_step(value: cst.BaseExpression) -> bool:
                 return True
             if isinstance(side, cst.BinaryOperation | cst.UnaryOperation) and _is_step(side):
                 return True
+    return False
+
+
+def _is_scalar(node: cst.BaseExpression) -> bool:
+    """A number, a batch-size or learning-rate name, ``len(x)``, ``x.shape[0]``, ``1 / m``."""
+    if number_value(node) is not None:
+        return True
+    if isinstance(node, cst.Name):
+        return bool(N.BATCH_SIZE_NAME.match(node.value) or N.LR_NAME.match(node.value))
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value in ("len", "float")
+    ):
+        return True
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute):
+        return node.value.attr.value == "shape"
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, cst.Multiply | cst.Divide
+    ):
+        return _is_scalar(node.left) and _is_scalar(node.right)
+    if isinstance(node, cst.Attribute):
+        return bool(N.LR_NAME.match(node.attr.value) or N.BATCH_SIZE_NAME.match(node.attr.value))
     return False
 
 

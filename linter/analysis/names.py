@@ -127,3 +127,31 @@ def last_part(key: str) -> str:
     if key.endswith(("']", '"]')):
         return key.rsplit("[", 1)[1][1:-2]
     return key.rstrip("[]").rsplit(".", 1)[-1].rstrip("[]")
+
+
+WEIGHT_GRAD_NAME = _rx(
+    r"^(d_?W\w*|dw\d*|d_?w_\w+|nabla_?w\w*|grads?_?[Ww]\w*|delta_?w\w*|dweights?\w*|"
+    r"[Ww]\d*_grad|weights?_grads?|d[A-Z]?[Ww][a-z]{1,3}\d*)$"
+)
+BIAS_GRAD_NAME = _rx(
+    r"^(d_?b\w*|nabla_?b\w*|grads?_?b\w*|delta_?b\w*|dbias\w*|b\d*_grad|bias(es)?_grads?)$"
+)
+BATCH_SIZE_NAME = _rx(r"^(m|N|n|batch_size|n_samples|num_examples|num_samples|n_examples|bs)$")
+STEP_NAME = _rx(r"^(h|eps|epsilon|delta|step|step_size|dx|h_step|perturbation)$")
+
+
+def target_label(target: object) -> str | None:
+    """The name a gradient is stored under: ``nabla_w[-l]`` -> nabla_w, ``grads['W1']`` -> W1
+    with its container (``grads['W1']`` -> "grads:W1")."""
+    import libcst as cst
+
+    from linter.analysis.exprs import dotted
+
+    if isinstance(target, cst.Subscript):
+        idx = target.slice[0].slice if target.slice else None
+        base = dotted(target.value) or ""
+        if isinstance(idx, cst.Index) and isinstance(idx.value, cst.SimpleString):
+            return f"{base.rsplit('.', 1)[-1]}:{idx.value.evaluated_value}"
+        return base.rsplit(".", 1)[-1] or None
+    name = dotted(target)  # type: ignore[arg-type]
+    return name.rsplit(".", 1)[-1] if name else None

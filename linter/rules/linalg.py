@@ -487,3 +487,921 @@ class UntransposedWeightInBackward(Rule):
                 f"same orientation as the forward pass ({use.applies}); the gradient needs the "
                 f"opposite one: use `{fixed}` in place of `{_src(model, use.weight)}`",
             )
+
+
+def _product_operands(
+    model: ModuleModel, node: cst.BaseExpression
+) -> tuple[cst.CSTNode, cst.BaseExpression, cst.BaseExpression] | None:
+    """(node, left, right) for a matrix product or an outer product."""
+    mm = model.matmul(node)
+    if mm is not None:
+        return mm.node, mm.left, mm.right
+    if isinstance(node, cst.Call) and model.qualname(node.func) in ("numpy.outer", "torch.outer"):
+        args = positional_args(node)
+        if len(args) == 2:
+            return node, args[0], args[1]
+    return None
+
+
+class WeightGradientOrientation(Rule):
+    """Flags a weight gradient built as an outer product in the orientation of the other layout."""
+
+    code = "BP003"
+    name = "weight-gradient-orientation"
+    kb = "weight-gradient-orientation"
+    summary = "Weight gradient outer product in the wrong orientation for the forward convention."
+    why = (
+        "A weight stored as (out, in) — the forward pass computes `W @ a` — has the gradient "
+        "`delta @ a.T` (the gradient's index first); a weight stored as (in, out) — `X @ W` — has "
+        "`X.T @ dZ`. The other orientation is the transpose of the gradient: a shape error for "
+        "most layers, but square layers accept it and train on a transposed gradient."
+    )
+    instead = "Column convention: `dW = delta @ a_prev.T`; row convention: `dW = a_prev.T @ dZ`."
+    known_problems = (
+        "The convention is learnt from the module's forward products; a module that stores "
+        "weights both ways is not judged. Only values stored under a weight-gradient name "
+        "(`dW1`, `nabla_w[l]`, `grads['W1']`) are considered weight gradients."
+    )
+    valid = [
+        Valid(
+            """
+            def forward(self, a):
+                return sigmoid(np.dot(self.W, a) + self.b)
+
+            def backward(self, delta, a_prev):
+                dW = np.dot(delta, a_prev.T)
+                return dW
+            """
+        ),
+        Valid(
+            """
+            def forward(X, W1, b1):
+                return np.tanh(X @ W1 + b1)
+
+            def backward(X, dZ1):
+                dW1 = X.T @ dZ1
+                return dW1
+            """
+        ),
+        Valid(
+            """
+            def forward(self, x):
+                return x @ self.weight.T
+
+            def backward(self, x, grad_out):
+                grad_weight = grad_out.T @ x
+                return grad_weight
+            """,
+            note="PyTorch layout (out, in) with row-major batches.",
+        ),
+        Valid(
+            """
+            def step(W, x, target):
+                h = np.tanh(np.dot(W, x))
+                dh = (h - target) * (1 - h**2)
+                dW = np.outer(dh, x)
+                return dW
+            """
+        ),
+        Valid(
+            """
+            def forward(x, w):
+                return x.dot(w)
+
+            def backward(dout, x):
+                dw = x.T.dot(dout)
+                return dw
+            """
+        ),
+        Valid(
+            """
+            def forward(self, X):
+                self.H = X @ self.W1
+                self.Y = self.H @ self.W2.T
+                return self.Y
+
+            def backward(self, X, dY):
+                dW1 = X.T @ (dY @ self.W2)
+                return dW1
+            """,
+            note="Weights stored both ways in one module: the rule cannot tell, so it is silent.",
+        ),
+        Valid(
+            """
+            def backprop(self, x, delta, activations):
+                self.W = self.W @ self.W
+                nabla_w = np.dot(delta, activations[-2].transpose())
+                return nabla_w
+            """,
+            note="No forward product with a non-gradient: no convention to compare with.",
+        ),
+        Valid(
+            """
+            def forward(self, a):
+                return np.dot(self.W, a)
+
+            def backward(self, delta, a):
+                dW = 1 / a.shape[1] * np.dot(delta, a.T) + 0.01 * self.W
+                return dW
+            """
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def forward(self, a):
+                return sigmoid(np.dot(self.W, a) + self.b)
+
+            def backward(self, delta, a_prev):
+                dW = np.dot(a_prev, delta.T)
+                return dW
+            """,
+            at=(5, 10),
+        ),
+        Invalid(
+            """
+            def forward(X, W1, b1):
+                return np.tanh(X @ W1 + b1)
+
+            def backward(X, dZ1):
+                dW1 = dZ1.T @ X
+                return dW1
+            """,
+            at=(5, 11),
+        ),
+        Invalid(
+            """
+            def forward(self, x):
+                return x @ self.weight.T
+
+            def backward(self, x, grad_out):
+                grad_weight = x.T @ grad_out
+                return grad_weight
+            """,
+            at=(5, 19),
+        ),
+        Invalid(
+            """
+            def step(W, x, target):
+                h = np.tanh(np.dot(W, x))
+                dh = (h - target) * (1 - h**2)
+                dW = np.outer(x, dh)
+                return dW
+            """,
+            at=(4, 10),
+        ),
+        Invalid(
+            """
+            def forward(x, w):
+                return x.dot(w)
+
+            def backward(dout, x):
+                dw = dout.T.dot(x)
+                return dw
+            """,
+            at=(5, 10),
+        ),
+        Invalid(
+            """
+            def feedforward(self, a):
+                for w, b in zip(self.weights, self.biases):
+                    a = sigmoid(np.dot(w, a) + b)
+                return a
+
+            def backprop(self, delta, activations, nabla_w):
+                nabla_w[-1] = np.dot(activations[-2], delta.transpose())
+                return nabla_w
+            """,
+            at=(7, 19),
+        ),
+        Invalid(
+            """
+            def forward(self, a):
+                return np.dot(self.W, a)
+
+            def backward(self, delta, a):
+                dW = 1 / a.shape[1] * np.dot(a, delta.T) + 0.01 * self.W
+                return dW
+            """,
+            at=(5, 27),
+        ),
+        Invalid(
+            """
+            def train(X, y, W1, W2, lr):
+                h = sigmoid(X @ W1)
+                out = sigmoid(h @ W2)
+                d_out = (out - y) * out * (1 - out)
+                grads = {}
+                grads["W2"] = d_out.T @ h
+                return grads
+            """,
+            at=(6, 19),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        layouts = model.weight_layouts()
+        if len(layouts) != 1:
+            return
+        layout = next(iter(layouts))
+        for b, scope in model.gradient_stores(N.WEIGHT_GRAD_NAME):
+            assert b.value is not None
+            found = _product_operands(model, model.core_value(b.value))
+            if found is None:
+                continue
+            node, left, right = found
+            lg = model.has(left, scope, Role.GRAD)
+            rg = model.has(right, scope, Role.GRAD)
+            if lg == rg:
+                continue
+            other = right if lg else left
+            if model.is_weight(other, scope):
+                continue
+            got = "out-in" if lg else "in-out"
+            if got == layout:
+                continue
+            want = (
+                "the gradient first (`delta @ a_prev.T`)"
+                if layout == "out-in"
+                else "the input first (`a_prev.T @ dZ`)"
+            )
+            yield Report(
+                node,
+                f"`{_src(model, node)}` builds the weight gradient in the orientation of the "
+                f"other convention: the forward pass stores weights as ({layout.replace('-', ', ')}), "
+                f"so the gradient needs {want}",
+            )
+
+
+class MatmulInsteadOfHadamard(Rule):
+    """Flags a matrix product between a gradient and an elementwise local derivative."""
+
+    code = "BP004"
+    name = "matmul-instead-of-hadamard"
+    kb = "dot-vs-hadamard"
+    summary = "Matrix product where the chain rule needs an elementwise (Hadamard) product."
+    why = (
+        "An elementwise activation has a diagonal Jacobian, so its backward pass multiplies the "
+        "upstream gradient elementwise by σ′(z): δ = (Wᵀδ) ⊙ σ′(z). `np.dot` of two 1-D vectors "
+        "returns their inner product (a scalar), and for square 2-D arrays a matrix product: both "
+        "run and both are wrong."
+    )
+    instead = "Use `*` (or `np.multiply`) with the local derivative."
+    fix_safety = FixSafety.UNSAFE
+    valid = [
+        Valid("def backward(dh, a1):\n    return dh * (1 - a1**2)\n"),
+        Valid(
+            """
+            def backprop(W2, delta2, z1):
+                return np.dot(W2.T, delta2) * sigmoid_prime(z1)
+            """
+        ),
+        Valid(
+            """
+            def backward(J, grad):
+                return J.T @ grad
+            """
+        ),
+        Valid(
+            """
+            def softmax_jacobian(s):
+                return np.diagflat(s) - np.dot(s, s.T)
+
+            def backward(s, dL_ds):
+                return softmax_jacobian(s).T @ dL_ds
+            """,
+            note="A full Jacobian matrix is a matrix product, rightly.",
+        ),
+        Valid(
+            """
+            def backward(dh, z):
+                return np.diagflat(sigmoid_prime(z)) @ dh
+            """,
+            note="A diagonal matrix of derivatives times the gradient is the same as `*`.",
+        ),
+        Valid(
+            """
+            def backward(delta, a_prev):
+                return np.dot(delta, a_prev.T)
+            """
+        ),
+        Valid("def f(a, b):\n    return np.dot(a, b)\n"),
+        Valid(
+            """
+            def backward(self, grad):
+                return np.multiply(grad, self.out * (1 - self.out))
+            """
+        ),
+    ]
+    invalid = [
+        Invalid("def backward(dh, a1):\n    return np.dot(dh, 1 - a1**2)\n", at=(2, 12)),
+        Invalid(
+            """
+            def sigmoid_prime(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            def backprop(W2, delta2, z1):
+                return np.dot(np.dot(W2.T, delta2), sigmoid_prime(z1))
+            """,
+            at=(5, 12),
+        ),
+        Invalid(
+            """
+            def sigmoid_prime(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            def backprop(W2, delta2, z1):
+                return (W2.T @ delta2) @ sigmoid_prime(z1)
+            """,
+            at=(5, 12),
+        ),
+        Invalid(
+            """
+            def backward(self, grad):
+                return grad @ (self.out * (1 - self.out))
+            """,
+            at=(2, 12),
+        ),
+        Invalid(
+            """
+            def layer_backward(dA, Z):
+                return np.dot(dA, Z > 0)
+            """,
+            at=(2, 12),
+        ),
+        Invalid(
+            """
+            def sigmoid_derivative(x):
+                return x * (1 - x)
+
+            def train(self, X, y):
+                out = sigmoid(X @ self.W)
+                error = y - out
+                return error.dot(sigmoid_derivative(out))
+            """,
+            at=(7, 12),
+        ),
+        Invalid(
+            """
+            def backward(delta, a):
+                return np.matmul(delta, a * (1 - a))
+            """,
+            at=(2, 12),
+        ),
+        Invalid(
+            """
+            def backward(ctx, grad_output):
+                y, = ctx.saved_tensors
+                return torch.matmul(grad_output, 1 - y**2)
+            """,
+            at=(3, 12),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        for mm, site in model.matmuls():
+            for grad, deriv in ((mm.left, mm.right), (mm.right, mm.left)):
+                if not model.has(grad, site.scope, Role.GRAD):
+                    continue
+                if model.has(deriv, site.scope, Role.GRAD):
+                    continue
+                form = model.forms.form(deriv, site.scope)
+                if form is None or not form.kind.is_derivative:
+                    continue
+                left = _paren(mm.left)
+                right = _paren(mm.right)
+                replacement = cst.BinaryOperation(left, cst.Multiply(), right)
+                yield Report(
+                    mm.node,
+                    f"`{_src(model, mm.node)}` is a matrix product of the gradient and the local "
+                    f"derivative `{_src(model, deriv)}`; an elementwise activation needs the "
+                    f"elementwise product: `{_src(model, replacement)}`",
+                    replacement=replacement,
+                    fix_description="Use the elementwise product `*`",
+                )
+                break
+
+
+def _paren(node: cst.BaseExpression) -> cst.BaseExpression:
+    if (
+        isinstance(node, cst.BinaryOperation | cst.UnaryOperation | cst.Comparison)
+        and not node.lpar
+    ):
+        return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return node
+
+
+class BiasGradientNotSummed(Rule):
+    """Flags a batched bias gradient that is not reduced over the batch axis."""
+
+    code = "BP005"
+    name = "bias-gradient-not-summed"
+    kb = "bias-gradient-not-summed"
+    summary = "Bias gradient not reduced over the batch axis."
+    why = (
+        "A bias is added to every example of the batch (broadcasting), so its gradient is the "
+        "sum of the upstream gradient over the batch axis. Storing the per-example gradient "
+        "either raises a shape error at the update or, with `b = b - lr * db`, silently "
+        "broadcasts the bias into a matrix."
+    )
+    instead = "Reduce over the batch axis: `db = dZ.sum(axis=0)` (rows) or `axis=1, keepdims=True`."
+    known_problems = (
+        "Per-example code (`nabla_b = delta` for one column) is correct, so the rule needs "
+        "evidence that the code is batched: the same function divides by a batch size, reads "
+        "`x.shape[0]` to flatten a batch, or reduces another bias gradient over an axis."
+    )
+    valid = [
+        Valid(
+            """
+            def backward(dZ, A_prev, m):
+                dW = A_prev.T @ dZ / m
+                db = np.sum(dZ, axis=0) / m
+                return dW, db
+            """
+        ),
+        Valid(
+            """
+            def backprop(self, x, y):
+                delta = self.cost_derivative(x, y)
+                nabla_b = delta
+                return nabla_b
+            """,
+            note="Per-example Nielsen code: delta is one column, no reduction needed.",
+        ),
+        Valid(
+            """
+            def affine_backward(dout, cache):
+                x, w, b = cache
+                dw = x.reshape(x.shape[0], -1).T.dot(dout)
+                db = np.sum(dout, axis=0)
+                return dw, db
+            """
+        ),
+        Valid(
+            """
+            def backward(self, dZ):
+                self.db = dZ.mean(axis=0)
+                return dZ @ self.W.T
+            """
+        ),
+        Valid(
+            """
+            def backward(dZ, m):
+                db = np.ones(m) @ dZ / m
+                return db
+            """,
+            note="A product with a ones vector is a sum over the batch.",
+        ),
+        Valid(
+            """
+            def backward(delta, m):
+                db = np.sum(delta, axis=1, keepdims=True) / m
+                return db
+            """
+        ),
+        Valid(
+            """
+            def sgd_step(b, db, lr):
+                b = b - lr * db
+                return b
+            """
+        ),
+        Valid(
+            """
+            def backward(self, dout):
+                db = dout
+                return db
+            """,
+            note="No evidence of a batch: silent.",
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def backward(dZ, A_prev, m):
+                dW = A_prev.T @ dZ / m
+                db = dZ / m
+                return dW, db
+            """,
+            at=(3, 10),
+        ),
+        Invalid(
+            """
+            def affine_backward(dout, cache):
+                x, w, b = cache
+                dw = x.reshape(x.shape[0], -1).T.dot(dout)
+                db = dout
+                return dw, db
+            """,
+            at=(4, 10),
+        ),
+        Invalid(
+            """
+            def backprop(self, X, Y, zs, activations):
+                delta = (activations[-1] - Y) * sigmoid_prime(zs[-1])
+                nabla_b = [None, None]
+                nabla_b[-1] = np.sum(delta, axis=1, keepdims=True)
+                delta = np.dot(self.weights[-1].T, delta) * sigmoid_prime(zs[-2])
+                nabla_b[-2] = delta
+                return nabla_b
+            """,
+            at=(6, 19),
+        ),
+        Invalid(
+            """
+            def backward(A, Y, X):
+                m = X.shape[1]
+                dz = A - Y
+                dw = np.dot(X, dz.T) / m
+                db = dz / m
+                return dw, db
+            """,
+            at=(5, 10),
+        ),
+        Invalid(
+            """
+            def backward(dZ, A_prev, m):
+                dW = 1 / m * np.dot(dZ, A_prev.T)
+                db = 1 / m * dZ
+                return dW, db
+            """,
+            at=(3, 10),
+        ),
+        Invalid(
+            """
+            def backward(self, dout, X):
+                N = X.shape[0]
+                grads = {}
+                grads["W"] = X.T @ dout / N
+                grads["b"] = dout / N
+                return grads
+            """,
+            at=(5, 18),
+        ),
+        Invalid(
+            """
+            def backward(delta, X):
+                dW = np.dot(delta, X.T) / len(X)
+                db = delta / len(X)
+                return dW, db
+            """,
+            at=(3, 10),
+        ),
+        Invalid(
+            """
+            def layer_backward(self, dZ, n):
+                self.dW = self.A_prev.T @ dZ / n
+                self.db = dZ / n
+            """,
+            at=(3, 15),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        for b, scope in model.gradient_stores(N.BIAS_GRAD_NAME):
+            assert b.value is not None
+            value = b.value
+            if not model.has(value, scope, Role.GRAD) or _reduces(model, value):
+                continue
+            if not _batched(model, scope, value):
+                continue
+            yield Report(
+                value,
+                f"bias gradient `{_src(model, value)}` keeps the batch axis; a bias is added to "
+                f"every example, so its gradient is the sum over the batch: e.g. "
+                f"`np.sum(..., axis=0)`",
+            )
+
+
+_REDUCERS = frozenset({"sum", "mean", "einsum", "tensordot", "average", "nansum"})
+
+
+def _reduces(model: ModuleModel, value: cst.BaseExpression) -> bool:
+    """Whether the value sums or averages somewhere (a call or a matrix product)."""
+    from linter.analysis.exprs import calls_in
+
+    if model.matmul(model.core_value(value)) is not None:
+        return True
+    for call in calls_in(value):
+        func = call.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if name in _REDUCERS:
+            return True
+        if model.matmul(call) is not None:
+            return True
+    return False
+
+
+def _batched(model: ModuleModel, scope, value: cst.BaseExpression) -> bool:
+    """Evidence that the gradients in ``scope`` carry a batch axis."""
+    # divided (or scaled) by a batch size, here or in a sibling weight gradient of the scope
+    for b, sc in model.gradient_stores(N.WEIGHT_GRAD_NAME):
+        if sc is scope and b.value is not None and _scaled_by_batch(b.value):
+            return True
+    if _scaled_by_batch(value):
+        return True
+    # flattening a batch: x.reshape(x.shape[0], -1)
+    for site in model.c.calls:
+        if site.scope is not scope:
+            continue
+        call = site.node
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "reshape":
+            args = positional_args(call)
+            if args and "shape" in model.module.code_for_node(args[0]):
+                return True
+    # another bias gradient of the module reduced over an axis
+    for b, sc in model.gradient_stores(N.BIAS_GRAD_NAME):
+        if b.value is not None and b.value is not value and _reduces(model, b.value):
+            return True
+    return False
+
+
+def _scaled_by_batch(value: cst.BaseExpression) -> bool:
+    from linter.analysis.model import _is_scalar
+
+    node = value
+    while isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, cst.Multiply | cst.Divide
+    ):
+        for side in (node.left, node.right):
+            if _is_scalar(side) and number_value_is_none(side):
+                return True
+        node = node.left
+    return False
+
+
+def number_value_is_none(node: cst.BaseExpression) -> bool:
+    from linter.analysis.exprs import number_value
+
+    if isinstance(node, cst.BinaryOperation):
+        return number_value_is_none(node.left) or number_value_is_none(node.right)
+    return number_value(node) is None
+
+
+class GradientOverwrittenAtFanOut(Rule):
+    """Flags a gradient assigned with `=` where contributions must be accumulated with `+=`."""
+
+    code = "BP006"
+    name = "gradient-overwritten-at-fan-out"
+    kb = "fan-out-gradients-accumulate"
+    summary = "Gradient overwritten instead of accumulated (`=` where `+=` is needed)."
+    why = (
+        "When a value feeds several operations, or a weight is used at every time step, the "
+        "chain rule sums the contributions of every use. Assigning the gradient keeps only the "
+        "last one: `b = a + a` then reports db/da = 1 instead of 2, and BPTT keeps only the "
+        "first time step's weight gradient."
+    )
+    instead = "Accumulate: `self.grad += out.grad * local` in `_backward`, `dWhh += ...` in BPTT."
+    known_problems = (
+        "Two shapes are recognised: assignments to `.grad` inside a `_backward`-style closure "
+        "that reads another node's `.grad`, and a weight-gradient accumulator set to zeros "
+        "before a loop and plain-assigned inside it."
+    )
+    valid = [
+        Valid(
+            """
+            def __add__(self, other):
+                out = Value(self.data + other.data, (self, other))
+
+                def _backward():
+                    self.grad += out.grad
+                    other.grad += out.grad
+
+                out._backward = _backward
+                return out
+            """
+        ),
+        Valid(
+            """
+            def backward(self):
+                topo = build_topo(self)
+                self.grad = 1.0
+                for v in reversed(topo):
+                    v._backward()
+            """,
+            note="Seeding the output's gradient with `=` is right.",
+        ),
+        Valid(
+            """
+            def zero_grad(self):
+                for p in self.parameters():
+                    p.grad = 0.0
+            """
+        ),
+        Valid(
+            """
+            def bptt(xs, hs, dys, Whh, Why):
+                dWhh = np.zeros_like(Whh)
+                dhnext = np.zeros_like(hs[0])
+                for t in reversed(range(len(xs))):
+                    dh = np.dot(Why.T, dys[t]) + dhnext
+                    dhraw = (1 - hs[t] ** 2) * dh
+                    dWhh += np.dot(dhraw, hs[t - 1].T)
+                    dhnext = np.dot(Whh.T, dhraw)
+                return dWhh
+            """,
+            note="`dhnext` is carried state, rightly replaced every step.",
+        ),
+        Valid(
+            """
+            def backward(dout, x, w):
+                dw = np.zeros_like(w)
+                dw = x.T @ dout
+                return dw
+            """,
+            note="No loop: the zeros are simply replaced.",
+        ),
+        Valid(
+            """
+            def tanh(self):
+                t = math.tanh(self.data)
+                out = Value(t, (self,))
+
+                def _backward():
+                    self.grad += (1 - t**2) * out.grad
+
+                out._backward = _backward
+                return out
+            """
+        ),
+        Valid(
+            """
+            def train(X, Y, W):
+                for epoch in range(10):
+                    dW = np.zeros_like(W)
+                    for x, y in zip(X, Y):
+                        dW = dW + np.outer(y - W @ x, x)
+                    W += 0.1 * dW
+                return W
+            """
+        ),
+        Valid(
+            """
+            def set_grad(node, g):
+                node.grad = g
+            """
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def __add__(self, other):
+                out = Value(self.data + other.data, (self, other))
+
+                def _backward():
+                    self.grad = out.grad
+                    other.grad = out.grad
+
+                out._backward = _backward
+                return out
+            """,
+            at=[(5, 9), (6, 9)],
+        ),
+        Invalid(
+            """
+            def __mul__(self, other):
+                out = Value(self.data * other.data, (self, other))
+
+                def _backward():
+                    self.grad += other.data * out.grad
+                    other.grad = self.data * out.grad
+
+                out._backward = _backward
+                return out
+            """,
+            at=(6, 9),
+        ),
+        Invalid(
+            """
+            def tanh(self):
+                t = math.tanh(self.data)
+                out = Value(t, (self,))
+
+                def _backward():
+                    self.grad = (1 - t**2) * out.grad
+
+                out._backward = _backward
+                return out
+            """,
+            at=(6, 9),
+        ),
+        Invalid(
+            """
+            def bptt(xs, hs, dys, Whh, Why):
+                dWhh = np.zeros_like(Whh)
+                dhnext = np.zeros_like(hs[0])
+                for t in reversed(range(len(xs))):
+                    dh = np.dot(Why.T, dys[t]) + dhnext
+                    dhraw = (1 - hs[t] ** 2) * dh
+                    dWhh = np.dot(dhraw, hs[t - 1].T)
+                    dhnext = np.dot(Whh.T, dhraw)
+                return dWhh
+            """,
+            at=(7, 9),
+        ),
+        Invalid(
+            """
+            def bptt(xs, hs, dys, Wxh, Why):
+                dWxh, dWhy = np.zeros_like(Wxh), np.zeros_like(Why)
+                for t in reversed(range(len(xs))):
+                    dWhy = np.dot(dys[t], hs[t].T)
+                    dh = np.dot(Why.T, dys[t]) * (1 - hs[t] ** 2)
+                    dWxh += np.dot(dh, xs[t].T)
+                return dWxh, dWhy
+            """,
+            at=(4, 9),
+        ),
+        Invalid(
+            """
+            def relu(self):
+                out = Value(max(0.0, self.data), (self,))
+
+                def _backward():
+                    self.grad = (out.data > 0) * out.grad
+
+                out._backward = _backward
+                return out
+            """,
+            at=(5, 9),
+        ),
+        Invalid(
+            """
+            class Value:
+                def __pow__(self, k):
+                    out = Value(self.data**k, (self,))
+
+                    def _backward():
+                        self.grad = k * self.data ** (k - 1) * out.grad
+
+                    out._backward = _backward
+                    return out
+            """,
+            at=(6, 13),
+        ),
+        Invalid(
+            """
+            def accumulate(batch, W):
+                grad_W = np.zeros_like(W)
+                for x, delta in batch:
+                    grad_W = np.outer(delta, x)
+                return grad_W
+            """,
+            at=(4, 9),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        for scope in model.c.scopes:
+            for key, bindings in scope.bindings.items():
+                for b in bindings:
+                    if b.kind != "assign" or b.value is None:
+                        continue
+                    if scope.nested and key.endswith(".grad") and _reads_grad(b.value):
+                        yield Report(
+                            b.target,
+                            f"`{_src(model, b.target)} = ...` inside a backward closure "
+                            f"overwrites the gradient: a node used more than once receives a "
+                            f"contribution from each use; accumulate with `+=`",
+                        )
+                    elif self._overwrites_accumulator(model, key, b, bindings):
+                        yield Report(
+                            b.target,
+                            f"`{_src(model, b.target)}` is set to zeros before the loop and "
+                            f"assigned inside it, so only the last iteration's gradient "
+                            f"survives; accumulate with `+=`",
+                        )
+
+    @staticmethod
+    def _overwrites_accumulator(model: ModuleModel, key: str, b, bindings) -> bool:
+        if not b.loops or not N.WEIGHT_GRAD_NAME.match(key.rsplit(".", 1)[-1]):
+            return False
+        from linter.analysis.exprs import names_in
+
+        if key in names_in(b.value):
+            return False
+        for other in bindings:
+            if other is b or other.kind != "assign" or other.value is None:
+                continue
+            if (
+                other.index < b.index
+                and b.loops[: len(other.loops)] == other.loops
+                and len(other.loops) < len(b.loops)
+            ):
+                if model.is_call_to(
+                    other.value, N.CONST_INIT | {"numpy.zeros_like", "torch.zeros_like"}
+                ):
+                    return True
+        return False
+
+
+def _reads_grad(value: cst.BaseExpression) -> bool:
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            if node.attr.value == "grad":
+                found = True
+
+    value.visit(_V())
+    return found
