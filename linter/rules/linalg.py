@@ -1110,7 +1110,7 @@ def _batched(model: ModuleModel, scope, value: cst.BaseExpression) -> bool:
             if args and "shape" in model.module.code_for_node(args[0]):
                 return True
     # another bias gradient of the module reduced over an axis
-    for b, sc in model.gradient_stores(N.BIAS_GRAD_NAME):
+    for b, _ in model.gradient_stores(N.BIAS_GRAD_NAME):
         if b.value is not None and b.value is not value and _reduces(model, b.value):
             return True
     return False
