@@ -12,8 +12,8 @@ File level (a comment anywhere in the file, best at the top)::
 
 Codes are separated by commas or spaces; the first word that is not a code starts the reason.
 A code is letters followed by digits (``BP001``, ``E501``) or the name of a bplint rule
-(``inverse-in-backward``). Only bplint's own codes (``BPxxx`` and rule names) are ever judged by
-the unused-suppression rule; other tools' codes in the same comment are left alone.
+(``inverse-in-backward``). Only bplint's own codes (``BP`` and digits, and rule names) are ever
+judged by the unused-suppression rule; other tools' codes in the same comment are left alone.
 
 Comments are found with ``tokenize`` (never inside strings) and only when the text mentions
 ``noqa`` at all, so files without suppressions pay nothing.
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from linter.ftypes import Edit, Pos
 
-BP_CODE_RE = re.compile(r"^BP\d{3}$")
+BP_CODE_RE = re.compile(r"^BP\d+$")  # the whole BP prefix is ours (ruff: external = ["BP"])
 _HAS_NOQA = re.compile(r"noqa", re.IGNORECASE)
 # `#`, `noqa`, an optional colon; the word must end there (`noqa-ish` is not a directive).
 _LINE_RE = re.compile(r"#\s*noqa(?=$|[\s:#,])(?P<colon>\s*:)?", re.IGNORECASE)

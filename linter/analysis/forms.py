@@ -267,11 +267,16 @@ class Forms:
                                     arg.operator, cst.Minus
                                 ):
                                     return Form(Kind.SIGMOID, arg.expression)
-            # exp(x) / sum(exp(x)): softmax
+            # exp(x) / sum(exp(x)), or e = exp(x); e / e.sum(): softmax
             num = node.left
-            if isinstance(num, cst.Call):
-                f = self.call_kind(num, scope)
-                if f is not None and f.kind is Kind.EXP and self._is_sum_of(node.right, num):
+            exp_call = self._through_local(num, scope)
+            if isinstance(exp_call, cst.Call):
+                f = self.call_kind(exp_call, scope)
+                if (
+                    f is not None
+                    and f.kind is Kind.EXP
+                    and (self._is_sum_of(node.right, num) or self._is_sum_of(node.right, exp_call))
+                ):
                     return Form(Kind.SOFTMAX, f.operand)
             return None
         if isinstance(op, cst.Multiply):
@@ -299,7 +304,9 @@ class Forms:
             if self._is_log_normaliser(node.right, scope):
                 return Form(Kind.LOG_SOFTMAX, node.left)
             if self._is_diag(node.left) and self._is_outer(node.right):
-                return Form(Kind.SOFTMAX_JACOBIAN, node.left)
+                diag_args = positional_args(node.left)  # type: ignore[arg-type]
+                if diag_args:
+                    return Form(Kind.SOFTMAX_JACOBIAN, diag_args[0])
         if isinstance(op, cst.Subtract) and _is_one(node.left):
             sq = _square_of(self.m, node.right)
             if sq is not None:
@@ -370,7 +377,7 @@ class Forms:
         mm = self.m.matmul(node)
         return mm is not None
 
-    def _is_sum_of(self, node: cst.BaseExpression, exp_call: cst.Call) -> bool:
+    def _is_sum_of(self, node: cst.BaseExpression, exp_call: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Call):
             args = positional_args(node)
             qn = self.m.qualname(node.func)

@@ -59,6 +59,20 @@ class WeightUse:
 
 
 _EMPTY: frozenset[Role] = frozenset()
+CE_LOGS = frozenset(
+    {
+        "numpy.log",
+        "numpy.log2",
+        "numpy.log1p",
+        "numpy.logaddexp",
+        "math.log",
+        "torch.log",
+        "torch.log1p",
+        "torch.logaddexp",
+        "scipy.special.logsumexp",
+        "scipy.special.xlogy",
+    }
+)
 CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.functional"}
 
 
@@ -787,7 +801,14 @@ class ModuleModel:
     ) -> tuple[cst.BaseExpression, cst.BaseExpression, int] | None:
         """For an error signal ``a - y`` / ``y - a`` (maybe behind a name or a helper's return):
         (prediction, target, sign) with sign +1 for ``a - y`` (the gradient's own sign)."""
-        for _ in range(4):
+        for _ in range(6):
+            if (
+                isinstance(node, cst.BinaryOperation)
+                and isinstance(node.operator, cst.Multiply | cst.Divide)
+                and _is_scalar(node.right)
+            ):
+                node = node.left  # (a - y) / n
+                continue
             if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
                 lt = Role.TARGET in self.roles(node.left, scope)
                 rt = Role.TARGET in self.roles(node.right, scope)
@@ -921,7 +942,7 @@ class ModuleModel:
         for site in self.c.calls:
             call = site.node
             assert isinstance(call, cst.Call)
-            if self.qualname(call.func) in ("numpy.log", "torch.log", "math.log", "numpy.log2"):
+            if self.qualname(call.func) in CE_LOGS:
                 stmt_src = site.stmt
                 if self._mentions_target(stmt_src, site.scope):
                     add(site.scope, "ce")
@@ -1093,6 +1114,17 @@ def _is_step(value: cst.BaseExpression) -> bool:
             if isinstance(side, cst.BinaryOperation | cst.UnaryOperation) and _is_step(side):
                 return True
     return False
+
+
+def _factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The factors of a product chain ``a * b * (c)`` (parenthesised products stay whole)."""
+    if (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Multiply)
+        and not node.lpar
+    ):
+        return [*_factors_of(node.left), *_factors_of(node.right)]
+    return [node]
 
 
 def _is_scalar(node: cst.BaseExpression) -> bool:
