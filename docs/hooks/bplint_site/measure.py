@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import io
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -86,8 +87,15 @@ def _figure(module: ModuleType) -> bytes | None:
 
 
 def measure(check: str, *, figures: bool = True) -> Measured:
-    """Run ``kb.checks.<check>.check()`` and, if asked and defined, its ``figure()``."""
+    """Run ``kb.checks.<check>.check()`` and, if asked and defined, its ``figure()``.
+
+    A check module imported by an earlier build in this process (``mkdocs serve``) is reloaded
+    first, so an edited check is what runs.
+    """
     try:
+        loaded = sys.modules.get(f"kb.checks.{check}")
+        if loaded is not None:
+            importlib.reload(loaded)
         run = run_check(check)
     except Exception as exc:  # a broken check is reported on its page and fails the build
         return Measured(check, error=describe_exception(exc))

@@ -120,12 +120,6 @@ def relpath(path: os.PathLike[str] | str) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def first_sentence(text: str) -> str:
-    text = " ".join(text.split())
-    match = re.match(r"(.+?[.!?])(\s|$)", text)
-    return match.group(1) if match else text
-
-
 # --- KB entry page ----------------------------------------------------------------------------
 
 
@@ -252,8 +246,7 @@ def entry_page(
     if mine:
         out.append("This misconception produces code that these rules flag:\n")
         out += [
-            f"- [**{r.code}** `{r.name}`](../rules/{r.code}.md): {first_sentence(doc(r.summary))}"
-            for r in mine
+            f"- [**{r.code}** `{r.name}`](../rules/{r.code}.md): {doc(r.summary)}" for r in mine
         ]
     else:
         out.append(
@@ -473,7 +466,7 @@ def rules_index(rules: Sequence[type[Rule]], kb: KnowledgeBase) -> str:
             else:
                 entry = f"`{r.kb}`"
             out.append(
-                f"| [{r.code}]({r.code}.md) | `{r.name}` | {cell(first_sentence(doc(r.summary)))}"
+                f"| [{r.code}]({r.code}.md) | {r.name} | {cell(doc(r.summary))}"
                 f" | {safety} | {'on' if r.default_enabled else 'off'} | {entry} |"
             )
         out.append("")
