@@ -118,67 +118,60 @@ def mask_magics(source: str) -> tuple[str, frozenset[int]]:
     return _mask_lines(lines, set())
 
 
+def _replacement(content: str) -> str | None:
+    """What a line of IPython syntax becomes, or None if it does not look like any."""
+    assign = _ASSIGN.match(content)
+    if assign:
+        return assign.group("lhs") + " None"
+    if _MAGIC.match(content) or _HELP.match(content):
+        return content[: len(content) - len(content.lstrip())] + "pass"
+    return None
+
+
 def _mask_lines(lines: list[str], already: set[int]) -> tuple[str, frozenset[int]]:
-    candidates: dict[int, str] = {}  # 1-based line -> replacement content
-    continuation: set[int] = set()
+    """Mask the candidate lines that start a logical line, deciding from the top down.
+
+    Whether a line starts a logical line depends on the lines above it (an open bracket, a
+    string, a trailing backslash), with the magics above already masked.
+    """
+    out = list(lines)
+    masked = set(already)
     i = 0
     while i < len(lines):
-        content, _end = _body(lines[i])
-        no = i + 1
-        replacement = None
-        assign = _ASSIGN.match(content)
-        if assign:
-            replacement = assign.group("lhs") + " None"
-        elif _MAGIC.match(content) or _HELP.match(content):
-            indent = content[: len(content) - len(content.lstrip())]
-            replacement = indent + "pass"
-        if replacement is not None and no not in already:
-            candidates[no] = replacement
+        content, end = _body(lines[i])
+        replacement = None if i + 1 in already else _replacement(content)
+        if replacement is not None and _starts_logical_line("".join(out[:i]), replacement, i + 1):
+            out[i] = replacement + end
+            masked.add(i + 1)
             while content.endswith("\\") and i + 1 < len(lines):  # a magic continued with `\`
                 i += 1
-                continuation.add(i + 1)
-                content = _body(lines[i])[0]
+                content, end = _body(lines[i])
+                out[i] = end or "\n"
+                masked.add(i + 1)
         i += 1
-    if not candidates:
-        return "".join(lines), frozenset(already)
-
-    def render(keep: dict[int, str], cont: set[int]) -> str:
-        out = []
-        for n, line in enumerate(lines, 1):
-            content, end = _body(line)
-            if n in keep:
-                content = keep[n]
-            elif n in cont:
-                content = ""
-            out.append(content + end)
-        return "".join(out)
-
-    starts = _logical_starts(render(candidates, continuation))
-    if starts is not None:
-        for n in [n for n in candidates if n not in starts]:
-            del candidates[n]  # inside a string or a bracket: not IPython syntax
-    text = render(candidates, continuation if candidates else set())
-    masked = set(already) | set(candidates) | (continuation if candidates else set())
-    return text, frozenset(masked)
+    return "".join(out), frozenset(masked)
 
 
-def _logical_starts(text: str) -> set[int] | None:
-    """Lines on which a logical line starts, or None if the text does not tokenize."""
-    starts: set[int] = set()
-    at_start = True
+def _starts_logical_line(prefix: str, replacement: str, line: int) -> bool:
+    """Would ``replacement``, placed after ``prefix``, start a logical line of its own?
+
+    False inside a bracket, a string or after a backslash; True if the prefix does not even
+    tokenize (then the masking cannot make it worse).
+    """
+    probe = prefix + replacement + "\n"
+    previous = None
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        for tok in tokenize.generate_tokens(io.StringIO(probe).readline):
             if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
                 continue
-            if tok.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
-                at_start = True
-                continue
-            if at_start:
-                starts.add(tok.start[0])
-                at_start = False
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return None
-    return starts
+            if tok.start[0] >= line:
+                return previous is None or previous.type == tokenize.NEWLINE
+            previous = tok
+    except tokenize.TokenError:
+        return False  # end of input inside a bracket or a string
+    except (IndentationError, SyntaxError):
+        return True
+    return True
 
 
 # --- reading ---------------------------------------------------------------------------------

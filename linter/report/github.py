@@ -39,7 +39,7 @@ def as_github(findings: list[Finding], errors: list[FileError], ctx) -> str:
         level = "warning" if not f.kb else "error"
         lines.append(_command(level, props, f"{location(f)}: {f.code} {f.message} ({link})"))
     for e in errors:
-        props = {"title": "bplint: cannot lint this file", "file": e.path.as_posix()}
+        props = {"title": "bplint (cannot lint this file)", "file": e.path.as_posix()}
         if e.line is not None and getattr(e, "cell", None) is None:
             props.update(line=e.line, col=e.column or 1)
         lines.append(_command("error", props, f"{location(e)}: {e.message}"))
