@@ -58,6 +58,18 @@ class WeightUse:
     applies: str  # "W" or "W^T"
 
 
+@dataclass(frozen=True)
+class Update:
+    """``key`` moved by ``direction`` (-1 for ``-=``) times ``step`` (``lr * g``)."""
+
+    key: str
+    scope: Scope
+    binding: Binding
+    direction: int
+    step: cst.BaseExpression
+    step_scope: Scope
+
+
 _EMPTY: frozenset[Role] = frozenset()
 CE_LOGS = frozenset(
     {
@@ -89,6 +101,7 @@ class ModuleModel:
         self._func_returns: dict[int, frozenset[Role]] = {}
         self._returns_in_progress: set[int] = set()
         self._signs: dict[tuple[int, int], int | None] = {}
+        self._signs_in_progress: set[tuple[int, int]] = set()
         self._costs: dict[str, frozenset[str]] | None = None
         self.forms = Forms(self)
 
@@ -241,6 +254,14 @@ class ModuleModel:
             idx = node.slice[0].slice
             if isinstance(idx, cst.Index) and isinstance(idx.value, cst.SimpleString):
                 return f"{base}[{idx.value.value}]"
+            # params["W" + str(l)]: one key per name prefix, as in the deeplearning.ai style
+            if (
+                isinstance(idx, cst.Index)
+                and isinstance(idx.value, cst.BinaryOperation)
+                and isinstance(idx.value.operator, cst.Add)
+                and isinstance(idx.value.left, cst.SimpleString)
+            ):
+                return f"{base}[{idx.value.left.value}]"
             return f"{base}[]"
         return None
 
@@ -632,6 +653,8 @@ class ModuleModel:
         if qn is not None:
             if qn in N.RANDOM_INIT:
                 return {Role.INIT}
+            if qn in N.CONST_INIT and _matrix_shape(node):
+                return {Role.INIT}
             if qn.startswith(N.NUMPY_PREFIXES):
                 grad = self._args_grad(node, scope)
                 if not grad and qn in N.MATMUL and self.matmul(node) is not None:
@@ -770,6 +793,10 @@ class ModuleModel:
                 home = next((sc for sc in self.c.scopes if b in sc.bindings.get(key, [])), scope)
             if b.kind in ("assign", "append") and b.value is not None:
                 out.append((b.value, home))
+            elif b.kind == "for":
+                src = _zip_source(b)
+                if src is not None:
+                    out.append((src, home))
             elif b.kind == "unpack":
                 element = self._unpacked_element(b, home)
                 if element is not None:
@@ -836,9 +863,17 @@ class ModuleModel:
         memo = (id(node), id(scope))
         if memo in self._signs:
             return self._signs[memo]
-        self._signs[memo] = None
-        result = self._sign_of(node, scope, depth) if depth < 12 else None
-        self._signs[memo] = result
+        if memo in self._signs_in_progress or depth >= 12:
+            self._cycles += 1
+            return None
+        self._signs_in_progress.add(memo)
+        before = self._cycles
+        try:
+            result = self._sign_of(node, scope, depth)
+        finally:
+            self._signs_in_progress.discard(memo)
+        if self._cycles == before:
+            self._signs[memo] = result
         return result
 
     def _sign_of(self, node: cst.BaseExpression, scope: Scope, depth: int) -> int | None:
@@ -848,16 +883,17 @@ class ModuleModel:
         if isinstance(node, cst.Name):
             signs = set()
             owner = self._owner(node.value, scope)
-            for b in self._visible_bindings(node.value, scope):
-                if b.kind == "param":
-                    return None
-                if b.value is None:
-                    continue
-                if b.kind == "aug" and b.op == "SubtractAssign":
+            bindings = self._visible_bindings(node.value, scope)
+            if any(b.kind == "param" for b in bindings):
+                return None
+            for b in bindings:
+                if b.kind == "aug" and b.value is not None:
                     s_ = self.sign(b.value, owner, depth + 1)
-                    signs.add(-s_ if s_ else None)
-                else:
-                    signs.add(self.sign(b.value, owner, depth + 1))
+                    if b.op == "SubtractAssign" and s_:
+                        s_ = -s_
+                    signs.add(s_)
+            for value, home in self.value_sources(node, scope):
+                signs.add(self.sign(value, home, depth + 1))
             signs.discard(None)
             return signs.pop() if len(signs) == 1 else None
         if isinstance(node, cst.Subscript | cst.Attribute):
@@ -880,6 +916,10 @@ class ModuleModel:
                 out = 1
                 for x in known:
                     out *= x
+                # an explicit minus on the other factor (``-lr * g``) flips the sign too
+                for side, s_ in ((node.left, ls), (node.right, rs)):
+                    if not s_ and _negated(side):
+                        out = -out
                 return out
             if isinstance(op, cst.Add | cst.Subtract):
                 if isinstance(op, cst.Subtract) and rs:
@@ -1027,6 +1067,48 @@ class ModuleModel:
             return node
         return node
 
+    # --- parameter updates ---------------------------------------------------------------------
+
+    def updates(self) -> Iterator[Update]:
+        """Every parameter update ``K -= lr * g`` (and its spellings), with its direction."""
+        for scope in self.c.scopes:
+            for bindings in scope.bindings.values():
+                for b in bindings:
+                    u = self._as_update(b, scope)
+                    if u is not None:
+                        yield u
+
+    def _as_update(self, b: Binding, scope: Scope) -> Update | None:
+        if b.value is None:
+            return None
+        if b.kind == "aug" and b.op in ("SubtractAssign", "AddAssign") and _is_step(b.value):
+            key = self.key(b.target, scope)
+            if key is None:
+                return None
+            return Update(key, scope, b, -1 if b.op == "SubtractAssign" else 1, b.value, scope)
+        if b.kind != "assign":
+            return None
+        key = self.key(b.target, scope)
+        if key is None:
+            return None
+        value = b.value
+        if isinstance(value, cst.BinaryOperation) and isinstance(
+            value.operator, cst.Subtract | cst.Add
+        ):
+            if self.key(value.left, scope) == key and _is_step(value.right):
+                d = -1 if isinstance(value.operator, cst.Subtract) else 1
+                return Update(key, scope, b, d, value.right, scope)
+        if isinstance(value, cst.ListComp) and isinstance(value.elt, cst.BinaryOperation):
+            elt = value.elt
+            if (
+                self._update_key(b, scope) == key
+                and isinstance(elt.operator, cst.Subtract | cst.Add)
+                and _is_step(elt.right)
+            ):
+                d = -1 if isinstance(elt.operator, cst.Subtract) else 1
+                return Update(key, scope, b, d, elt.right, scope)
+        return None
+
 
 # --- small syntactic helpers ----------------------------------------------------------------------
 
@@ -1104,8 +1186,10 @@ def _is_step(value: cst.BaseExpression) -> bool:
     """``lr * dW``, ``eta / n * nw``, ``-lr * g``: a scaled quantity, as in an update step."""
     if isinstance(value, cst.UnaryOperation):
         return _is_step(value.expression)
+    if isinstance(value, cst.Name | cst.Attribute):
+        return bool(N.LR_NAME.match((dotted(value) or "").rsplit(".", 1)[-1]))
     if isinstance(value, cst.BinaryOperation) and isinstance(
-        value.operator, cst.Multiply | cst.Divide
+        value.operator, cst.Multiply | cst.Divide | cst.MatrixMultiply
     ):
         for side in (value.left, value.right):
             name = dotted(side) or ""
@@ -1114,6 +1198,28 @@ def _is_step(value: cst.BaseExpression) -> bool:
             if isinstance(side, cst.BinaryOperation | cst.UnaryOperation) and _is_step(side):
                 return True
     return False
+
+
+def _matrix_shape(call: cst.Call) -> bool:
+    """``np.zeros((n, m))`` / ``torch.zeros(n, m)``: a matrix, as weights are."""
+    args = positional_args(call)
+    if not args:
+        return False
+    if isinstance(args[0], cst.Tuple):
+        return len(args[0].elements) >= 2
+    return len(args) >= 2 and not isinstance(args[1], cst.Float)
+
+
+def _negated(node: cst.BaseExpression) -> bool:
+    """``-lr``, ``-1``, ``(-lr * X.T)``: a factor carrying an explicit minus sign."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return True
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, cst.Multiply | cst.Divide | cst.MatrixMultiply
+    ):
+        return _negated(node.left) != _negated(node.right)
+    value = number_value(node)
+    return value is not None and value < 0
 
 
 def _factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:

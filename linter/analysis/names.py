@@ -119,7 +119,7 @@ WEIGHT_NAME = _rx(
 )
 BIAS_NAME = _rx(r"^(b|b_?\d+|b[a-z]{1,2}|b_\w+|bias\w*|\w+_bias(es)?)$")
 LR_NAME = _rx(r"^(lr|eta|alpha|learning_rate|step_size|learningrate|learning_rate_\w+|lr_\w+)$")
-BACKWARD_FUNC = _rx(r"(backward|backprop|bprop|back_prop|_grad$|^grad_|gradient|_backward)")
+BACKWARD_FUNC = _rx(r"(backward|backprop|bprop|back_prop|bptt|_grad$|^grad_|gradient|_backward)")
 
 
 def last_part(key: str) -> str:
