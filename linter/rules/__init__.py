@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import linter.rules.meta  # noqa: F401  (BP9xx: rules about bplint itself)
 from linter.rule import Rule
-from linter.rules import activations, linalg, output, update  # noqa: F401  (importing registers the rules)
+from linter.rules import activations, linalg, numerics, output, update  # noqa: F401  (importing registers the rules)
 
 ALL_RULES: list[type[Rule]] = sorted(Rule.registry.values(), key=lambda r: r.code)
 _BY_NAME = {r.name: r for r in ALL_RULES}

@@ -707,10 +707,8 @@ def _const_call(model: ModuleModel, value: cst.BaseExpression) -> cst.CSTNode | 
         shape = args[0] if args else None
         if isinstance(shape, cst.Tuple) and len(shape.elements) < 2:
             return None
-        if (
-            isinstance(shape, cst.Tuple)
-            or (len(args) >= 2
-            and model.qualname(value.func).startswith("torch"))
+        if isinstance(shape, cst.Tuple) or (
+            len(args) >= 2 and model.qualname(value.func).startswith("torch")
         ):
             return value
     return None
