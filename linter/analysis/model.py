@@ -96,6 +96,8 @@ class ModuleModel:
         self._roles: dict[tuple[int, int], frozenset[Role]] = {}
         self._in_progress: set[tuple[int, int]] = set()
         self._cycles = 0
+        self._depth = 0
+        self._scratch: dict[object, object] = {}
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
         self._func_returns: dict[int, frozenset[Role]] = {}
@@ -382,22 +384,36 @@ class ModuleModel:
     def roles(self, node: cst.BaseExpression, scope: Scope) -> frozenset[Role]:
         memo = (id(node), id(scope))
         cached = self._roles.get(memo)
+        if cached is None:
+            cached = self._scratch.get(("r", *memo))
         if cached is not None:
             return cached
         if memo in self._in_progress:
             self._cycles += 1
             return _EMPTY
         self._in_progress.add(memo)
+        self._depth += 1
         cycles_before = self._cycles
         try:
             result = frozenset(self._roles_of(node, scope))
         finally:
             self._in_progress.discard(memo)
-        # A result computed while a cycle was cut short depends on the order of questions;
-        # only cycle-free answers are memoised, so every rule sees the same roles.
-        if self._cycles == cycles_before:
-            self._roles[memo] = result
+            self._depth -= 1
+        self._remember(self._roles, memo, ("r", *memo), result, cycles_before)
         return result
+
+    def _remember(
+        self, cache: dict, memo: object, scratch_key: object, value: object, before: int
+    ) -> None:
+        """Memoise a cycle-free answer for good. An answer computed while a cycle was cut short
+        depends on where the question started, so it is kept only until the outermost question
+        is answered: every rule then sees the same roles, whatever the order of questions."""
+        if self._cycles == before:
+            cache[memo] = value
+        else:
+            self._scratch[scratch_key] = value
+        if self._depth == 0:
+            self._scratch.clear()
 
     def has(self, node: cst.BaseExpression, scope: Scope, role: Role) -> bool:
         return role in self.roles(node, scope)
@@ -711,10 +727,13 @@ class ModuleModel:
         key = id(fn)
         if key in self._func_returns:
             return self._func_returns[key]
+        if ("f", key) in self._scratch:
+            return self._scratch[("f", key)]  # type: ignore[return-value]
         if key in self._returns_in_progress:
             self._cycles += 1
             return _EMPTY
         self._returns_in_progress.add(key)
+        self._depth += 1
         cycles_before = self._cycles
         roles: set[Role] = set()
         try:
@@ -724,9 +743,9 @@ class ModuleModel:
                 roles |= self.roles(r, fn)
         finally:
             self._returns_in_progress.discard(key)
+            self._depth -= 1
         result = frozenset(roles - {Role.INIT})
-        if self._cycles == cycles_before:
-            self._func_returns[key] = result
+        self._remember(self._func_returns, key, ("f", key), result, cycles_before)
         return result
 
     def _binop_roles(self, node: cst.BinaryOperation, scope: Scope) -> set[Role]:
@@ -863,17 +882,20 @@ class ModuleModel:
         memo = (id(node), id(scope))
         if memo in self._signs:
             return self._signs[memo]
+        if ("s", *memo) in self._scratch:
+            return self._scratch[("s", *memo)]  # type: ignore[return-value]
         if memo in self._signs_in_progress or depth >= 12:
             self._cycles += 1
             return None
         self._signs_in_progress.add(memo)
+        self._depth += 1
         before = self._cycles
         try:
             result = self._sign_of(node, scope, depth)
         finally:
             self._signs_in_progress.discard(memo)
-        if self._cycles == before:
-            self._signs[memo] = result
+            self._depth -= 1
+        self._remember(self._signs, memo, ("s", *memo), result, before)
         return result
 
     def _sign_of(self, node: cst.BaseExpression, scope: Scope, depth: int) -> int | None:
