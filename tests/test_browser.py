@@ -219,7 +219,11 @@ def _unique_word(site: Path) -> tuple[str, str]:
         pages[page] = pages.get(page, "") + " " + (doc["title"] + " " + doc["text"]).lower()
     for page in sorted(p for p in pages if p.startswith("kb/") and p.count("/") == 2):
         others = [text for other, text in pages.items() if other != page]
-        words = sorted(set(re.findall(r"\b[a-z]{8,}\b", pages[page])), key=lambda w: (-len(w), w))
+        # Tokenize as Material's search does (whitespace and hyphens), keep plain words only.
+        tokens = {t.strip(".,;:!?()[]\"'") for t in re.split(r"[\s\-]+", pages[page])}
+        words = sorted(
+            (t for t in tokens if re.fullmatch(r"[a-z]{8,}", t)), key=lambda w: (-len(w), w)
+        )
         for word in words:
             stem = word[: max(6, len(word) - 3)]
             if not any(stem in text for text in others):

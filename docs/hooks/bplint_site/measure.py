@@ -90,11 +90,11 @@ def measure(check: str, *, figures: bool = True) -> Measured:
     """Run ``kb.checks.<check>.check()`` and, if asked and defined, its ``figure()``.
 
     A check module imported by an earlier build in this process (``mkdocs serve``) is reloaded
-    first, so an edited check is what runs.
+    first (when it comes from a file), so an edited check is what runs.
     """
     try:
         loaded = sys.modules.get(f"kb.checks.{check}")
-        if loaded is not None:
+        if loaded is not None and getattr(loaded, "__file__", None):
             importlib.reload(loaded)
         run = run_check(check)
     except Exception as exc:  # a broken check is reported on its page and fails the build
