@@ -107,6 +107,19 @@ class InverseInBackward(Rule):
             """,
             note="A pseudo-inverse of a matrix that is no layer weight.",
         ),
+        Valid(
+            """
+            import numpy as np
+
+            class LinearAutoencoder:
+                def encode(self, x):
+                    return self.W @ x
+
+                def decode(self, h):
+                    return np.linalg.pinv(self.W) @ h
+            """,
+            note="Decoding data with the pseudo-inverse is not a backward pass.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -189,6 +202,16 @@ class InverseInBackward(Rule):
                 return grad_output @ th.pinverse(weight).t()
             """,
             at=(4, 26),
+        ),
+        Invalid(
+            """
+            import numpy as np
+
+            def backward(self, dZ):
+                dA = np.linalg.lstsq(self.W, dZ, rcond=None)[0]
+                return dA
+            """,
+            at=(4, 10),
         ),
     ]
 
@@ -378,6 +401,16 @@ class UntransposedWeightInBackward(Rule):
             """,
             note="Products without a gradient operand are not backward passes.",
         ),
+        Valid(
+            """
+            import numpy as np
+
+            def step(Wxh, Whh, xs, hs, dhraw, t):
+                hs[t] = np.tanh(np.dot(Wxh, xs[t]) + np.dot(Whh, hs[t - 1]))
+                dhnext = np.dot(Whh.T, dhraw)
+                return dhnext
+            """,
+        ),
     ]
     invalid = [
         Invalid(
@@ -469,6 +502,29 @@ class UntransposedWeightInBackward(Rule):
                     return grad_output @ weight.t(), grad_output.t() @ x
             """,
             at=(12, 16),
+        ),
+        Invalid(
+            """
+            import numpy as np
+
+            def bptt(Wxh, Whh, xs, hs, dh, t):
+                hs[t] = np.tanh(np.dot(Wxh, xs[t]) + np.dot(Whh, hs[t - 1]))
+                dhraw = (1 - hs[t] * hs[t]) * dh
+                dhnext = np.dot(Whh, dhraw)
+                return dhnext
+            """,
+            at=(6, 14),
+        ),
+        Invalid(
+            """
+            def forward(x, W):
+                return np.tanh(x @ W)
+
+            def backward(dz, W):
+                return dz @ W
+            """,
+            at=(5, 12),
+            note="Row convention, one example: `dz @ W` applies Wᵀ again.",
         ),
     ]
 
