@@ -40,7 +40,7 @@ def test_entry_body_has_the_sections(KB, slug):
         assert heading in body, f"{slug}: missing {heading!r}"
 
 
-@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+@pytest.mark.parametrize("rule", [r for r in ALL_RULES if not r.meta], ids=lambda r: r.code)
 def test_every_rule_links_an_entry_whose_check_it_names(KB, rule):
     assert rule.kb in KB.pages, f"{rule.code} links missing KB entry {rule.kb}"
     page = KB[rule.kb]
