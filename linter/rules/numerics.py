@@ -232,9 +232,14 @@ class SoftmaxWithoutMaxShift(Rule):
             axis = keyword_arg(normaliser, "axis")
             max_args = [cst.Arg(_paren_x(x))]
             if axis is not None:
-                max_args += [
-                    cst.Arg(axis, keyword=cst.Name("axis")),
-                    cst.Arg(cst.Name("True"), keyword=cst.Name("keepdims")),
+                tight = cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""),
+                    whitespace_after=cst.SimpleWhitespace(""),
+                )
+                max_args = [
+                    cst.Arg(_paren_x(x), comma=_COMMA),
+                    cst.Arg(axis, keyword=cst.Name("axis"), equal=tight, comma=_COMMA),
+                    cst.Arg(cst.Name("True"), keyword=cst.Name("keepdims"), equal=tight),
                 ]
             shift = cst.BinaryOperation(
                 _paren_x(x),
@@ -250,6 +255,9 @@ class SoftmaxWithoutMaxShift(Rule):
             replacement=replacement,
             fix_description="Subtract the max inside the exponential",
         )
+
+
+_COMMA = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
 
 
 def _paren_x(x: cst.BaseExpression) -> cst.BaseExpression:
