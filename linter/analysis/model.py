@@ -466,7 +466,14 @@ class ModuleModel:
             return {Role.GRAD, Role.ERROR}
         roles: set[Role] = set()
         for b in bindings:
-            roles |= self._binding_value_roles(name, b, owner)
+            if b.kind != "aug":
+                roles |= self._binding_value_roles(name, b, owner)
+        # ``W += -eps * dW`` adds a gradient into a parameter; only a value with no role of its
+        # own (``dW = np.zeros_like(W); dW += ...``, an accumulator) becomes what is added.
+        if Role.INIT not in roles:
+            for b in bindings:
+                if b.kind == "aug":
+                    roles |= self._binding_value_roles(name, b, owner)
         if not roles and self._fed_to_activation(name, owner):
             roles = {Role.PREACT}  # consumer evidence: weaker than what produced the value
         if not roles:
@@ -785,6 +792,8 @@ class ModuleModel:
         if isinstance(op, cst.MatrixMultiply | cst.Multiply | cst.Divide):
             if Role.GRAD in left or Role.GRAD in right:
                 return {Role.GRAD}
+            if isinstance(op, cst.Multiply | cst.Divide) and Role.INIT in left | right:
+                return {Role.INIT}  # randn(n, m) / np.sqrt(n): still a fresh initialisation
         return set()
 
     # --- activation kind, error sign, cost in use ----------------------------------------------

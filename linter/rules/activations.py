@@ -21,10 +21,10 @@ def derivative_sites(model: ModuleModel) -> Iterator[tuple[cst.CSTNode, Form, ob
     Inside a derivative helper (``def sigmoid_prime(z): ...``) that the module calls, the formula
     is applied to the helper's own parameter; it is judged at the helper's call sites instead.
     """
-    for site in (*model.c.calls, *model.c.binops, *model.c.comparisons):
-        form = model.forms.form(site.node, site.scope)
-        if form is None and isinstance(site.node, cst.BinaryOperation):
-            form = model.forms.derivative_in_product(site.node, site.scope)
+    for site, node in _candidate_nodes(model):
+        form = model.forms.form(node, site.scope)
+        if form is None and isinstance(node, cst.BinaryOperation):
+            form = model.forms.derivative_in_product(node, site.scope)
         if form is None or form.kind not in DERIVATIVES:
             continue
         scope = site.scope
@@ -35,7 +35,19 @@ def derivative_sites(model: ModuleModel) -> Iterator[tuple[cst.CSTNode, Form, ob
             and model.callers(scope)
         ):
             continue
-        yield site.node, form, scope
+        yield node, form, scope
+
+
+def _candidate_nodes(model: ModuleModel):
+    """Calls and arithmetic; a bare comparison (``z > 0``) only as a factor of a product, where
+    it is a ReLU mask and not, say, a perceptron's threshold."""
+    for site in (*model.c.calls, *model.c.binops):
+        yield site, site.node
+        node = site.node
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+            for side in (node.left, node.right):
+                if isinstance(side, cst.Comparison):
+                    yield site, side
 
 
 def _what(form: Form, model: ModuleModel) -> str:
@@ -755,6 +767,20 @@ class DerivativeOfUpstreamGradient(Rule):
             def loss_grad(p, y):
                 return (p - y) / (p * (1 - p))
             """,
+        ),
+        Valid(
+            """
+            class Perceptron:
+                def step_function(self, x):
+                    return np.array([1 if elem >= 0 else 0 for elem in x])
+
+                def train(self, X, y):
+                    y_pred = self.step_function(X @ self.w)
+                    delta_w = 0.1 * X.T @ (y - y_pred)
+                    self.w += delta_w
+                    return self.step_function(delta_w)
+            """,
+            note="A threshold activation, not a derivative mask.",
         ),
     ]
     invalid = [

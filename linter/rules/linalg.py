@@ -653,6 +653,15 @@ class WeightGradientOrientation(Rule):
         ),
         Valid(
             """
+            def train(self, X, y, lr):
+                probs = softmax(np.dot(X, self.W.T))
+                dw = np.dot(X.T, probs - y)
+                self.W = self.W - lr * dw.T
+            """,
+            note="Stored the other way round and applied transposed: right.",
+        ),
+        Valid(
+            """
             def forward(self, a):
                 return np.dot(self.W, a)
 
@@ -760,7 +769,10 @@ class WeightGradientOrientation(Rule):
         if len(layouts) != 1:
             return
         layout = next(iter(layouts))
+        transposed_in_update = _transposed_in_updates(model)
         for b, scope in model.gradient_stores(N.WEIGHT_GRAD_NAME):
+            if N.target_label(b.target) in transposed_in_update:
+                continue  # stored the other way round and applied as ``W -= lr * dW.T``
             assert b.value is not None
             found = _product_operands(model, model.core_value(b.value))
             if found is None:
@@ -787,6 +799,22 @@ class WeightGradientOrientation(Rule):
                 f"other convention: the forward pass stores weights as ({layout.replace('-', ', ')}), "
                 f"so the gradient needs {want}",
             )
+
+
+def _transposed_in_updates(model: ModuleModel) -> set[str]:
+    """Gradient names an update applies transposed (``self.W - lr * dw.T``)."""
+    found: set[str] = set()
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if node.attr.value == "T":
+                label = N.target_label(node.value)
+                if label:
+                    found.add(label)
+
+    for u in model.updates():
+        u.step.visit(_V())
+    return found
 
 
 class MatmulInsteadOfHadamard(Rule):
@@ -1030,6 +1058,28 @@ class BiasGradientNotSummed(Rule):
             """,
             note="No evidence of a batch: silent.",
         ),
+        Valid(
+            """
+            def update(parameters, grads, m):
+                dW1 = grads["dW1"] / m
+                db1 = grads["db1"]
+                return dW1, db1
+            """,
+            note="A lookup: the gradient was reduced where it was formed.",
+        ),
+        Valid(
+            """
+            def rnn_backward(dh, cache, m):
+                dWx = np.zeros_like(cache[0]) / m
+                db = 0
+                for t in range(dh.shape[1]):
+                    dx_t, dWx_t, db_t = step_backward(dh[:, t], cache)
+                    dWx += dWx_t
+                    db += db_t
+                return dWx, db
+            """,
+            note="Per-step gradients returned by a helper that reduced them.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -1117,7 +1167,9 @@ class BiasGradientNotSummed(Rule):
         for b, scope in model.gradient_stores(N.BIAS_GRAD_NAME):
             assert b.value is not None
             value = b.value
-            if not model.has(value, scope, Role.GRAD) or _reduces(model, value):
+            if isinstance(value, cst.Subscript | cst.Attribute):
+                continue  # ``db1 = grads['db1']``: a lookup; the gradient was formed elsewhere
+            if not model.has(value, scope, Role.GRAD) or not _unreduced(model, value, scope):
                 continue
             if not _batched(model, scope, value):
                 continue
@@ -1127,6 +1179,51 @@ class BiasGradientNotSummed(Rule):
                 f"every example, so its gradient is the sum over the batch: e.g. "
                 f"`np.sum(..., axis=0)`",
             )
+
+
+def _unreduced(
+    model: ModuleModel, value: cst.BaseExpression, scope, depth: int = 0, seen: set | None = None
+) -> bool:
+    """The value is an upstream gradient that provably never went through a reduction: names
+    are followed to their assignments; a value returned by a call or unpacked from one is
+    unknown, and unknown is not a finding."""
+    seen = set() if seen is None else seen
+    if depth > 4:
+        return True  # no reduction found along the way
+    # on the stored value itself any reduction counts (``np.ones(m) @ dZ`` sums); upstream,
+    # only explicit sums do: a matrix product there is the backward pass, not a batch sum
+    if _reduces(model, value) if depth == 0 else _sums(value):
+        return False
+    from linter.analysis.exprs import names_in
+
+    for name in names_in(value):
+        bindings = scope.bindings.get(name, [])
+        if not bindings or name in seen:
+            continue
+        seen.add(name)
+        if any(b.kind in ("unpack", "param", "for", "append") for b in bindings):
+            if not model.has(cst.Name(name), scope, Role.GRAD):
+                continue
+            if any(b.kind == "unpack" for b in bindings):
+                return False
+        for b in bindings:
+            if b.kind == "assign" and b.value is not None and model.has(b.value, scope, Role.GRAD):
+                if isinstance(b.value, cst.Subscript | cst.Attribute):
+                    return False  # ``dbat = gradients["dba"]``: formed elsewhere, unknown
+                if not _unreduced(model, b.value, scope, depth + 1, seen):
+                    return False
+    return True
+
+
+def _sums(value: cst.BaseExpression) -> bool:
+    from linter.analysis.exprs import calls_in
+
+    for call in calls_in(value):
+        func = call.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if name in _REDUCERS:
+            return True
+    return False
 
 
 _REDUCERS = frozenset({"sum", "mean", "einsum", "tensordot", "average", "nansum"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -105,6 +106,14 @@ class SoftmaxWithoutMaxShift(Rule):
                 e = torch.exp(z - z.max(dim=1, keepdim=True).values)
                 return e / e.sum(dim=1, keepdim=True)
             """
+        ),
+        Valid(
+            """
+            def loss(scores):
+                shift_scores = scores - np.max(scores, axis=1)[..., np.newaxis]
+                return np.exp(shift_scores) / np.sum(np.exp(shift_scores), axis=1)[..., np.newaxis]
+            """,
+            note="The max reshaped for broadcasting is still a shift.",
         ),
     ]
     invalid = [
@@ -301,7 +310,7 @@ def _shifted(model: ModuleModel, x: cst.BaseExpression, scope, depth: int = 0) -
     if depth > 4:
         return False
     if isinstance(x, cst.BinaryOperation) and isinstance(x.operator, cst.Subtract):
-        right = x.right
+        right = _unwrap_shape(x.right)
         if isinstance(right, cst.Call):
             if model.qualname(right.func) in MAX:
                 return True
@@ -335,6 +344,30 @@ def _shifted(model: ModuleModel, x: cst.BaseExpression, scope, depth: int = 0) -
         if assigns and all(_shifted(model, b.value, scope, depth + 1) for b in assigns):
             return True
     return False
+
+
+def _unwrap_shape(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``np.max(z, axis=1)[:, None]``, ``.reshape(-1, 1)``, ``np.expand_dims(m, 1)``, ``.T`` ->
+    the max itself: reshaping for broadcasting keeps it a shift."""
+    for _ in range(4):
+        if isinstance(node, cst.Subscript):
+            node = node.value
+        elif isinstance(node, cst.Attribute) and node.attr.value == "T":
+            node = node.value
+        elif (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in ("reshape", "unsqueeze", "view")
+        ):
+            node = node.func.value
+        elif isinstance(node, cst.Call) and dotted(node.func) in (
+            "np.expand_dims",
+            "numpy.expand_dims",
+        ):
+            node = node.args[0].value
+        else:
+            break
+    return node
 
 
 def _callers_for_param(model: ModuleModel, fn, name: str):
@@ -655,6 +688,14 @@ class OneSidedFiniteDifference(Rule):
                 return (w - lr * grad) / lr
             """
         ),
+        Valid(
+            """
+            h = 0.0001
+            x = 3.0
+            print((f(x + h) - f(x)) / h)
+            """,
+            note="A slope shown to build intuition, not a gradient check.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -764,11 +805,36 @@ class OneSidedFiniteDifference(Rule):
                 continue
             if _half_steps(model, step, site.scope):
                 continue
+            if not _in_gradient_check(site):
+                continue
             yield Report(
                 node,
                 f"`{_src(model, node)}` is a one-sided finite difference (error O(h)); use the "
                 f"centred difference (f(x + h) − f(x − h)) / (2h), error O(h²)",
             )
+
+
+_CHECK_NAME = re.compile(r"grad|check|numer|finite|approx|estimate|^d\w*_d\w+", re.IGNORECASE)
+
+
+def _in_gradient_check(site) -> bool:
+    """A gradient check, not a one-off slope demo: the function (or its class) is named for one,
+    or the estimate is stored per parameter (``grad[i] = ...``)."""
+    scope = site.scope
+    if any(_CHECK_NAME.search(n or "") for n in (scope.name, scope.cls)) and not scope.is_module:
+        return True
+    stmt = site.stmt
+    if isinstance(stmt, cst.SimpleStatementLine):
+        for small in stmt.body:
+            if isinstance(small, cst.Assign) and any(
+                isinstance(t.target, cst.Subscript) for t in small.targets
+            ):
+                return True
+            if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                func = small.value.func
+                if isinstance(func, cst.Attribute) and func.attr.value == "append":
+                    return True
+    return False
 
 
 def _small_step(model: ModuleModel, node: cst.BaseExpression, scope) -> bool:
