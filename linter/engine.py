@@ -31,7 +31,8 @@ SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 UNUSED_NOQA = "BP900"
 # Words without which a file cannot contain the code our rules look at.
 PREFILTER = re.compile(
-    r"numpy|torch|scipy|jax|cupy|backward|backprop|grad|delta|sigmoid|tanh|relu|softmax|weight",
+    r"\b(?:numpy|torch|scipy|jax|cupy)\b|backward\s*\(|_backward|backward_prop|backprop"
+    r"|\bsigmoid|\bsoftmax|\brelu"
 )
 _BP_NOQA = re.compile(r"noqa[^\n]*?\b(?:BP\d{3}|[a-z]+-[a-z-]+)", re.IGNORECASE)
 _STATEMENTS = (cst.SimpleStatementLine, cst.Decorator)

@@ -8,6 +8,7 @@ operand they are applied to, whether written inline or through a helper function
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -58,6 +59,11 @@ LOG_SOFTMAX_FUNCS = frozenset(
 )
 LOGSUMEXP_FUNCS = frozenset({"scipy.special.logsumexp", "torch.logsumexp"})
 LIBRARIES = ("numpy.", "scipy.", "torch.", "math.", "jax.", "cupy.")
+
+_HELPER_NAME = re.compile(
+    r"sigm|tanh|relu|softmax|logistic|expit|prime|deriv|grad|activ|jacobian|^d_?[a-z]",
+    re.IGNORECASE,
+)
 
 _NAME_KINDS = {
     "sigmoid": Kind.SIGMOID,
@@ -185,7 +191,8 @@ class Forms:
             kind = self.helper_kind(helper)
             if kind is not None:
                 return Form(kind, args[0], helper)
-        if helper is None and args:
+        if helper is None and args and _HELPER_NAME.search(dotted(func) or ""):
+            # reading a sibling module costs a parse: only for names a helper would have
             imported = self.m.imported_function(func)
             if imported is not None:
                 kind = imported[0].forms.helper_kind(imported[1])
