@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.cli_helpers import bplint
 
 BUGGY = textwrap.dedent(
     """
@@ -27,18 +28,6 @@ CLEAN = textwrap.dedent(
         return (W2.T @ delta2) * sigmoid_prime(z1)
     """
 ).lstrip()
-
-
-def bplint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    return subprocess.run(
-        [sys.executable, "-m", "linter.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_clean_file_exits_0(tmp_path):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from linter.engine import FileReport, SourceError, lint_source, parse
 from linter.fix import FixError, apply_edits, fix_text, write_atomic
 from linter.ftypes import Edit, Finding, Fix, FixSafety, Pos
 from linter.rules import ALL_RULES
+from tests.cli_helpers import bplint
 
 BUGGY = textwrap.dedent(
     """
@@ -31,18 +30,6 @@ BUGGY = textwrap.dedent(
 ).lstrip()
 SAFE_FIXED = BUGGY.replace("  # noqa: BP002", "")
 ALL_FIXED = SAFE_FIXED.replace("np.linalg.pinv(W2)", "W2.T")
-
-
-def bplint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    return subprocess.run(
-        [sys.executable, "-m", "linter.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 def test_fix_applies_safe_fixes_only(tmp_path):

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -24,20 +21,9 @@ from nbformat.v4 import (
 )
 
 from linter.notebook import json_layout, mask_magics
+from tests.cli_helpers import bplint
 
 INVERSE = "    return (np.linalg.pinv(W2) @ delta2) * sigmoid_prime(z1)"
-
-
-def bplint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    return subprocess.run(
-        [sys.executable, "-m", "linter.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
 
 
 # --- masking ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from linter.rules import ALL_RULES
+from tests.cli_helpers import bplint
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
@@ -35,18 +36,6 @@ BUGGY = textwrap.dedent(
     """
 ).lstrip()
 OSC8 = "\x1b]8;;"
-
-
-def bplint(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
-    return subprocess.run(
-        [sys.executable, "-m", "linter.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**base, **(env or {})},
-        timeout=120,
-    )
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 from linter.engine import lint_source
 from linter.rules import ALL_RULES, get_rule
 from linter.suppress import scan
+from tests.cli_helpers import bplint
 
 ROOT = Path(__file__).resolve().parents[1]
 BP001 = get_rule("BP001")
@@ -306,15 +306,3 @@ def test_ruff_with_external_bp_leaves_our_noqa_alone(tmp_path):
     before = net.read_bytes()
     r = _run_ruff(tmp_path, "--fix")
     assert r.returncode == 0 and net.read_bytes() == before
-
-
-def bplint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    return subprocess.run(
-        [sys.executable, "-m", "linter.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
