@@ -689,10 +689,13 @@ class ElementwiseSoftmaxJacobian(Rule):
     def query(self, model: ModuleModel) -> Iterator[Report]:
         from linter.rules.activations import derivative_sites
 
+        double_counted: list[cst.CSTNode] | None = None
         for node, form, scope in derivative_sites(model):
             if form.kind is not Kind.OUTPUT_POLY or not model.has(form.operand, scope, Role.PROB):
                 continue
-            if _in_double_count(model, node, scope):
+            if double_counted is None:  # BP204's sites: the p(1 − p) there is its finding
+                double_counted = [r.node for r in SoftmaxDerivativeTimesPMinusY().query(model)]
+            if any(outer is node or _contains(outer, node) for outer in double_counted):
                 continue
             yield Report(
                 node,
@@ -700,14 +703,6 @@ class ElementwiseSoftmaxJacobian(Rule):
                 f"sᵢ(δᵢⱼ − sⱼ) has off-diagonal terms; use s * (g − Σ g·s), or p − y with "
                 f"cross-entropy",
             )
-
-
-def _in_double_count(model: ModuleModel, node: cst.CSTNode, scope) -> bool:
-    """The p(1 − p) here multiplies a p − y error: BP204's finding, not BP203's."""
-    for report in SoftmaxDerivativeTimesPMinusY().query(model):
-        if report.node is node or _contains(report.node, node):
-            return True
-    return False
 
 
 def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:

@@ -722,14 +722,10 @@ def _assigned_names(stmt: cst.CSTNode) -> set[str]:
                 for t in small.targets:
                     out |= {n for n in names_in(t.target) if n != "self"}
                     if isinstance(t.target, cst.Attribute):
-                        out.add(model_attr(t.target))
+                        out.add(t.target.attr.value)
             elif isinstance(small, cst.Return):
                 out.add("<return>")
     return out
-
-
-def model_attr(node: cst.Attribute) -> str:
-    return node.attr.value
 
 
 def _reachable(scope, names: set[str]) -> set[str]:
