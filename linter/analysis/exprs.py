@@ -15,10 +15,6 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def strip_parens(node: cst.BaseExpression) -> cst.BaseExpression:
-    return node  # libcst keeps parentheses as node attributes, not nodes
-
-
 def positional_args(call: cst.Call) -> list[cst.BaseExpression]:
     return [a.value for a in call.args if a.keyword is None and not a.star]
 
@@ -83,3 +79,14 @@ def calls_in(node: cst.CSTNode) -> list[cst.Call]:
 
     node.visit(_V())
     return found
+
+
+def factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The factors of a product chain ``a * b * (c)`` (parenthesised products stay whole)."""
+    if (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Multiply)
+        and not node.lpar
+    ):
+        return [*factors_of(node.left), *factors_of(node.right)]
+    return [node]

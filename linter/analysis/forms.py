@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from linter.analysis import names as N
-from linter.analysis.exprs import dotted, number_value, positional_args
+from linter.analysis.exprs import dotted, factors_of, number_value, positional_args
 
 if TYPE_CHECKING:
     from linter.analysis.collect import Scope
@@ -80,16 +80,6 @@ class Form:
     kind: Kind
     operand: cst.BaseExpression  # what the formula is applied to, as written at this site
     via: Scope | None = None  # the helper function, when called through one
-
-
-def _factors(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    if (
-        isinstance(node, cst.BinaryOperation)
-        and isinstance(node.operator, cst.Multiply)
-        and not node.lpar
-    ):
-        return [*_factors(node.left), *_factors(node.right)]
-    return [node]
 
 
 def _same(a: cst.CSTNode, b: cst.CSTNode) -> bool:
@@ -288,13 +278,9 @@ class Forms:
             return None
         if isinstance(op, cst.Multiply):
             # x * (1 - x)  /  s(x) * (1 - s(x))
-            for a, b in ((node.left, node.right), (node.right, node.left)):
-                rest = _one_minus(b)
-                if rest is not None and _same(a, rest):
-                    inner = self.form(self._through_local(a, scope), scope)
-                    if inner is not None and inner.kind is Kind.SIGMOID:
-                        return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
-                    return Form(Kind.OUTPUT_POLY, a)
+            pair = self.poly_pair([node.left], [node.right], scope)
+            if pair is not None:
+                return pair
             # 1.0 * (x > 0)
             for a, b in ((node.left, node.right), (node.right, node.left)):
                 if _is_one(a):
@@ -327,16 +313,22 @@ class Forms:
         """``delta * a * (1 - a)``: a derivative pair completed by this node's right factor."""
         if not isinstance(node.operator, cst.Multiply):
             return None
-        factors = _factors(node.left)
-        last = node.right
-        for f in factors:
-            for a, b in ((f, last), (last, f)):
-                rest = _one_minus(b)
-                if rest is not None and _same(a, rest):
-                    inner = self.form(self._through_local(a, scope), scope)
-                    if inner is not None and inner.kind is Kind.SIGMOID:
-                        return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
-                    return Form(Kind.OUTPUT_POLY, a)
+        return self.poly_pair(factors_of(node.left), [node.right], scope)
+
+    def poly_pair(
+        self, firsts: list[cst.BaseExpression], seconds: list[cst.BaseExpression], scope: Scope
+    ) -> Form | None:
+        """``x`` in one list and ``1 - x`` in the other (either way round): x(1 − x), read as
+        σ′(z) when x is itself σ(z) (directly or through a local name)."""
+        for f in firsts:
+            for g in seconds:
+                for a, b in ((f, g), (g, f)):
+                    rest = _one_minus(b)
+                    if rest is not None and _same(a, rest):
+                        inner = self.form(self._through_local(a, scope), scope)
+                        if inner is not None and inner.kind is Kind.SIGMOID:
+                            return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
+                        return Form(Kind.OUTPUT_POLY, a)
         return None
 
     def _is_log_normaliser(self, node: cst.BaseExpression, scope: Scope) -> bool:

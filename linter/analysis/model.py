@@ -19,13 +19,12 @@ from pathlib import Path
 import libcst as cst
 
 from linter.analysis import names as N
-from linter.analysis.collect import Binding, Collector, Scope, Site, binding_key
+from linter.analysis.collect import Binding, Collector, Scope, Site
 from linter.analysis.exprs import dotted, number_value, positional_args
 from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind
 
 
 class Role(StrEnum):
-    WEIGHT = "weight"
     BIAS = "bias"
     PREACT = "z"  # pre-activation
     ACT = "a"  # activation output
@@ -142,6 +141,10 @@ class ModuleModel:
 
     def _bound_anywhere(self, name: str) -> bool:
         return any(name in sc.bindings for sc in self.c.scopes)
+
+    def src(self, node: cst.CSTNode) -> str:
+        """The source text of a node, for messages."""
+        return self.module.code_for_node(node)
 
     def is_call_to(self, node: cst.CSTNode, names: frozenset[str] | set[str]) -> bool:
         return isinstance(node, cst.Call) and self.qualname(node.func) in names
@@ -784,7 +787,7 @@ class ModuleModel:
                 return set(right)
             if (Role.TARGET in left) != (Role.TARGET in right) and isinstance(op, cst.Subtract):
                 other = right if Role.TARGET in left else left
-                if Role.GRAD not in other and Role.WEIGHT not in other:
+                if Role.GRAD not in other:
                     return {Role.GRAD, Role.ERROR}
             if Role.GRAD in left or Role.GRAD in right:
                 return {Role.GRAD}
@@ -1253,17 +1256,6 @@ def _negated(node: cst.BaseExpression) -> bool:
     return value is not None and value < 0
 
 
-def _factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """The factors of a product chain ``a * b * (c)`` (parenthesised products stay whole)."""
-    if (
-        isinstance(node, cst.BinaryOperation)
-        and isinstance(node.operator, cst.Multiply)
-        and not node.lpar
-    ):
-        return [*_factors_of(node.left), *_factors_of(node.right)]
-    return [node]
-
-
 def _is_scalar(node: cst.BaseExpression) -> bool:
     """A number, a batch-size or learning-rate name, ``len(x)``, ``x.shape[0]``, ``1 / m``."""
     if number_value(node) is not None:
@@ -1290,10 +1282,6 @@ def _is_scalar(node: cst.BaseExpression) -> bool:
 def _looks_like_rng(node: cst.BaseExpression) -> bool:
     name = dotted(node) or ""
     return name.split(".")[-1] in ("random", "rng", "rs", "random_state", "gen", "generator")
-
-
-def binding_target_key(b: Binding) -> str | None:
-    return binding_key(b.target)
 
 
 def resolve_local(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:

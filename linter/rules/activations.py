@@ -11,10 +11,6 @@ from linter.analysis.forms import DERIVATIVES, Form, Kind
 from linter.rule import Invalid, Report, Rule, Valid
 
 
-def _src(model: ModuleModel, node: cst.CSTNode) -> str:
-    return model.module.code_for_node(node)
-
-
 def derivative_sites(model: ModuleModel) -> Iterator[tuple[cst.CSTNode, Form, object]]:
     """Every call or expression that computes an activation derivative, outside helper bodies.
 
@@ -51,7 +47,7 @@ def _candidate_nodes(model: ModuleModel):
 
 
 def _what(form: Form, model: ModuleModel) -> str:
-    return _src(model, form.operand)
+    return model.src(form.operand)
 
 
 class SigmoidDerivativeOnWrongVariable(Rule):
@@ -309,7 +305,7 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                     if model.activation_kind(form.operand, scope) is Kind.SIGMOID:
                         yield Report(
                             node,
-                            f"`{_src(model, node)}` evaluates σ′ at the activation "
+                            f"`{model.src(node)}` evaluates σ′ at the activation "
                             f"`{_what(form, model)}`, but it applies σ to its argument (it wants "
                             f"z): this is σ(a)(1 − σ(a)); pass z, or use `a * (1 - a)`",
                         )
@@ -317,7 +313,7 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                 if Role.PREACT in roles and Role.ACT not in roles:
                     yield Report(
                         node,
-                        f"`{_src(model, node)}` computes x(1 − x) at the pre-activation "
+                        f"`{model.src(node)}` computes x(1 − x) at the pre-activation "
                         f"`{_what(form, model)}`; σ′(z) = a(1 − a) needs the activation a = σ(z)",
                     )
 
@@ -527,7 +523,7 @@ class TanhDerivativeOnWrongVariable(Rule):
                     if model.activation_kind(form.operand, scope) is Kind.TANH:
                         yield Report(
                             node,
-                            f"`{_src(model, node)}` applies tanh again to the activation "
+                            f"`{model.src(node)}` applies tanh again to the activation "
                             f"`{_what(form, model)}`; tanh′(z) = 1 − a²: use `1 - a**2`, or "
                             f"`1 - np.tanh(z)**2` with the pre-activation",
                         )
@@ -535,7 +531,7 @@ class TanhDerivativeOnWrongVariable(Rule):
                 if Role.PREACT in roles and Role.ACT not in roles:
                     yield Report(
                         node,
-                        f"`{_src(model, node)}` computes 1 − x² at the pre-activation "
+                        f"`{model.src(node)}` computes 1 − x² at the pre-activation "
                         f"`{_what(form, model)}`; tanh′(z) = 1 − tanh(z)² = 1 − a² needs the "
                         f"activation",
                     )
@@ -701,8 +697,8 @@ class ReluDerivativeIsRelu(Rule):
                     continue
                 yield Report(
                     node,
-                    f"`{_src(model, other)}` is ReLU itself, not its derivative: ReLU′(z) = "
-                    f"1[z > 0]; multiply by the mask `({_src(model, form.operand)} > 0)` instead",
+                    f"`{model.src(other)}` is ReLU itself, not its derivative: ReLU′(z) = "
+                    f"1[z > 0]; multiply by the mask `({model.src(form.operand)} > 0)` instead",
                 )
                 break
 
@@ -851,7 +847,7 @@ class DerivativeOfUpstreamGradient(Rule):
             if Role.GRAD in roles and not roles & {Role.ACT, Role.PREACT, Role.PROB}:
                 yield Report(
                     node,
-                    f"`{_src(model, node)}` evaluates the activation derivative at the gradient "
-                    f"`{_src(model, form.operand)}`; evaluate it at the forward value (z, or a "
+                    f"`{model.src(node)}` evaluates the activation derivative at the gradient "
+                    f"`{model.src(form.operand)}`; evaluate it at the forward value (z, or a "
                     f"for the a(1 − a) form) and multiply the gradient by it",
                 )

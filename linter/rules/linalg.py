@@ -14,10 +14,6 @@ from linter.ftypes import FixSafety
 from linter.rule import Invalid, Report, Rule, Valid
 
 
-def _src(model: ModuleModel, node: cst.CSTNode) -> str:
-    return model.module.code_for_node(node)
-
-
 class InverseInBackward(Rule):
     """Flags an inverse, pseudo-inverse or solve of a weight matrix that carries a gradient back."""
 
@@ -238,10 +234,10 @@ class InverseInBackward(Rule):
                     weight, t = model.strip_transpose(args[0])
                     yield Report(
                         call,
-                        f"`{_src(model, call)}` solves a linear system with weight "
-                        f"`{_src(model, args[0])}` to carry the gradient back; backprop multiplies "
-                        f"by the transpose instead: `{_src(model, weight)}"
-                        f"{'' if t else '.T'} @ {_src(model, args[1])}`",
+                        f"`{model.src(call)}` solves a linear system with weight "
+                        f"`{model.src(args[0])}` to carry the gradient back; backprop multiplies "
+                        f"by the transpose instead: `{model.src(weight)}"
+                        f"{'' if t else '.T'} @ {model.src(args[1])}`",
                     )
 
     def _inverse_of_weight(
@@ -271,11 +267,11 @@ class InverseInBackward(Rule):
         replacement = base if transposed else cst.Attribute(value=base, attr=cst.Name("T"))
         return Report(
             call,
-            f"`{_src(model, call)}` inverts weight `{_src(model, weight)}` to carry the gradient "
+            f"`{model.src(call)}` inverts weight `{model.src(weight)}` to carry the gradient "
             f"back; backprop multiplies by the transpose, not the inverse: use "
-            f"`{_src(model, replacement)}`",
+            f"`{model.src(replacement)}`",
             replacement=replacement,
-            fix_description=f"Replace the inverse with `{_src(model, replacement)}`",
+            fix_description=f"Replace the inverse with `{model.src(replacement)}`",
         )
 
 
@@ -536,12 +532,12 @@ class UntransposedWeightInBackward(Rule):
             if len(forward) != 1 or use.applies not in forward:
                 continue
             weight, transposed = model.strip_transpose(use.weight)
-            fixed = _src(model, weight) if transposed else f"{_src(model, weight)}.T"
+            fixed = model.src(weight) if transposed else f"{model.src(weight)}.T"
             yield Report(
                 use.matmul.node,
-                f"`{_src(model, use.matmul.node)}` applies weight `{_src(model, weight)}` in the "
+                f"`{model.src(use.matmul.node)}` applies weight `{model.src(weight)}` in the "
                 f"same orientation as the forward pass ({use.applies}); the gradient needs the "
-                f"opposite one: use `{fixed}` in place of `{_src(model, use.weight)}`",
+                f"opposite one: use `{fixed}` in place of `{model.src(use.weight)}`",
             )
 
 
@@ -795,7 +791,7 @@ class WeightGradientOrientation(Rule):
             )
             yield Report(
                 node,
-                f"`{_src(model, node)}` builds the weight gradient in the orientation of the "
+                f"`{model.src(node)}` builds the weight gradient in the orientation of the "
                 f"other convention: the forward pass stores weights as ({layout.replace('-', ', ')}), "
                 f"so the gradient needs {want}",
             )
@@ -957,9 +953,9 @@ class MatmulInsteadOfHadamard(Rule):
                 replacement = cst.BinaryOperation(left, cst.Multiply(), right)
                 yield Report(
                     mm.node,
-                    f"`{_src(model, mm.node)}` is a matrix product of the gradient and the local "
-                    f"derivative `{_src(model, deriv)}`; an elementwise activation needs the "
-                    f"elementwise product: `{_src(model, replacement)}`",
+                    f"`{model.src(mm.node)}` is a matrix product of the gradient and the local "
+                    f"derivative `{model.src(deriv)}`; an elementwise activation needs the "
+                    f"elementwise product: `{model.src(replacement)}`",
                     replacement=replacement,
                     fix_description="Use the elementwise product `*`",
                 )
@@ -1175,7 +1171,7 @@ class BiasGradientNotSummed(Rule):
                 continue
             yield Report(
                 value,
-                f"bias gradient `{_src(model, value)}` keeps the batch axis; a bias is added to "
+                f"bias gradient `{model.src(value)}` keeps the batch axis; a bias is added to "
                 f"every example, so its gradient is the sum over the batch: e.g. "
                 f"`np.sum(..., axis=0)`",
             )
@@ -1230,19 +1226,12 @@ _REDUCERS = frozenset({"sum", "mean", "einsum", "tensordot", "average", "nansum"
 
 
 def _reduces(model: ModuleModel, value: cst.BaseExpression) -> bool:
-    """Whether the value sums or averages somewhere (a call or a matrix product)."""
+    """Whether the value sums or averages somewhere (a reducing call or a matrix product)."""
     from linter.analysis.exprs import calls_in
 
-    if model.matmul(model.core_value(value)) is not None:
+    if model.matmul(model.core_value(value)) is not None or _sums(value):
         return True
-    for call in calls_in(value):
-        func = call.func
-        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-        if name in _REDUCERS:
-            return True
-        if model.matmul(call) is not None:
-            return True
-    return False
+    return any(model.matmul(call) is not None for call in calls_in(value))
 
 
 def _batched(model: ModuleModel, scope, value: cst.BaseExpression) -> bool:
@@ -1512,14 +1501,14 @@ class GradientOverwrittenAtFanOut(Rule):
                     if scope.nested and key.endswith(".grad") and _reads_grad(b.value):
                         yield Report(
                             b.target,
-                            f"`{_src(model, b.target)} = ...` inside a backward closure "
+                            f"`{model.src(b.target)} = ...` inside a backward closure "
                             f"overwrites the gradient: a node used more than once receives a "
                             f"contribution from each use; accumulate with `+=`",
                         )
                     elif self._overwrites_accumulator(model, key, b, bindings):
                         yield Report(
                             b.target,
-                            f"`{_src(model, b.target)}` is set to zeros before the loop and "
+                            f"`{model.src(b.target)}` is set to zeros before the loop and "
                             f"assigned inside it, so only the last iteration's gradient "
                             f"survives; accumulate with `+=`",
                         )

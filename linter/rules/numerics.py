@@ -18,10 +18,6 @@ SUM = frozenset({"numpy.sum", "torch.sum", "numpy.nansum"})
 LOG = frozenset({"numpy.log", "torch.log", "math.log", "numpy.log2", "numpy.log10"})
 
 
-def _src(model: ModuleModel, node: cst.CSTNode) -> str:
-    return model.module.code_for_node(node)
-
-
 class SoftmaxWithoutMaxShift(Rule):
     """Flags ``exp(z)`` normalised by a sum of exps (softmax, log-sum-exp) without the max shift."""
 
@@ -224,7 +220,7 @@ class SoftmaxWithoutMaxShift(Rule):
                     for _arg, _caller_scope, call_node in unshifted:
                         yield Report(
                             call_node,
-                            f"`{_src(model, call_node)}` passes unshifted logits to a softmax "
+                            f"`{model.src(call_node)}` passes unshifted logits to a softmax "
                             f"that relies on its callers to subtract the max (the other calls "
                             f"do); `exp` overflows for large logits",
                         )
@@ -259,7 +255,7 @@ class SoftmaxWithoutMaxShift(Rule):
                 replacement = call.with_changes(args=[cst.Arg(shift)])
         return Report(
             call,
-            f"`{_src(model, call)}` is normalised by a sum of exponentials without subtracting "
+            f"`{model.src(call)}` is normalised by a sum of exponentials without subtracting "
             f"the max first: it overflows to inf (and the softmax to nan) for large logits",
             replacement=replacement,
             fix_description="Subtract the max inside the exponential",
@@ -575,7 +571,7 @@ class LogOfSoftmax(Rule):
                 continue
             yield Report(
                 call,
-                f"`{_src(model, call)}` takes the log of a softmax output: small probabilities "
+                f"`{model.src(call)}` takes the log of a softmax output: small probabilities "
                 f"underflow to 0 and the log to −inf; use log-softmax (z − logsumexp(z))",
                 replacement=_log_softmax_fix(model, arg),
                 fix_description="Use F.log_softmax",
@@ -809,7 +805,7 @@ class OneSidedFiniteDifference(Rule):
                 continue
             yield Report(
                 node,
-                f"`{_src(model, node)}` is a one-sided finite difference (error O(h)); use the "
+                f"`{model.src(node)}` is a one-sided finite difference (error O(h)); use the "
                 f"centred difference (f(x + h) − f(x − h)) / (2h), error O(h²)",
             )
 

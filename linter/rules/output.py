@@ -7,13 +7,9 @@ from collections.abc import Iterator
 import libcst as cst
 
 from linter.analysis import ModuleModel, Role
+from linter.analysis.exprs import factors_of
 from linter.analysis.forms import Form, Kind
-from linter.analysis.model import _factors_of
 from linter.rule import Invalid, Report, Rule, Valid
-
-
-def _src(model: ModuleModel, node: cst.CSTNode) -> str:
-    return model.module.code_for_node(node)
 
 
 def _sigmoid_factor(model: ModuleModel, node: cst.BaseExpression, scope) -> Form | None:
@@ -44,7 +40,7 @@ def _error_products(model: ModuleModel):
         node = site.node
         if not isinstance(node, cst.BinaryOperation) or not isinstance(node.operator, cst.Multiply):
             continue
-        factors = _factors_of(node)
+        factors = factors_of(node)
         for i, f in enumerate(factors):
             parts = model.error_parts(f, site.scope)
             if parts is not None:
@@ -53,19 +49,12 @@ def _error_products(model: ModuleModel):
 
 
 def _poly_pairs(model: ModuleModel, factors: list[cst.BaseExpression], scope) -> Form | None:
-    """``a * (1 - a)`` spread over separate factors of a product chain."""
+    """``a * (1 - a)`` as one factor, or spread over separate factors of a product chain."""
     for f in factors:
         form = model.forms.form(f, scope)
         if form is not None and form.kind in (Kind.SIGMOID_PRIME_OF_Z, Kind.OUTPUT_POLY):
             return form
-    from linter.analysis.forms import _one_minus, _same
-
-    for a in factors:
-        for b in factors:
-            rest = _one_minus(b)
-            if rest is not None and _same(a, rest):
-                return Form(Kind.OUTPUT_POLY, a)
-    return None
+    return model.forms.poly_pair(factors, factors, scope)
 
 
 class SigmoidPrimeWithCrossEntropy(Rule):
@@ -261,7 +250,7 @@ class SigmoidPrimeWithCrossEntropy(Rule):
                     continue
             yield Report(
                 node,
-                f"`{_src(model, node)}` keeps σ′ in the output delta, but the cost here is "
+                f"`{model.src(node)}` keeps σ′ in the output delta, but the cost here is "
                 f"cross-entropy: σ′ cancels against dC/da, so δ = a − y; drop the σ′ factor",
             )
 
@@ -483,9 +472,9 @@ class OutputDerivativeMissing(Rule):
                 kind = model.activation_kind(model.error_parts(where, scope)[0], scope)  # type: ignore[index]
                 yield Report(
                     where,
-                    f"the output delta `{_src(model, where)}` is the raw error of a {kind} output "
+                    f"the output delta `{model.src(where)}` is the raw error of a {kind} output "
                     f"under the quadratic cost, and it is propagated as is "
-                    f"(`{_src(model, mm.node)}`); the delta needs the activation's derivative: "
+                    f"(`{model.src(mm.node)}`); the delta needs the activation's derivative: "
                     f"(a − y) ⊙ σ′(z)",
                 )
 
@@ -699,7 +688,7 @@ class ElementwiseSoftmaxJacobian(Rule):
                 continue
             yield Report(
                 node,
-                f"`{_src(model, node)}` treats the softmax Jacobian as elementwise: ∂sᵢ/∂zⱼ = "
+                f"`{model.src(node)}` treats the softmax Jacobian as elementwise: ∂sᵢ/∂zⱼ = "
                 f"sᵢ(δᵢⱼ − sⱼ) has off-diagonal terms; use s * (g − Σ g·s), or p − y with "
                 f"cross-entropy",
             )
@@ -915,7 +904,7 @@ class SoftmaxDerivativeTimesPMinusY(Rule):
                         continue
                     if not model.has(b.target, scope, Role.ERROR):
                         continue
-                    factors = [b.value] if b.kind == "aug" else _factors_of(b.value)
+                    factors = [b.value] if b.kind == "aug" else factors_of(b.value)
                     if b.kind == "assign" and not any(
                         isinstance(f, cst.Name)
                         and isinstance(b.target, cst.Name)
@@ -946,7 +935,7 @@ class SoftmaxDerivativeTimesPMinusY(Rule):
             node = node.body[0]
         return Report(
             node,
-            f"`{_src(model, node).strip()}` multiplies the softmax derivative into p − y, which "
+            f"`{model.src(node).strip()}` multiplies the softmax derivative into p − y, which "
             f"already is the gradient with respect to the logits: the softmax is differentiated "
             f"twice; use p − y alone",
         )

@@ -12,10 +12,6 @@ from linter.analysis.exprs import names_in, number_value, positional_args
 from linter.rule import Invalid, Report, Rule, Valid
 
 
-def _src(model: ModuleModel, node: cst.CSTNode) -> str:
-    return model.module.code_for_node(node)
-
-
 class UpdateSignInconsistent(Rule):
     """Flags an update that moves a parameter along its gradient instead of against it."""
 
@@ -199,7 +195,7 @@ class UpdateSignInconsistent(Rule):
             op = "+" if u.direction == 1 else "−"
             yield Report(
                 node,
-                f"`{_src(model, node).strip()}` moves `{_src(model, u.binding.target)}` along its "
+                f"`{model.src(node).strip()}` moves `{model.src(u.binding.target)}` along its "
                 f"gradient: the step is built from {error}, which has the "
                 f"{'same' if sign == 1 else 'opposite'} sign as ∂C/∂w, and is applied with "
                 f"{op}; gradient descent needs the opposite sign",
@@ -407,7 +403,7 @@ class UpdateBeforePropagate(Rule):
                 node = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else b.target
                 yield Report(
                     node,
-                    f"`{_src(model, b.target)}` is updated before `{_src(model, use.matmul.node)}` "
+                    f"`{model.src(b.target)}` is updated before `{model.src(use.matmul.node)}` "
                     f"propagates the gradient through it, so the layers below get the gradient "
                     f"of the updated network; propagate first, then update",
                 )
@@ -638,7 +634,7 @@ class ConstantWeightInit(Rule):
     def _report(model: ModuleModel, init: cst.CSTNode) -> Report:
         return Report(
             init,
-            f"`{_src(model, init)}` initialises a hidden layer's weights to a constant: every "
+            f"`{model.src(init)}` initialises a hidden layer's weights to a constant: every "
             f"hidden unit then computes and learns the same thing; initialise randomly",
         )
 
