@@ -122,7 +122,7 @@ class Forms:
 
     def __init__(self, model: ModuleModel) -> None:
         self.m = model
-        self._helpers: dict[int, Kind | None] = {}
+        self._helpers: dict[Scope, Kind | None] = {}
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class Forms:
 
     def helper_kind(self, fn: Scope) -> Kind | None:
         """What a one-parameter helper computes from its first parameter, from its body."""
-        key = id(fn)
+        key = fn
         if key in self._helpers:
             return self._helpers[key]
         self._helpers[key] = None  # recursion guard

@@ -92,18 +92,18 @@ class ModuleModel:
         self.module = module
         self.path = path
         self.c = collected
-        self._roles: dict[tuple[int, int], frozenset[Role]] = {}
-        self._in_progress: set[tuple[int, int]] = set()
+        self._roles: dict[tuple[cst.CSTNode, Scope], frozenset[Role]] = {}
+        self._in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._cycles = 0
         self._depth = 0
         self._scratch: dict[object, object] = {}
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
-        self._func_returns: dict[int, frozenset[Role]] = {}
-        self._returns_in_progress: set[int] = set()
-        self._signs: dict[tuple[int, int], int | None] = {}
-        self._signs_in_progress: set[tuple[int, int]] = set()
-        self._costs: dict[str, frozenset[str]] | None = None
+        self._func_returns: dict[Scope, frozenset[Role]] = {}
+        self._returns_in_progress: set[Scope] = set()
+        self._signs: dict[tuple[cst.CSTNode, Scope], int | None] = {}
+        self._signs_in_progress: set[tuple[cst.CSTNode, Scope]] = set()
+        self._costs: dict[object, frozenset[str]] | None = None
         self.forms = Forms(self)
 
     # --- names ---------------------------------------------------------------------------------
@@ -385,7 +385,7 @@ class ModuleModel:
     # --- roles ---------------------------------------------------------------------------------
 
     def roles(self, node: cst.BaseExpression, scope: Scope) -> frozenset[Role]:
-        memo = (id(node), id(scope))
+        memo = (node, scope)  # the objects, kept alive: an id() can be reused
         cached = self._roles.get(memo)
         if cached is None:
             cached = self._scratch.get(("r", *memo))
@@ -507,11 +507,11 @@ class ModuleModel:
                 if form is not None and form.kind in (Kind.SIGMOID, Kind.TANH, Kind.RELU):
                     k = dotted(form.operand)
                     if k is not None:
-                        table.add((id(site.scope), k))
+                        table.add((site.scope, k))
                         if k.startswith("self.") and site.scope.cls:
                             table.add((site.scope.cls, k))
             self._activation_inputs = table
-        if (id(scope), key) in table:
+        if (scope, key) in table:
             return True
         return key.startswith("self.") and (scope.cls, key) in table
 
@@ -627,9 +627,9 @@ class ModuleModel:
                 assert isinstance(call, cst.Call)
                 target = self.local_function(call.func, site.scope)
                 if target is not None:
-                    table.setdefault(id(target), []).append((call, site.scope))
+                    table.setdefault(target, []).append((call, site.scope))
             self._callers = table
-        return table.get(id(fn), [])
+        return table.get(fn, [])
 
     def _arguments_for(self, name: str, fn: Scope) -> Iterator[tuple[cst.BaseExpression, Scope]]:
         if name not in fn.params or fn.is_module:
@@ -734,7 +734,7 @@ class ModuleModel:
         return set()
 
     def returns_roles(self, fn: Scope) -> frozenset[Role]:
-        key = id(fn)
+        key = fn
         if key in self._func_returns:
             return self._func_returns[key]
         if ("f", key) in self._scratch:
@@ -891,7 +891,7 @@ class ModuleModel:
 
     def sign(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> int | None:
         """+1 if the value is the gradient's direction, -1 if its negative (``y - a``)."""
-        memo = (id(node), id(scope))
+        memo = (node, scope)  # the objects, kept alive: an id() can be reused
         if memo in self._signs:
             return self._signs[memo]
         if ("s", *memo) in self._scratch:
@@ -989,18 +989,18 @@ class ModuleModel:
         """
         if self._costs is None:
             self._costs = self._collect_costs()
-        for key in (f"fn:{id(scope)}", f"cls:{scope.cls}"):
+        for key in (("fn", scope), ("cls", scope.cls)):
             found = self._costs.get(key)
             if found:
                 return found
         return self._costs.get("module", frozenset())
 
-    def _collect_costs(self) -> dict[str, frozenset[str]]:
-        found: dict[str, set[str]] = {}
+    def _collect_costs(self) -> dict[object, frozenset[str]]:
+        found: dict[object, set[str]] = {}
 
         def add(scope: Scope, cost: str) -> None:
-            for key in (f"fn:{id(scope)}", f"cls:{scope.cls}", "module"):
-                if key == f"cls:{None}":
+            for key in (("fn", scope), ("cls", scope.cls), "module"):
+                if key == ("cls", None):
                     continue
                 found.setdefault(key, set()).add(cost)
 
