@@ -135,10 +135,11 @@ def _kb_url_flag(value: str | None) -> str | None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from linter.engine import FixOptions, lint_paths
+    from linter.engine import FixOptions
     from linter.report import FORMATTERS, Context
     from linter.report.text import location, statistics, statistics_text
     from linter.rules import ALL_RULES
+    from linter.run import lint_paths
     from linter.selection import validate_selectors
 
     cli: dict = {}
@@ -191,6 +192,9 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{location(err)}: error: {err.message}", file=sys.stderr)
     for warning in result.warnings:
         print(f"bplint: warning: {warning}", file=sys.stderr)
+    if not args.quiet:
+        for path, note in result.notes:  # on stderr in every format: not findings, exit unchanged
+            print(f"{path}: note: {note}", file=sys.stderr)
     if result.files_checked == 0 and result.files_excluded:
         print("bplint: warning: every file given was excluded; nothing was linted", file=sys.stderr)
 

@@ -1,33 +1,31 @@
-"""files -> parse (libcst) -> analysis -> rules -> findings (-> fixes).
+"""module -> analysis -> rules -> findings (with suppressions applied).
 
 One parse and one analysis walk per file; every selected rule queries the same model. Positions
 are computed only for files that have findings. Files that cannot contain backprop code are
-skipped by a cheap text pre-filter before parsing. Notebooks (``.ipynb``) go through
-``linter.notebook``, which joins their code cells into one module and maps positions back.
+skipped by a cheap text pre-filter before parsing. Reading and parsing is ``linter.source``;
+the run over files is ``linter.run``; notebooks (``linter.notebook``) and fixes (``linter.fix``)
+build on this module, which imports neither.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from linter.analysis import analyze
-from linter.config import ConfigResolver, Settings
-from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety, Pos, Result
+from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety, Pos
 from linter.rule import Rule
-from linter.selection import select_rules
+from linter.source import Prepared, SourceError, SourceText, parse, prepare
 from linter.suppress import Noqa, Suppressions, is_bplint_code, removal_edit, scan
 
-MAX_BYTES = 4 * 1024 * 1024
-MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # outputs (images) make notebooks big; code is capped apart
-SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+__all__ = ["SourceError", "SourceText", "parse"]  # re-exported: read them from linter.source
+
 UNUSED_NOQA = "BP900"
 # Words without which a file cannot contain the code our rules look at.
 PREFILTER = re.compile(
@@ -49,79 +47,14 @@ _COMPOUND = (
 )
 
 
-class SourceError(Exception):
-    """A file that cannot be linted, with a message for the user (no traceback)."""
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
-        super().__init__(message)
-        self.line, self.column = line, column
-
-
-@dataclass(frozen=True)
-class SourceText:
-    text: str
-    bom: bool = False  # written back when a fix rewrites the file
-
-    def encode(self, text: str) -> bytes:
-        return ("\ufeff" if self.bom else "").encode() + text.encode("utf-8")
-
-
-def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise SourceError(f"file is too large to lint ({size} bytes > {limit})")
-        return path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
-
-
-def decode_source(data: bytes) -> SourceText:
-    """UTF-8 text, refusing binary and non-UTF-8 data clearly; line endings are kept as they are."""
-    if b"\x00" in data:
-        raise SourceError("binary file (contains NUL bytes), not Python source")
-    bom = data.startswith(b"\xef\xbb\xbf")
-    try:
-        text = data[3:].decode("utf-8") if bom else data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = exc.start + (3 if bom else 0)
-        line = data[:at].count(b"\n") + 1
-        raise SourceError(f"not valid UTF-8 (byte {at}, line {line})", line) from None
-    return SourceText(text, bom)
-
-
-def read_source(path: Path) -> str:
-    """Read a file as UTF-8 text, refusing binary, non-UTF-8 and oversized files clearly."""
-    return decode_source(read_bytes(path)).text
-
-
-def parse(source: str) -> cst.Module:
-    try:
-        return cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        raise _syntax_error(source, exc) from None
-    except RecursionError:
-        raise SourceError("syntax tree too deep to parse") from None
-
-
-def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> SourceError:
-    """Python's own message and position are clearer than the CST parser's; prefer them."""
-    try:
-        compile(source, "<bplint>", "exec", dont_inherit=True)
-    except SyntaxError as py:
-        if py.lineno is not None:
-            return SourceError(f"syntax error: {py.msg}", py.lineno, py.offset or 1)
-    except (ValueError, RecursionError, MemoryError):
-        pass
-    msg = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-    return SourceError(f"syntax error: {msg}", exc.raw_line, exc.raw_column + 1)
-
-
 @dataclass
 class FileReport:
     findings: list[Finding] = field(default_factory=list)
     suppressed: int = 0
     suppressions: Suppressions = field(default_factory=Suppressions)
+    notes: list[str] = field(
+        default_factory=list
+    )  # about the file, not findings ("read as Python 2")
 
     @property
     def unused_noqa(self) -> list[Noqa]:
@@ -291,7 +224,34 @@ def _unused_noqa(
 
 
 def lint_source(source: str, path: Path, rules: Sequence[type[Rule]]) -> FileReport:
-    return lint_module(parse(source), source, path, rules)
+    """Lint a file's text (recovered first if it is Python 2 or holds IPython syntax)."""
+    return lint_prepared(prepare(source), path, rules)
+
+
+def lint_prepared(prep: Prepared, path: Path, rules: Sequence[type[Rule]]) -> FileReport:
+    """Lint checked text; positions come back in the file's own columns.
+
+    No fix is offered in a file read as Python 2 (the fix would be computed on the rewrite) nor
+    one that touches a masked IPython line.
+    """
+    report = lint_module(parse(prep.text, checked=True), prep.text, path, rules)
+    report.notes.extend(prep.notes)
+    if prep.python2 or prep.masked:
+        report.findings = [_restore(f, prep) for f in report.findings]
+    return report
+
+
+def _restore(f: Finding, prep: Prepared) -> Finding:
+    fix = f.fix
+    if prep.python2:
+        fix = None
+    elif fix is not None and any(
+        line in prep.masked for e in fix.edits for line in range(e.start.line, e.end.line + 1)
+    ):
+        fix = None
+    start = Pos(f.start.line, prep.column(f.start.line, f.start.column))
+    end = Pos(f.end.line, prep.column(f.end.line, f.end.column))
+    return replace(f, start=start, end=end, fix=fix)
 
 
 def needs_parse(source: str, rules: Sequence[type[Rule]]) -> bool:
@@ -299,73 +259,6 @@ def needs_parse(source: str, rules: Sequence[type[Rule]]) -> bool:
     if PREFILTER.search(source):
         return True
     return any(r.code == UNUSED_NOQA for r in rules) and bool(_BP_NOQA.search(source))
-
-
-# --- discovery ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    path: Path
-    settings: Settings
-
-
-def discover(
-    paths: Iterable[Path], resolver: ConfigResolver, suffixes: tuple[str, ...] = SOURCE_SUFFIXES
-) -> tuple[list[Target], int]:
-    """Expand directories recursively; returns the targets and how many files were excluded.
-
-    A file named explicitly is linted even if excluded, unless ``force-exclude`` is set (as in
-    ruff, so pre-commit, which passes every staged file, still honours excludes).
-    """
-    targets: list[Target] = []
-    excluded = 0
-    seen: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            settings = resolver.for_path(path)
-            if settings.force_exclude and settings.is_excluded(path):
-                excluded += 1
-                continue
-            for root, dirs, files in os.walk(path):
-                root_path = Path(root)
-                keep = []
-                for d in sorted(dirs):
-                    sub = root_path / d
-                    if resolver.for_path(sub).is_excluded(sub, below=path):
-                        excluded += 1
-                    else:
-                        keep.append(d)
-                dirs[:] = keep
-                for name in sorted(files):
-                    if not name.endswith(suffixes):
-                        continue
-                    file_path = root_path / name
-                    file_settings = resolver.for_path(file_path)
-                    if file_settings.is_excluded(file_path, below=path):
-                        excluded += 1
-                        continue
-                    if file_path.resolve() not in seen:
-                        seen.add(file_path.resolve())
-                        targets.append(Target(file_path, file_settings))
-        else:
-            settings = resolver.for_path(path)
-            if settings.force_exclude and settings.is_excluded(path):
-                excluded += 1
-                continue
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
-                targets.append(Target(path, settings))
-    return targets, excluded
-
-
-def rules_for(settings: Settings, path: Path) -> list[type[Rule]]:
-    return select_rules(
-        settings.select, settings.extend_select, (*settings.ignore, *settings.ignored_for(path))
-    )
-
-
-# --- running -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -381,65 +274,3 @@ class FileOutcome:
     fixed: Counter[str] = field(default_factory=Counter)
     diff: str = ""
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class RunResult(Result):
-    fixed: Counter[str] = field(default_factory=Counter)
-    diffs: list[str] = field(default_factory=list)
-    files_changed: int = 0
-    warnings: list[str] = field(default_factory=list)
-
-
-def lint_paths(
-    paths: Iterable[Path], resolver: ConfigResolver, fix: FixOptions | None = None
-) -> RunResult:
-    targets, excluded = discover(paths, resolver)
-    result = RunResult()
-    result.files_excluded = excluded
-    for target in targets:
-        outcome = check_file(target, fix)
-        result.errors.extend(outcome.errors)
-        result.findings.extend(outcome.report.findings)
-        result.suppressed += outcome.report.suppressed
-        result.fixed.update(outcome.fixed)
-        result.warnings.extend(outcome.warnings)
-        if outcome.diff:
-            result.diffs.append(outcome.diff)
-        if outcome.fixed:
-            result.files_changed += 1
-        result.files_checked += 1
-    result.findings.sort(key=lambda f: f.sort_key)
-    return result
-
-
-def lint_file(target: Target) -> FileOutcome:
-    return check_file(target, None)
-
-
-def check_file(target: Target, fix: FixOptions | None) -> FileOutcome:
-    """Lint one file (and fix it if asked). Never raises: problems become ``FileError``s."""
-    path = target.path
-    try:
-        rules = rules_for(target.settings, path)
-        if path.suffix == ".ipynb":
-            from linter.notebook import check_notebook
-
-            return check_notebook(path, rules, fix)
-        data = read_bytes(path)
-        src = decode_source(data)
-        if not needs_parse(src.text, rules):
-            return FileOutcome()
-        if fix is None:
-            return FileOutcome(lint_source(src.text, path, rules))
-        from linter.fix import fix_python_file
-
-        return fix_python_file(path, data, src, rules, fix)
-    except SourceError as exc:
-        return FileOutcome(errors=[FileError(path, str(exc), exc.line, exc.column)])
-    except RecursionError:
-        return FileOutcome(errors=[FileError(path, "code nested too deeply to analyse")])
-    except Exception as exc:
-        return FileOutcome(
-            errors=[FileError(path, f"internal error while linting: {type(exc).__name__}: {exc}")]
-        )

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linter.engine import FileOutcome, FileReport, FixOptions, lint_source
 from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety
+from linter.source import SourceError, SourceText
 
 if TYPE_CHECKING:
-    from linter.engine import FileOutcome, FileReport, FixOptions, SourceText
     from linter.rule import Rule
 
 MAX_PASSES = 10
@@ -131,8 +132,6 @@ def fix_text(
 
 def _apply_checked(text: str, chosen: list[Finding], lint, problems: list[str]):
     """Apply all chosen fixes; if the result does not parse, apply them one at a time."""
-    from linter.engine import SourceError
-
     try:
         candidate = apply_edits(text, [e for f in chosen for e in f.fix.edits])  # type: ignore[union-attr]
         return candidate, chosen, lint(candidate)
@@ -219,8 +218,6 @@ def fix_python_file(
     rules: Sequence[type[Rule]],
     options: FixOptions,
 ) -> FileOutcome:
-    from linter.engine import FileOutcome, lint_source
-
     result = fix_text(src.text, lambda t: lint_source(t, path, rules), options.unsafe)
     assert result.report is not None
     outcome = FileOutcome(report=result.report)

@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
-import io
 import json
-import re
-import tokenize
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
@@ -33,32 +30,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from linter.engine import (
-    MAX_BYTES,
-    MAX_NOTEBOOK_BYTES,
-    FileOutcome,
-    FileReport,
-    FixOptions,
-    SourceError,
-    lint_module,
-    needs_parse,
-    parse,
-    read_bytes,
-)
+from linter.engine import FileOutcome, FileReport, FixOptions, lint_module, needs_parse
 from linter.fix import FixError, apply_edits, choose, unified_diff, write_atomic
 from linter.ftypes import Edit, FileError, Finding, Fix, Pos
+from linter.source import (
+    MAX_BYTES,
+    MAX_NOTEBOOK_BYTES,
+    SourceError,
+    check_syntax,
+    mask_magics,
+    parse,
+    read_bytes,
+    split_lines,
+)
 
 if TYPE_CHECKING:
     from linter.rule import Rule
 
-PYTHON_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-_MAGIC = re.compile(r"^[ \t]*[%!]")
-_HELP = re.compile(r"^[ \t]*(?:\?{1,2}[\w.*\[\]]+|[\w.*\[\]]*[\w\]*]\?{1,2})[ \t]*$")
-_ASSIGN = re.compile(r"^(?P<lhs>[ \t]*[\w.\[\]()*, \t]*?[\w\])][ \t]*=)[ \t]*[%!]")
-_CELL_MAGIC = re.compile(r"^%%(?P<name>\w+)")
 MAX_PASSES = 10
-_COMPILE_FLAGS = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+_AWAIT = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT  # IPython runs top-level `await`
 
 
 @dataclass(frozen=True)
@@ -89,89 +79,6 @@ class Notebook:
 
     def cells_by_index(self) -> dict[int, str]:
         return {c.index: c.source for c in self.cells}
-
-
-def _lines(text: str) -> list[str]:
-    return _LINES.findall(text)
-
-
-def _body(line: str) -> tuple[str, str]:
-    """(content, line ending) of a physical line."""
-    stripped = line.rstrip("\r\n")
-    return stripped, line[len(stripped) :]
-
-
-def mask_magics(source: str) -> tuple[str, frozenset[int]]:
-    """IPython syntax replaced by Python of the same line count; returns (text, masked lines)."""
-    lines = _lines(source)
-    if not lines:
-        return "", frozenset()
-    first = next((i for i, ln in enumerate(lines) if ln.strip()), None)
-    if first is not None:
-        m = _CELL_MAGIC.match(lines[first].lstrip())
-        if m:
-            if m.group("name") not in PYTHON_BODY_CELL_MAGICS:
-                masked = "".join(_body(ln)[1] or "\n" for ln in lines)
-                return masked, frozenset(range(1, len(lines) + 1))
-            lines[first] = _body(lines[first])[1] or "\n"
-            return _mask_lines(lines, {first + 1})
-    return _mask_lines(lines, set())
-
-
-def _replacement(content: str) -> str | None:
-    """What a line of IPython syntax becomes, or None if it does not look like any."""
-    assign = _ASSIGN.match(content)
-    if assign:
-        return assign.group("lhs") + " None"
-    if _MAGIC.match(content) or _HELP.match(content):
-        return content[: len(content) - len(content.lstrip())] + "pass"
-    return None
-
-
-def _mask_lines(lines: list[str], already: set[int]) -> tuple[str, frozenset[int]]:
-    """Mask the candidate lines that start a logical line, deciding from the top down.
-
-    Whether a line starts a logical line depends on the lines above it (an open bracket, a
-    string, a trailing backslash), with the magics above already masked.
-    """
-    out = list(lines)
-    masked = set(already)
-    i = 0
-    while i < len(lines):
-        content, end = _body(lines[i])
-        replacement = None if i + 1 in already else _replacement(content)
-        if replacement is not None and _starts_logical_line("".join(out[:i]), replacement, i + 1):
-            out[i] = replacement + end
-            masked.add(i + 1)
-            while content.endswith("\\") and i + 1 < len(lines):  # a magic continued with `\`
-                i += 1
-                content, end = _body(lines[i])
-                out[i] = end or "\n"
-                masked.add(i + 1)
-        i += 1
-    return "".join(out), frozenset(masked)
-
-
-def _starts_logical_line(prefix: str, replacement: str, line: int) -> bool:
-    """Would ``replacement``, placed after ``prefix``, start a logical line of its own?
-
-    False inside a bracket, a string or after a backslash; True if the prefix does not even
-    tokenize (then the masking cannot make it worse).
-    """
-    probe = prefix + replacement + "\n"
-    previous = None
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(probe).readline):
-            if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
-                continue
-            if tok.start[0] >= line:
-                return previous is None or previous.type == tokenize.NEWLINE
-            previous = tok
-    except tokenize.TokenError:
-        return False  # end of input inside a bracket or a string
-    except (IndentationError, SyntaxError):
-        return True
-    return True
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -251,20 +158,11 @@ def prepare(nb: Notebook) -> tuple[str, list[NotebookError]]:
             text += "\n"
         cell.masked, cell.broken = masked, False
         try:
-            compile(
-                text, f"<cell {cell.index + 1}>", "exec", flags=_COMPILE_FLAGS, dont_inherit=True
-            )
-        except SyntaxError as exc:
+            check_syntax(text, _AWAIT)
+        except SourceError as exc:
             cell.broken = True
-            errors.append(
-                NotebookError(
-                    nb.path, f"syntax error: {exc.msg}", exc.lineno, exc.offset, cell=cell.index
-                )
-            )
-        except (ValueError, RecursionError, MemoryError) as exc:
-            cell.broken = True
-            errors.append(NotebookError(nb.path, f"cannot parse: {exc}", cell=cell.index))
-        n = len(_lines(text))
+            errors.append(_cell_error(nb.path, cell, exc, exc.line))
+        n = len(split_lines(text))
         if cell.broken:
             text = "\n" * n  # keep the line numbering, drop the code
         cell.text, cell.first_line, cell.n_lines = text, line, n
@@ -288,7 +186,7 @@ def _parse_joined(nb: Notebook, joined: str, errors: list[NotebookError]):
     """libcst-parse the joined cells; a cell the CST parser rejects is dropped and reported."""
     for _ in range(len(nb.cells) + 1):
         try:
-            return parse(joined), joined
+            return parse(joined, checked=True), joined  # cells were compiled one by one
         except SourceError as exc:
             cell = _cell_at(nb, exc.line or 0)
             if cell is None or cell.broken:
@@ -296,7 +194,7 @@ def _parse_joined(nb: Notebook, joined: str, errors: list[NotebookError]):
             cell.broken = True
             rel = (exc.line or cell.first_line) - cell.first_line + 1
             errors.append(_cell_error(nb.path, cell, exc, rel))
-            lines = _lines(joined)
+            lines = split_lines(joined)
             blank = ["\n"] * cell.n_lines
             lines[cell.first_line - 1 : cell.first_line - 1 + cell.n_lines] = blank
             joined = "".join(lines)

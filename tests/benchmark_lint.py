@@ -18,7 +18,8 @@ from pathlib import Path
 import libcst as cst
 
 from linter.config import ConfigResolver
-from linter.engine import PREFILTER, discover, lint_paths
+from linter.engine import PREFILTER
+from linter.run import discover, lint_paths
 
 
 def python_files(paths: list[Path]) -> list[Path]:

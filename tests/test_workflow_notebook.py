@@ -20,7 +20,8 @@ from nbformat.v4 import (
     new_raw_cell,
 )
 
-from linter.notebook import json_layout, mask_magics
+from linter.notebook import json_layout
+from linter.source import mask_magics
 from tests.cli_helpers import bplint
 
 INVERSE = "    return (np.linalg.pinv(W2) @ delta2) * sigmoid_prime(z1)"

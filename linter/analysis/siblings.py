@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import libcst as cst
+from linter.source import SourceError, parse, read_source
 
 if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
@@ -48,9 +48,8 @@ def _load(path: Path, mtime: float) -> ModuleModel | None:
     try:
         if path.stat().st_size > MAX_SIBLING_BYTES:
             return None
-        source = path.read_text(encoding="utf-8")
-        return analyze(cst.parse_module(source), path)
-    except (OSError, UnicodeDecodeError, cst.ParserSyntaxError, RecursionError):
+        return analyze(parse(read_source(path)), path)
+    except (OSError, SourceError, RecursionError, MemoryError):
         return None
 
 

@@ -34,7 +34,7 @@ class SourceLines:
     def _read(path: Path, cell: int | None) -> list[str]:
         import re
 
-        from linter.engine import SourceError, read_source
+        from linter.source import SourceError, read_source
 
         try:
             if cell is None:
