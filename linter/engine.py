@@ -20,6 +20,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from linter.analysis import analyze
 from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety, Pos
+from linter.lines import split_lines_keepends
 from linter.rule import Rule
 from linter.source import Prepared, SourceError, SourceText, parse, prepare
 from linter.suppress import Noqa, Suppressions, is_bplint_code, removal_edit, scan
@@ -119,7 +120,14 @@ def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> Non
             fix = Fix(
                 rule_cls.fix_safety,
                 report.fix_description or "Apply the suggested replacement",
-                (Edit(start, end, module.code_for_node(report.replacement)),),
+                (
+                    Edit(
+                        start,
+                        end,
+                        module.code_for_node(report.replacement),
+                        expect=module.code_for_node(report.node),
+                    ),
+                ),
             )
         out.findings.append(
             Finding(
@@ -207,7 +215,7 @@ def _unused_noqa(
         ]
         kind = "`bplint: noqa`" if noqa.file_level else "`noqa`"
         if lines is None:
-            lines = re.split(r"\r\n|\r|\n", source)
+            lines = split_lines_keepends(source)
         edit = removal_edit(noqa, drop, lines)
         what = "Remove the unused codes" if len(drop) < len(noqa.codes) else "Remove the directive"
         yield Finding(

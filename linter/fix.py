@@ -1,9 +1,13 @@
 """Applying fixes, with ruff's tiers: ``--fix`` safe only, ``--unsafe-fixes`` the rest too.
 
 Edits come from libcst node positions (the engine turns a rule's replacement node into an
-``Edit`` over the flagged node's range). They are applied to the text, the result is parsed again
-by libcst before anything is written, and the file is replaced atomically (a temporary file in
-the same folder, then ``os.replace``), keeping its permission bits, line endings and BOM. Fixing
+``Edit`` over the flagged node's range, carrying the text it replaces). Positions become offsets
+with the project's one line splitter (``linter.lines``, as libcst splits: ``\r\n``, ``\r``,
+``\n``); an edit whose column runs past its line, or whose range holds other text than it meant
+to replace, is refused. The result is parsed again by libcst before anything is written, and the
+file is replaced atomically (a temporary file in the same folder, then ``os.replace``), keeping
+its permission bits, line endings and BOM; a read-only file is refused, a hard-linked one is
+written in place through the same inode. Fixing
 repeats until nothing applicable is left (a fix can expose another), so running it twice changes
 nothing the second time. A file is never left half-written: either the old bytes or the new ones.
 """
@@ -11,8 +15,8 @@ nothing the second time. A file is never left half-written: either the old bytes
 from __future__ import annotations
 
 import difflib
+import errno
 import os
-import re
 import stat
 import tempfile
 from collections import Counter
@@ -23,13 +27,13 @@ from typing import TYPE_CHECKING
 
 from linter.engine import FileOutcome, FileReport, FixOptions, lint_source
 from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety
+from linter.lines import LineIndex, split_lines_keepends
 from linter.source import SourceError, SourceText
 
 if TYPE_CHECKING:
     from linter.rule import Rule
 
 MAX_PASSES = 10
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class FixError(Exception):
@@ -40,31 +44,28 @@ def applicable(fix: Fix | None, unsafe: bool) -> bool:
     return fix is not None and (fix.safety is FixSafety.SAFE or unsafe)
 
 
-def line_starts(text: str) -> list[int]:
-    """Offsets where each line starts (line breaks as Python sees them: \\n, \\r\\n, \\r)."""
-    return [0, *(m.end() for m in _LINE_BREAK.finditer(text))]
-
-
-def offset(starts: list[int], text: str, line: int, column: int) -> int:
-    """Text offset of a 1-based (line, column) position."""
-    if line < 1 or line > len(starts):
-        if line == len(starts) + 1 and column == 1:
-            return len(text)
-        raise FixError(f"edit position {line}:{column} is outside the file")
-    return starts[line - 1] + column - 1
-
-
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """Apply non-overlapping edits (any order) to ``text``."""
-    starts = line_starts(text)
-    spans = sorted(
-        (
-            offset(starts, text, e.start.line, e.start.column),
-            offset(starts, text, e.end.line, e.end.column),
-            e.content,
-        )
-        for e in edits
-    )
+    """Apply non-overlapping edits (any order) to ``text``.
+
+    Refused (``FixError``, nothing applied): an edit whose position lies outside the text or
+    whose column runs past the end of its line, an edit whose range does not hold the text it
+    means to replace (``Edit.expect``), and overlapping edits.
+    """
+    index = LineIndex(text)
+    spans = []
+    for e in edits:
+        try:
+            lo = index.offset(e.start.line, e.start.column)
+            hi = index.offset(e.end.line, e.end.column)
+        except ValueError as exc:
+            raise FixError(f"edit refused: {exc}") from None
+        if e.expect is not None and text[lo:hi] != e.expect:
+            raise FixError(
+                f"edit refused: {e.start.line}:{e.start.column} holds {text[lo:hi]!r}, "
+                f"not the {e.expect!r} it meant to replace"
+            )
+        spans.append((lo, hi, e.content))
+    spans.sort()
     out: list[str] = []
     pos = 0
     for lo, hi, content in spans:
@@ -165,15 +166,30 @@ def _same_finding(findings: Sequence[Finding], f: Finding) -> Finding | None:
 
 
 def write_atomic(path: Path, data: bytes, expect: bytes | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically, keeping its permission bits.
+    """Replace the contents of ``path`` with ``data``, never leaving it half-written.
 
     ``expect``: the bytes the fix was computed from; if the file changed meanwhile, nothing is
-    written. A symlink is followed (the link stays a link).
+    written. A symlink is followed (the link stays a link). A read-only file is refused: the
+    user made it so, and a fixer that rewrites it anyway surprises (``FixError``). A file with
+    one name is replaced atomically (a temporary file in the same folder, then ``os.replace``),
+    keeping its permission bits. A file with several hard links is written in place through the
+    same inode, so every name sees the fix, as an editor saving it would do: see
+    ``_write_in_place``.
     """
     real = path.resolve()
     st = real.stat()
+    if not stat.S_ISREG(st.st_mode):
+        raise FixError("not a regular file; not written")
+    if _read_only(real, st):
+        raise FixError(
+            f"the file is read-only (mode {stat.filemode(st.st_mode)}); not written "
+            "(make it writable to apply the fixes)"
+        )
     if expect is not None and real.read_bytes() != expect:
         raise FixError("file changed on disk while it was being fixed; not written")
+    if st.st_nlink > 1:
+        _write_in_place(real, data, expect)
+        return
     fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".bplint-tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -195,11 +211,66 @@ def write_atomic(path: Path, data: bytes, expect: bytes | None = None) -> None:
         raise
 
 
+def _read_only(path: Path, st: os.stat_result) -> bool:
+    """Would the user call this file read-only? (Root can write anything; a file without a
+    write bit for its owner, or for anyone when root does not own it, is still read-only.)"""
+    if not hasattr(os, "geteuid"):
+        return not os.access(path, os.W_OK)
+    euid = os.geteuid()
+    if euid == st.st_uid:
+        return not st.st_mode & stat.S_IWUSR
+    if euid == 0:
+        return not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    return not os.access(path, os.W_OK)
+
+
+def _write_in_place(real: Path, data: bytes, expect: bytes | None) -> None:
+    """Overwrite a hard-linked file through its inode (all its names see the new text).
+
+    The check that the file still holds ``expect`` is repeated on the open handle; the space
+    for the new bytes is reserved first where the file system can (``posix_fallocate``), so a
+    full disk fails before any byte changes; if a write still fails, the old bytes are put back.
+    """
+    fd = os.open(real, os.O_RDWR)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        old = b"".join(chunks)
+        if expect is not None and old != expect:
+            raise FixError("file changed on disk while it was being fixed; not written")
+        if len(data) > len(old) and hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(fd, 0, len(data))
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise
+        try:
+            _overwrite(fd, data)
+        except BaseException:
+            try:
+                _overwrite(fd, old)
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(fd)
+
+
+def _overwrite(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    pos = 0
+    while pos < len(data):
+        pos += os.pwrite(fd, view[pos:], pos)
+    os.ftruncate(fd, len(data))
+    os.fsync(fd)
+
+
 def unified_diff(path: Path, before: str, after: str, label: str = "") -> str:
     name = path.as_posix() + (f" ({label})" if label else "")
     lines = difflib.unified_diff(
-        before.splitlines(keepends=True),
-        after.splitlines(keepends=True),
+        split_lines_keepends(before),
+        split_lines_keepends(after),
         fromfile=f"a/{name}",
         tofile=f"b/{name}",
     )

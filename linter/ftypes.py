@@ -20,11 +20,16 @@ class Pos:
 
 @dataclass(frozen=True)
 class Edit:
-    """Replace the source between ``start`` and ``end`` with ``content`` (after re-parse check)."""
+    """Replace the source between ``start`` and ``end`` with ``content`` (after re-parse check).
+
+    ``expect``: the text the edit means to replace, when known; an edit whose range holds other
+    text is refused rather than applied (positions computed from differently split lines).
+    """
 
     start: Pos
     end: Pos
     content: str
+    expect: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import json
 from bisect import bisect_right
 from collections import Counter
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from linter.engine import FileOutcome, FileReport, FixOptions, lint_module, needs_parse
 from linter.fix import FixError, apply_edits, choose, unified_diff, write_atomic
-from linter.ftypes import Edit, FileError, Finding, Fix, Pos
+from linter.ftypes import FileError, Finding, Fix, Pos
 from linter.source import (
     MAX_BYTES,
     MAX_NOTEBOOK_BYTES,
@@ -218,7 +219,9 @@ def _to_cell(nb: Notebook, f: Finding) -> Finding | None:
             if not inside or touched & cell.masked:
                 edits = None
                 break
-            edits.append(Edit(Pos(s, e.start.column), Pos(t, e.end.column), e.content))
+            edits.append(
+                dataclasses.replace(e, start=Pos(s, e.start.column), end=Pos(t, e.end.column))
+            )
         fix = None if edits is None else Fix(fix.safety, fix.description, tuple(edits))
     end_line = min(f.end.line - base, cell.n_lines)
     return Finding(
@@ -276,7 +279,7 @@ def _dump(data: Any, layout: dict[str, Any]) -> str:
 
 def _set_source(cell: dict[str, Any], text: str) -> None:
     if isinstance(cell.get("source"), list):
-        cell["source"] = text.splitlines(keepends=True)
+        cell["source"] = split_lines(text)
     else:
         cell["source"] = text
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from linter.lines import readline_normalised, split_lines_keepends
+
 MAX_BYTES = 4 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # outputs (images) make notebooks big; code is capped apart
 _COMPILE_FLAGS = ast.PyCF_ONLY_AST
@@ -130,7 +132,6 @@ def parse(source: str, flags: int = 0, checked: bool = False) -> cst.Module:
 # --- IPython syntax ---------------------------------------------------------------------------
 
 PYTHON_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _MAGIC = re.compile(r"^[ \t]*[%!]")
 _HELP = re.compile(r"^[ \t]*(?:\?{1,2}[\w.*\[\]]+|[\w.*\[\]]*[\w\]*]\?{1,2})[ \t]*$")
 _ASSIGN = re.compile(r"^(?P<lhs>[ \t]*[\w.\[\]()*, \t]*?[\w\])][ \t]*=)[ \t]*[%!]")
@@ -139,7 +140,14 @@ _CELL_MAGIC = re.compile(r"^%%(?P<name>\w+)")
 
 def split_lines(text: str) -> list[str]:
     """Physical lines with their line breaks (``\\r\\n``, ``\\r`` or ``\\n``)."""
-    return _LINES.findall(text)
+    return split_lines_keepends(text)
+
+
+def _readline(text: str):
+    """``tokenize``'s readline over ``text``, lines numbered as the parser numbers them (a lone
+    ``\\r`` ends a line; ``StringIO.readline`` would not split there)."""
+    lines = readline_normalised(text)
+    return lambda: next(lines, "")
 
 
 def _body(line: str) -> tuple[str, str]:
@@ -213,7 +221,7 @@ def _starts_logical_line(prefix: str, replacement: str, line: int) -> bool:
     probe = prefix + replacement + "\n"
     previous = None
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(probe).readline):
+        for tok in tokenize.generate_tokens(_readline(probe)):
             if tok.type in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
                 continue
             if tok.start[0] >= line:
@@ -259,7 +267,7 @@ def python2_to_3(text: str) -> tuple[str, dict[int, tuple[LineShift, ...]]] | No
     as the analysis cares (a backticked value is read as the value itself).
     """
     try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+        tokens = list(tokenize.generate_tokens(_readline(text)))
     except (tokenize.TokenError, SyntaxError):
         return None
     future_print = bool(re.search(r"from\s+__future__\s+import[^\n]*print_function", text))

@@ -16,18 +16,20 @@ A code is letters followed by digits (``BP001``, ``E501``) or the name of a bpli
 judged by the unused-suppression rule; other tools' codes in the same comment are left alone.
 
 Comments are found with ``tokenize`` (never inside strings) and only when the text mentions
-``noqa`` at all, so files without suppressions pay nothing.
+``noqa`` at all, so files without suppressions pay nothing. Lines are numbered as the parser
+numbers them (``linter.lines``: a lone ``\r`` ends a line), so a directive applies to the line
+it is written on in CR-only and mixed-ending files too.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import tokenize
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from linter.ftypes import Edit, Pos
+from linter.lines import readline_normalised, split_lines
 
 BP_CODE_RE = re.compile(r"^BP\d+$")  # the whole BP prefix is ours (ruff: external = ["BP"])
 _HAS_NOQA = re.compile(r"noqa", re.IGNORECASE)
@@ -144,14 +146,15 @@ def _directive(
 def _comments(source: str) -> Iterable[tuple[str, int, int, bool]]:
     """(text, line, 0-based column, own_line) of every comment; a line scan if tokenize fails."""
     try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        lines = readline_normalised(source)
+        for tok in tokenize.generate_tokens(lambda: next(lines, "")):
             if tok.type == tokenize.COMMENT:
                 own = not tok.line[: tok.start[1]].strip()
                 yield tok.string, tok.start[0], tok.start[1], own
     except (tokenize.TokenError, IndentationError, SyntaxError):
         # Only reached for text that does not tokenize (bplint parses first, so rarely):
         # fall back to a conservative scan of `#` at the start of a line.
-        for i, text in enumerate(source.splitlines(), 1):
+        for i, text in enumerate(split_lines(source), 1):
             stripped = text.lstrip()
             if stripped.startswith("#"):
                 yield stripped, i, len(text) - len(stripped), True
@@ -178,31 +181,39 @@ def scan(source: str, names: Collection[str] = ()) -> Suppressions:
 def removal_edit(noqa: Noqa, drop: Collection[str], lines: Sequence[str]) -> Edit:
     """The edit that removes the codes ``drop`` from ``noqa`` (the whole directive if none stay).
 
-    ``lines`` are the physical lines without their line endings. A directive alone on its line
-    takes the line with it. Columns are 1-based.
+    ``lines`` are the physical lines with their line breaks (``split_lines_keepends``). A
+    directive alone on its line takes the line with it. Each edit carries the text it replaces,
+    so it is refused, not misapplied, if positions and text ever disagree.
     """
-    line_text = lines[noqa.line - 1]
+    physical = lines[noqa.line - 1] if noqa.line <= len(lines) else ""
+    line_text = physical.rstrip("\r\n")
     codes = noqa.codes or ()
     keep = [(c, span) for c, span in zip(codes, noqa.code_spans, strict=True) if c not in drop]
     if keep:
         first, last = noqa.code_spans[0][0], noqa.code_spans[-1][1]
         sep = ", " if "," in line_text[first:last] else " "
         content = sep.join(line_text[a:b] for _c, (a, b) in keep)
-        return Edit(Pos(noqa.line, first + 1), Pos(noqa.line, last + 1), content)
+        return _edit(noqa.line, first, noqa.line, last, content, line_text[first:last])
     start0 = noqa.column - 1
     end0 = noqa.end_column - 1
     rest = line_text[end0:]
     if noqa.own_line and not rest.strip():
         # a comment line of its own: remove the line
-        if noqa.line < len(lines):
-            return Edit(Pos(noqa.line, 1), Pos(noqa.line + 1, 1), "")
-        return Edit(Pos(noqa.line, 1), Pos(noqa.line, len(line_text) + 1), "")
+        if physical != line_text:  # with its line break
+            return _edit(noqa.line, 0, noqa.line + 1, 0, "", physical)
+        return _edit(noqa.line, 0, noqa.line, len(line_text), "", line_text)
     if rest.strip():
         # directive, then `# type: ignore`: the other comment stays
-        return Edit(Pos(noqa.line, start0 + 1), Pos(noqa.line, end0 + 1 + _ws(rest)), "")
+        stop = end0 + _ws(rest)
+        return _edit(noqa.line, start0, noqa.line, stop, "", line_text[start0:stop])
     # a trailing directive (with its reason) goes with the whitespace before it
     trimmed = len(line_text[:start0].rstrip())
-    return Edit(Pos(noqa.line, trimmed + 1), Pos(noqa.line, end0 + 1), "")
+    return _edit(noqa.line, trimmed, noqa.line, end0, "", line_text[trimmed:end0])
+
+
+def _edit(line: int, col0: int, end_line: int, end_col0: int, content: str, expect: str) -> Edit:
+    """An edit from 0-based columns; ``expect`` is the text it replaces (checked when applied)."""
+    return Edit(Pos(line, col0 + 1), Pos(end_line, end_col0 + 1), content, expect=expect)
 
 
 def _ws(text: str) -> int:

@@ -32,8 +32,7 @@ class SourceLines:
 
     @staticmethod
     def _read(path: Path, cell: int | None) -> list[str]:
-        import re
-
+        from linter.lines import split_lines
         from linter.source import SourceError, read_source
 
         try:
@@ -45,7 +44,7 @@ class SourceLines:
                 text = read_notebook(path).cells_by_index().get(cell, "")
         except SourceError:
             return []
-        return re.split(r"\r\n|\r|\n", text)
+        return split_lines(text)
 
 
 @dataclass(frozen=True)
