@@ -116,8 +116,8 @@ def load_notebook(path: Path, raw: bytes) -> Notebook:
     if not isinstance(cells, list):
         raise SourceError("not a valid notebook: no list of cells")
     nb = Notebook(path, raw, data)
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    lang = (meta.get("language_info") or {}).get("name") or (meta.get("kernelspec") or {}).get(
+    meta = _dict(data.get("metadata"))  # any metadata field may be anything: read, never trust
+    lang = _dict(meta.get("language_info")).get("name") or _dict(meta.get("kernelspec")).get(
         "language"
     )
     if isinstance(lang, str) and lang.lower() not in ("python", "python3", "ipython", "ipython3"):
@@ -135,6 +135,10 @@ def load_notebook(path: Path, raw: bytes) -> Notebook:
             raise SourceError(f"code cells are too large to lint (> {MAX_BYTES} characters)")
         nb.cells.append(CodeCell(i, source))
     return nb
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def read_notebook(path: Path) -> Notebook:

@@ -7,10 +7,13 @@ other files are still linted.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from linter.config import ConfigResolver, Settings
 from linter.engine import FileOutcome, FileReport, FixOptions, lint_prepared, needs_parse
@@ -22,6 +25,9 @@ from linter.selection import select_rules
 from linter.source import SourceError, decode_source, prepare, read_bytes
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+DEEP_STACK_BYTES = 512 * 1024 * 1024  # reserved, not used: see on_deep_stack
+DEEP_RECURSION_LIMIT = 60_000
+T = TypeVar("T")
 
 # --- discovery ------------------------------------------------------------------------------
 
@@ -128,6 +134,43 @@ def lint_file(target: Target) -> FileOutcome:
 
 def check_file(target: Target, fix: FixOptions | None) -> FileOutcome:
     """Lint one file (and fix it if asked). Never raises: problems become ``FileError``s."""
+    return on_deep_stack(_check_file, target, fix)
+
+
+def on_deep_stack(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)`` on a thread with a large stack and a high recursion limit.
+
+    libcst's visitors, code generator and metadata resolver recurse once per level of the
+    syntax tree (three Python frames a level), so a 400-piece string concatenation or a
+    400-branch ``elif`` chain, which CPython compiles, would exceed the default limit of 1,000
+    frames. Depth is bounded by what CPython's compiler accepts (``source.check_syntax`` runs
+    first), and the stack is only reserved: pages are touched as deep as the recursion goes.
+    """
+    box: list = []
+
+    def run() -> None:
+        try:
+            box.append((True, fn(*args)))
+        except BaseException as exc:  # handed to the caller's thread
+            box.append((False, exc))
+
+    old_limit = sys.getrecursionlimit()
+    old_size = threading.stack_size(DEEP_STACK_BYTES)
+    try:
+        worker = threading.Thread(target=run, name="bplint-file", daemon=True)
+        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(old_size)
+        sys.setrecursionlimit(old_limit)
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _check_file(target: Target, fix: FixOptions | None) -> FileOutcome:
     path = target.path
     try:
         rules = rules_for(target.settings, path)

@@ -7,12 +7,14 @@ import libcst as cst
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``np.linalg.inv`` -> "np.linalg.inv"; None for anything that is not a plain dotted name."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
 
 
 def positional_args(call: cst.Call) -> list[cst.BaseExpression]:
@@ -27,23 +29,38 @@ def keyword_arg(call: cst.Call, name: str) -> cst.BaseExpression | None:
 
 
 def int_value(node: cst.BaseExpression | None) -> int | None:
+    """The value of an integer literal in any spelling (``0x10``, ``0o17``, ``1_000``), negated
+    by a unary minus; None for anything else."""
     if isinstance(node, cst.Integer):
-        return int(node.value)
+        return node.evaluated_value
     if (
         isinstance(node, cst.UnaryOperation)
         and isinstance(node.operator, cst.Minus)
         and isinstance(node.expression, cst.Integer)
     ):
-        return -int(node.expression.value)
+        return -node.expression.evaluated_value
     return None
 
 
 def number_value(node: cst.BaseExpression | None) -> float | None:
+    """A real literal's value as a float (``0xff``, ``1e999`` -> inf, ``-2``); None for anything
+    else, complex literals and integers too large for a float included."""
+    sign = 1.0
+    while isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        sign, node = -sign, node.expression
     if isinstance(node, cst.Integer | cst.Float):
-        return float(node.value.replace("_", ""))
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner = number_value(node.expression)
-        return -inner if inner is not None else None
+        try:
+            return sign * float(node.evaluated_value)
+        except OverflowError:
+            return None
+    return None
+
+
+def string_value(node: cst.BaseExpression | None) -> str | None:
+    """The text of a plain (not bytes, not f-) string literal, else None."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
     return None
 
 
@@ -61,12 +78,15 @@ def names_in(node: cst.CSTNode) -> set[str]:
 
 def target_names(target: cst.BaseExpression) -> list[cst.BaseExpression]:
     """Flatten ``a, (b, c)`` / ``[a, b]`` assignment targets into their leaves."""
-    if isinstance(target, cst.Tuple | cst.List):
-        out: list[cst.BaseExpression] = []
-        for el in target.elements:
-            out.extend(target_names(el.value))
-        return out
-    return [target]
+    out: list[cst.BaseExpression] = []
+    stack = [target]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, cst.Tuple | cst.List):
+            stack.extend(el.value for el in reversed(t.elements))
+        else:
+            out.append(t)
+    return out
 
 
 def calls_in(node: cst.CSTNode) -> list[cst.Call]:
@@ -83,10 +103,17 @@ def calls_in(node: cst.CSTNode) -> list[cst.Call]:
 
 def factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:
     """The factors of a product chain ``a * b * (c)`` (parenthesised products stay whole)."""
-    if (
-        isinstance(node, cst.BinaryOperation)
-        and isinstance(node.operator, cst.Multiply)
-        and not node.lpar
-    ):
-        return [*factors_of(node.left), *factors_of(node.right)]
-    return [node]
+    out: list[cst.BaseExpression] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if (
+            isinstance(n, cst.BinaryOperation)
+            and isinstance(n.operator, cst.Multiply)
+            and not n.lpar
+        ):
+            stack.append(n.right)
+            stack.append(n.left)
+        else:
+            out.append(n)
+    return out

@@ -20,7 +20,7 @@ import libcst as cst
 
 from linter.analysis import names as N
 from linter.analysis.collect import Binding, Collector, Scope, Site
-from linter.analysis.exprs import dotted, number_value, positional_args
+from linter.analysis.exprs import dotted, int_value, number_value, positional_args, string_value
 from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind
 
 
@@ -444,8 +444,8 @@ class ModuleModel:
         if isinstance(node, cst.Subscript):
             roles = set(self.roles(node.value, scope))
             idx = node.slice[0].slice if node.slice else None
-            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.SimpleString):
-                roles |= self._name_hint(idx.value.evaluated_value or "", scope)
+            if isinstance(idx, cst.Index) and (key := string_value(idx.value)):
+                roles |= self._name_hint(key, scope)
             return roles
         if isinstance(node, cst.Call):
             return self._call_roles(node, scope)
@@ -1150,7 +1150,7 @@ class ModuleModel:
 def _is_swap_axes(args: object) -> bool:
     vals = [a.value for a in args]  # type: ignore[attr-defined]
     if len(vals) == 2 and all(isinstance(v, cst.Integer) for v in vals):
-        return {int(v.value) for v in vals} == {0, 1}  # type: ignore[attr-defined]
+        return {int_value(v) for v in vals} == {0, 1}
     if len(vals) == 1 and isinstance(vals[0], cst.Tuple):
         nums = [e.value for e in vals[0].elements]
         return [getattr(n, "value", None) for n in nums] == ["1", "0"]
