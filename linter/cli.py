@@ -1,4 +1,4 @@
-"""``bplint``: check | rules | explain | verify.
+"""``bplint``: check | rules | explain | kb | verify.
 
 Exit codes follow ruff: 0 no findings, 1 findings, 2 a usage or configuration error or a file
 that could not be read or parsed. No traceback ever reaches the user.
@@ -16,7 +16,7 @@ from linter import __version__
 from linter.config import OUTPUT_FORMATS, ConfigError, ConfigResolver, load_config_file
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-SUBCOMMANDS = ("check", "rules", "explain", "verify", "version")
+SUBCOMMANDS = ("check", "rules", "explain", "kb", "verify", "version")
 
 
 class UsageError(Exception):
@@ -39,23 +39,71 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bplint {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    check = sub.add_parser("check", help="lint files and directories (default: .)")
-    check.add_argument("paths", nargs="*", type=Path)
-    check.add_argument("--select", type=_codes, help="comma-separated codes or prefixes")
-    check.add_argument("--extend-select", type=_codes)
-    check.add_argument("--ignore", type=_codes)
-    check.add_argument("--exclude", type=_codes, help="replace the exclude patterns")
-    check.add_argument("--extend-exclude", type=_codes)
+    check = sub.add_parser(
+        "check",
+        help="lint files and directories (default: .)",
+        epilog="Colour: NO_COLOR=1 turns it off, FORCE_COLOR=1 turns it on in a pipe "
+        "(NO_COLOR wins). Exit codes: 0 no findings, 1 findings, 2 usage, configuration or "
+        "read errors.",
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help=".py, .pyi and .ipynb files or folders to lint (default: the current folder)",
+    )
+    check.add_argument(
+        "--select",
+        type=_codes,
+        metavar="CODES",
+        help="only these rules: comma-separated codes, prefixes or names (replaces the config)",
+    )
+    check.add_argument(
+        "--extend-select",
+        type=_codes,
+        metavar="CODES",
+        help="add these rules to the selection (an exact code enables an off-by-default rule)",
+    )
+    check.add_argument(
+        "--ignore",
+        type=_codes,
+        metavar="CODES",
+        help="skip these rules: comma-separated codes, prefixes or names",
+    )
+    check.add_argument(
+        "--exclude",
+        type=_codes,
+        metavar="PATTERNS",
+        help="comma-separated glob patterns that replace the default excludes",
+    )
+    check.add_argument(
+        "--extend-exclude",
+        type=_codes,
+        metavar="PATTERNS",
+        help="comma-separated glob patterns to exclude on top of the default ones",
+    )
     check.add_argument(
         "--force-exclude",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="apply excludes to files named on the command line too (pre-commit)",
     )
-    check.add_argument("--output-format", choices=OUTPUT_FORMATS)
-    check.add_argument("--output-file", "-o", type=Path, help="write the report to this file")
-    check.add_argument("--config", type=Path, help="use this pyproject.toml for every file")
-    check.add_argument("--kb-url", help="base URL of the knowledge-base site")
+    check.add_argument(
+        "--output-format",
+        choices=OUTPUT_FORMATS,
+        metavar="FORMAT",
+        help=f"how findings are printed: {', '.join(OUTPUT_FORMATS)} (default: concise)",
+    )
+    check.add_argument(
+        "--output-file", "-o", type=Path, metavar="FILE", help="write the report to this file"
+    )
+    check.add_argument(
+        "--config", type=Path, metavar="FILE", help="use this pyproject.toml for every file"
+    )
+    check.add_argument(
+        "--kb-url", metavar="URL", help="base URL of the knowledge-base site in links"
+    )
     check.add_argument("--fix", action="store_true", help="apply safe fixes")
     check.add_argument(
         "--unsafe-fixes",
@@ -76,13 +124,26 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", "-q", action="store_true", help="print findings only")
 
     rules = sub.add_parser("rules", help="list the rules")
-    rules.add_argument("--output-format", choices=("text", "json"), default="text")
+    rules.add_argument(
+        "--output-format", choices=("text", "json"), default="text", help="how to print the list"
+    )
     rules.add_argument("--all", action="store_true", help="include rules off by default")
     rules.add_argument("--kb-url", help="base URL of the knowledge-base site")
 
-    explain = sub.add_parser("explain", help="explain a rule or a KB entry")
-    explain.add_argument("target", help="rule code, rule name or KB slug")
+    explain = sub.add_parser(
+        "explain", help="explain a rule or a KB entry, or find entries by plain words"
+    )
+    explain.add_argument(
+        "target",
+        help='rule code, rule name, KB slug, or words to search for ("why transpose")',
+    )
     explain.add_argument("--kb-url", help="base URL of the knowledge-base site")
+
+    kb = sub.add_parser("kb", help="list every KB entry (with or without a rule) and its page")
+    kb.add_argument(
+        "--output-format", choices=("text", "json"), default="text", help="how to print the list"
+    )
+    kb.add_argument("--kb-url", help="base URL of the knowledge-base site")
 
     verify = sub.add_parser("verify", help="run the numeric test behind a rule or KB entry")
     verify.add_argument("targets", nargs="*", help="rule codes, names or KB slugs")
@@ -107,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules(args)
         if args.command == "explain":
             return _explain(args.target, args.kb_url)
+        if args.command == "kb":
+            return _kb(args)
         if args.command == "verify":
             return _verify(args.targets, args.all)
         if args.command == "version":
@@ -180,10 +243,11 @@ def _check(args: argparse.Namespace) -> int:
 
     fmt = settings.output_format
     to_terminal = args.output_file is None and _is_terminal()
+    color = args.output_file is None and _color_wanted(to_terminal)
     ctx = Context(
         kb_url=settings.kb_url,
-        color=to_terminal and _color_allowed(),
-        hyperlinks=to_terminal and _color_allowed(),
+        color=color,
+        hyperlinks=to_terminal and color,
         unsafe_fixes=args.unsafe_fixes,
         cwd=cwd,
         rules=ALL_RULES,
@@ -284,8 +348,19 @@ def _is_terminal() -> bool:
         return False
 
 
-def _color_allowed() -> bool:
-    return "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+def _color_wanted(to_terminal: bool) -> bool:
+    """Colour for output going to stdout.
+
+    ``NO_COLOR`` set and not empty turns it off (https://no-color.org); else ``FORCE_COLOR`` set
+    and not empty turns it on, even in a pipe (https://force-color.org); else colour goes to a
+    terminal whose ``TERM`` is not ``dumb``. NO_COLOR wins over FORCE_COLOR, as in CPython's own
+    colour switch and rich. A report written with ``-o`` never has colour.
+    """
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return to_terminal and os.environ.get("TERM") != "dumb"
 
 
 def _site_kb_url(flag: str | None) -> str:
@@ -354,13 +429,118 @@ def _resolve(target: str):
         raise UsageError(str(exc)) from None
 
 
+def _kb_pages() -> list:
+    """Every KB entry that reads and validates; a broken one is named on stderr and skipped."""
+    from kb.load import ENTRIES_DIR, KBError, read_page
+
+    pages = []
+    for path in sorted(ENTRIES_DIR.glob("*.md")):
+        try:
+            pages.append(read_page(path))
+        except KBError as exc:
+            print(f"bplint: warning: skipped a KB entry: {exc}", file=sys.stderr)
+    return pages
+
+
+def _search_index(pages: list):
+    """The word index ``explain`` searches: each entry's fields plus the rules that link it."""
+    from kb.search import Index
+    from linter.rules import ALL_RULES
+
+    docs = {}
+    for page in pages:
+        meta = page.meta
+        rules = [r for r in ALL_RULES if r.kb == meta.slug or r.code in meta.rules]
+        docs[meta.slug] = {
+            "title": meta.title,
+            "slug": meta.slug,
+            "tags": " ".join(meta.tags),
+            "question": meta.question,
+            "answer": meta.answer,
+            "misconception": meta.misconception,
+            "extra": " ".join(f"{r.code} {r.name} {r.summary}" for r in rules),
+            "body": page.body,
+        }
+    return Index(docs)
+
+
 def _explain(target: str, kb_url: str | None = None) -> int:
+    try:
+        rule, page = _resolve(target)
+    except UsageError:
+        return _explain_words(target, kb_url)
+    return _explain_one(rule, page, kb_url)
+
+
+def _explain_words(query: str, kb_url: str | None, limit: int = 5) -> int:
+    """``bplint explain "why transpose"``: the best entries, ranked; the first one in full."""
+    base = _site_kb_url(kb_url)
+    pages = {p.slug: p for p in _kb_pages()}
+    result = _search_index(list(pages.values())).search(query, limit=limit)
+    for word, close in result.unknown.items():
+        hint = f"; did you mean {_or_list(close)}?" if close else ""
+        print(f"bplint: no KB entry uses the word {word!r}{hint}", file=sys.stderr)
+    if not result.hits:
+        raise UsageError(
+            f"no rule or KB entry matches {query!r} (`bplint kb` lists every entry, "
+            "`bplint rules` every rule)"
+        )
+    width = max(len(h.slug) for h in result.hits)
+    print(f'KB entries for "{query}", best first:')
+    for i, hit in enumerate(result.hits, 1):
+        print(f"  {i}. {hit.slug:<{width}}  {pages[hit.slug].meta.title}")
+        print(f"     {' ' * width}  {base}kb/{hit.slug}/")
+    print()
+    print(f"1. {result.hits[0].slug} in full (`bplint explain SLUG` shows any of them):")
+    print()
+    return _explain_one(None, pages[result.hits[0].slug], kb_url)
+
+
+def _or_list(items: list[str]) -> str:
+    quoted = [repr(i) for i in items]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _kb(args: argparse.Namespace) -> int:
+    """``bplint kb``: every entry, with or without a rule, and its page."""
+    import json
+
+    from linter.rules import ALL_RULES
+
+    base = _site_kb_url(args.kb_url)
+    pages = sorted(_kb_pages(), key=lambda p: p.slug)
+    rows = []
+    for page in pages:
+        meta = page.meta
+        codes = sorted(set(meta.rules) | {r.code for r in ALL_RULES if r.kb == meta.slug})
+        rows.append(
+            {
+                "slug": meta.slug,
+                "title": meta.title,
+                "rules": codes,
+                "check": meta.check,
+                "url": f"{base}kb/{meta.slug}/",
+            }
+        )
+    if args.output_format == "json":
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    width = max((len(r["slug"]) for r in rows), default=4)
+    rules_width = max((len(", ".join(r["rules"])) for r in rows), default=5)
+    print(f"{'entry':<{width}}  {'rules':<{rules_width}}  page")
+    for r in rows:
+        codes = ", ".join(r["rules"]) or "-"
+        print(f"{r['slug']:<{width}}  {codes:<{rules_width}}  {r['url']}")
+    print(f"{len(rows)} entries; `bplint explain SLUG` shows one, `bplint explain WORDS` searches.")
+    return EXIT_OK
+
+
+def _explain_one(rule, page, kb_url: str | None = None) -> int:
     import textwrap
 
     from kb.load import ENTRIES_DIR, KBError, read_page
 
     base = _site_kb_url(kb_url)
-    rule, page = _resolve(target)
     wrap = textwrap.TextWrapper(width=88)
     if rule is not None:
         print(f"{rule.code} {rule.name}: {rule.summary}")

@@ -11,7 +11,7 @@ from pathlib import Path
 def bplint(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess[str]:
     """``python -m linter.cli ARGS`` in ``cwd``; colour and terminal hints are cleared so the
     output is what a pipe gets, plus ``env`` on top."""
-    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
     return subprocess.run(
         [sys.executable, "-m", "linter.cli", *args],
         cwd=cwd,

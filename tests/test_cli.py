@@ -166,7 +166,7 @@ def test_config_errors_name_file_and_key_and_exit_2(tmp_path, toml, fragment):
 def test_usage_errors_exit_2(tmp_path):
     assert bplint("check", "missing.py", cwd=tmp_path).returncode == 2
     assert bplint("check", "--select", "XYZ", ".", cwd=tmp_path).returncode == 2
-    assert bplint("explain", "no-such-thing", cwd=tmp_path).returncode == 2
+    assert bplint("explain", "qwxzv-vzxqw", cwd=tmp_path).returncode == 2  # no entry has it
 
 
 def test_rules_explain_verify(tmp_path):

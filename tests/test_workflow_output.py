@@ -208,7 +208,7 @@ def test_full_format_points_at_the_span(project):
 def run_in_pty(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     """Run bplint with stdout on a pseudo-terminal; returns what the terminal received."""
     master, slave = pty.openpty()
-    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "TERM")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "linter.cli", *args],
         cwd=cwd,
