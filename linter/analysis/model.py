@@ -20,7 +20,14 @@ import libcst as cst
 
 from linter.analysis import names as N
 from linter.analysis.collect import Binding, Collector, Scope, Site
-from linter.analysis.exprs import dotted, int_value, number_value, positional_args, string_value
+from linter.analysis.exprs import (
+    dotted,
+    factors_of,
+    int_value,
+    number_value,
+    positional_args,
+    string_value,
+)
 from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind
 
 
@@ -84,6 +91,27 @@ CE_LOGS = frozenset(
         "scipy.special.xlogy",
     }
 )
+_SCALAR_OPS = (
+    cst.Add,
+    cst.Subtract,
+    cst.Multiply,
+    cst.Divide,
+    cst.FloorDivide,
+    cst.Power,
+    cst.Modulo,
+)
+_SCALAR_FUNCS = frozenset(
+    {
+        "math.sqrt",
+        "math.exp",
+        "math.log",
+        "math.pow",
+        "numpy.sqrt",
+        "numpy.float64",
+        "numpy.float32",
+    }
+)
+_OUTPUT_ROLES = frozenset({Role.ACT, Role.PROB, Role.PREACT, Role.LINEAR})
 CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.functional"}
 
 
@@ -105,6 +133,10 @@ class ModuleModel:
         self._signs_in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._costs: dict[object, frozenset[str]] | None = None
         self.forms = Forms(self)
+        self._scratch_scalar: dict[object, bool] = {}
+        self._deriv_marks: tuple[set[cst.CSTNode], set[tuple[Scope, str]]] | None = None
+        self._propagation_weights: set[str] = set()
+        self._input_weights: set[str] | None = None
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -291,14 +323,59 @@ class ModuleModel:
                         k = self._update_key(b, scope)
                         if k:
                             found.add(k)
+            # ``W += dW`` with no visible scale: an update when W is a randomly initialised matrix
+            random = self._random_keys()
+            for scope in self.c.scopes:
+                for bindings in scope.bindings.values():
+                    for b in bindings:
+                        if (
+                            b.kind == "aug"
+                            and b.op in ("SubtractAssign", "AddAssign")
+                            and isinstance(b.value, cst.Name | cst.Attribute | cst.Subscript)
+                        ):
+                            k = self.key(b.target, scope)
+                            if k in random and not self.scalar(b.value, scope):
+                                found.add(k)
             self._params = found
         return self._params
+
+    def _random_keys(self) -> set[str]:
+        """Keys assigned a random initialisation (``np.random.randn(n, m) * 0.01`` and the like),
+        read from the syntax alone so that the parameter table never waits on roles."""
+        found: set[str] = set()
+        for scope in self.c.scopes:
+            for bindings in scope.bindings.values():
+                for b in bindings:
+                    if b.kind == "assign" and b.value is not None and self._is_random(b.value):
+                        k = self.key(b.target, scope)
+                        if k:
+                            found.add(k)
+        return found
+
+    def _is_random(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        if depth > 4:
+            return False
+        if isinstance(node, cst.BinaryOperation) and isinstance(
+            node.operator, cst.Multiply | cst.Divide | cst.Subtract | cst.Add
+        ):
+            return self._is_random(node.left, depth + 1) or self._is_random(node.right, depth + 1)
+        if isinstance(node, cst.Call):
+            if self.qualname(node.func) in N.RANDOM_INIT:
+                return True
+            func = node.func
+            return (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in N.RANDOM_METHODS
+                and self.qualname(func) is None
+                and _looks_like_rng(func.value)
+            )
+        return False
 
     def _update_key(self, b: Binding, scope: Scope) -> str | None:
         if b.value is None:
             return None
         if b.kind == "aug" and b.op in ("SubtractAssign", "AddAssign"):
-            if _is_step(b.value):
+            if self.is_step(b.value, scope):
                 return self.key(b.target, scope)
             return None
         if b.kind != "assign":
@@ -310,7 +387,7 @@ class ModuleModel:
         if isinstance(value, cst.BinaryOperation) and isinstance(
             value.operator, cst.Subtract | cst.Add
         ):
-            if self.key(value.left, scope) == target_key and _is_step(value.right):
+            if self.key(value.left, scope) == target_key and self.is_step(value.right, scope):
                 return target_key
         if isinstance(value, cst.ListComp) and isinstance(value.elt, cst.BinaryOperation):
             for comp in _comp_fors(value):
@@ -330,7 +407,13 @@ class ModuleModel:
         k = self.key(base, scope)
         if k is None:
             return None
-        structural = k in self.updated_params() or Role.INIT in self.roles(base, scope)
+        structural = (
+            k in self.updated_params()
+            or Role.INIT in self.roles(base, scope)
+            or k in self._propagation_weights_now()
+        )
+        if k in self.forward_input_weights():
+            return None if N.BIAS_NAME.match(N.last_part(k)) else k
         name_says = bool(N.WEIGHT_NAME.match(N.last_part(k)))
         if N.BIAS_NAME.match(N.last_part(k)):
             return None
@@ -382,6 +465,402 @@ class ModuleModel:
             self._orientation = {k: frozenset(v) for k, v in table.items()}
         return self._orientation.get(key, frozenset())
 
+    # --- structural seeds: scalars, steps, data, the upstream gradient -------------------------
+
+    def scalar(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """A value known to be a number rather than an array: a literal, arithmetic of scalars,
+        ``len(x)``, ``x.shape[0]``, ``float(...)``, or a name or attribute all of whose values are
+        such (parameter defaults and the arguments callers pass included)."""
+        if number_value(node) is not None:
+            return True
+        if depth > 6:
+            return False
+        if isinstance(node, cst.UnaryOperation):
+            return self.scalar(node.expression, scope, depth + 1)
+        if isinstance(node, cst.BinaryOperation):
+            return isinstance(node.operator, _SCALAR_OPS) and (
+                self.scalar(node.left, scope, depth + 1)
+                and self.scalar(node.right, scope, depth + 1)
+            )
+        if isinstance(node, cst.Call):
+            if isinstance(node.func, cst.Name) and node.func.value in ("len", "float", "int"):
+                return True
+            qn = self.qualname(node.func)
+            args = positional_args(node)
+            if (
+                qn in _SCALAR_FUNCS
+                or (isinstance(node.func, cst.Name) and node.func.value in ("abs", "min", "max"))
+            ) and args:
+                return all(self.scalar(a, scope, depth + 1) for a in args)
+            return False
+        if isinstance(node, cst.Subscript):
+            return isinstance(node.value, cst.Attribute) and node.value.attr.value == "shape"
+        if isinstance(node, cst.Attribute) and node.attr.value in ("size", "ndim"):
+            return True
+        if not isinstance(node, cst.Name | cst.Attribute):
+            return False
+        memo = ("scalar", node, scope)
+        if memo in self._scratch_scalar:
+            return self._scratch_scalar[memo]
+        self._scratch_scalar[memo] = False  # a cycle (``lr = lr * 0.9``) proves nothing
+        values = self.value_sources(node, scope)
+        if isinstance(node, cst.Name):
+            owner = self._owner(node.value, scope)
+            default = owner.param_defaults.get(node.value)
+            if default is not None:
+                values.append((default, owner))
+            if owner.name == "__init__" and owner.cls and node.value in owner.params:
+                values.extend(self._constructor_args(node.value, owner))
+        found = bool(values) and all(self.scalar(v, sc, depth + 1) for v, sc in values)
+        self._scratch_scalar[memo] = found
+        return found
+
+    def is_step(self, value: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """``lr * dW``, ``eta / n * nw``, ``-lr * g``, ``step`` (a name holding one): a quantity
+        scaled by a number, as an update step is. The factor is a scalar by its values (a
+        literal, a parameter default, what callers pass); a learning-rate name is only a
+        tie-breaker when nothing says what the factor holds."""
+        if depth > 4:
+            return False
+        if isinstance(value, cst.UnaryOperation):
+            return self.is_step(value.expression, scope, depth + 1)
+        if isinstance(value, cst.Name | cst.Attribute):
+            if N.LR_NAME.match((dotted(value) or "").rsplit(".", 1)[-1]):
+                return True
+            if isinstance(value, cst.Name):
+                bs = self._visible_bindings(value.value, scope)
+                if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
+                    inner = bs[0].value
+                    return isinstance(inner, cst.BinaryOperation) and self.is_step(
+                        inner, self._owner(value.value, scope), depth + 1
+                    )
+            return False
+        if isinstance(value, cst.BinaryOperation) and isinstance(
+            value.operator, cst.Multiply | cst.Divide | cst.MatrixMultiply
+        ):
+            for side in (value.left, value.right):
+                if self.scalar(side, scope):
+                    return True
+                name = dotted(side) or ""
+                if N.LR_NAME.match(name.rsplit(".", 1)[-1]):
+                    return True
+                if isinstance(side, cst.BinaryOperation | cst.UnaryOperation) and self.is_step(
+                    side, scope, depth + 1
+                ):
+                    return True
+        return False
+
+    def is_data(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
+        """A value that flows in and is not computed here: a parameter (and what its callers
+        pass, when that is data too), a loop variable, an element or attribute of one. Targets
+        are data; so are inputs."""
+        if depth > 5:
+            return False
+        if isinstance(node, cst.Subscript):
+            return self.is_data(node.value, scope, depth + 1)
+        if not isinstance(node, cst.Name | cst.Attribute):
+            return False
+        if self.roles(node, scope) - {Role.TARGET}:
+            return False
+        key = dotted(node)
+        if key is None:
+            return False
+        if isinstance(node, cst.Name):
+            bindings = self._visible_bindings(key, scope)
+        else:
+            bindings = list(scope.bindings.get(key, []))
+            if not bindings and key.startswith("self.") and scope.cls:
+                bindings = list(self.c.class_attrs.get(scope.cls, {}).get(key.split(".", 2)[1], []))
+        if not bindings:
+            return False
+        for b in bindings:
+            if b.kind in ("param", "for"):
+                continue
+            if b.kind == "assign" and isinstance(b.value, cst.Name | cst.Attribute | cst.Subscript):
+                home = (
+                    self._owner(key, scope)
+                    if isinstance(node, cst.Name)
+                    else next((sc for sc in self.c.scopes if b in sc.bindings.get(key, [])), scope)
+                )
+                if self.is_data(b.value, home, depth + 1):
+                    continue
+            return False
+        return True
+
+    def output_minus_data(
+        self, node: cst.BinaryOperation, scope: Scope
+    ) -> tuple[cst.BaseExpression, cst.BaseExpression, int] | None:
+        """``a - y`` with ``a`` the network's output (an activation, a probability, a linear
+        output) and ``y`` data: (output, data, +1); ``y - a`` gives -1. The error signal is
+        recognised by where its two sides come from, not by their names; a target name only
+        breaks a tie when the data side has no other evidence."""
+        if not isinstance(node.operator, cst.Subtract):
+            return None
+        lr, rr = self.roles(node.left, scope), self.roles(node.right, scope)
+        lo, ro = bool(lr & _OUTPUT_ROLES), bool(rr & _OUTPUT_ROLES)
+        if Role.GRAD in lr | rr:
+            return None
+        if lo and not ro and (Role.TARGET in rr or self.is_data(node.right, scope)):
+            return node.left, node.right, +1
+        if ro and not lo and (Role.TARGET in lr or self.is_data(node.left, scope)):
+            return node.right, node.left, -1
+        lt, rt = Role.TARGET in lr, Role.TARGET in rr
+        if lt != rt:
+            return (node.right, node.left, -1) if lt else (node.left, node.right, +1)
+        return None
+
+    def upstream_gradient_param(self, fn: Scope) -> str | None:
+        """The parameter that receives the gradient of a layer's output, by the forward/backward
+        pair convention: the first parameter (after self/ctx) of ``backward`` in a class that
+        also defines ``forward`` or ``__call__`` (or derives from ``autograd.Function``), and of a
+        function ``X_backward`` paired with ``X_forward``. A network's ``backward(X, y, out)``,
+        whose first parameter is also ``forward``'s, takes data and has none."""
+        if fn.is_module or fn.nested:
+            return None
+        params = [p for p in fn.params if p not in ("self", "cls", "ctx")]
+        if not params:
+            return None
+        if fn.cls is not None:
+            if fn.name != "backward":
+                return None
+            if any(b.rsplit(".", 1)[-1] == "Function" for b in self._class_chain(fn.cls)):
+                return params[0]
+            forward = self._method_in_chain(fn.cls, ("forward", "__call__"))
+            if forward is None:
+                return None
+            fparams = [p for p in forward.params if p not in ("self", "cls", "ctx")]
+            return None if fparams and fparams[0] == params[0] else params[0]
+        for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
+            if back in fn.name:
+                partner = fn.name.replace(back, fwd)
+                for s in self.c.functions.get(partner, []):
+                    if s.cls is None:
+                        fparams = [p for p in s.params if p not in ("self", "cls")]
+                        return None if fparams and fparams[0] == params[0] else params[0]
+        return None
+
+    def forward_input_weights(self) -> set[str]:
+        """Keys a layer's forward pass multiplies its input by: ``x @ self.W``,
+        ``np.dot(self.W, x)``, where ``x`` is (derived from) the first parameter of the forward
+        half of a forward/backward pair. That is what a weight is, whatever it is called."""
+        if self._input_weights is not None:
+            return self._input_weights
+        found: set[str] = set()
+        self._input_weights = found
+        for mm, site in self.matmuls():
+            fn = site.scope
+            inp = self._forward_input(fn)
+            if inp is None:
+                continue
+            for side, other in ((mm.left, mm.right), (mm.right, mm.left)):
+                if self._derives_from(side, fn, inp) and not self._derives_from(other, fn, inp):
+                    base, _ = self.strip_transpose(other)
+                    k = self.key(base, fn)
+                    if k is not None and isinstance(base, cst.Name | cst.Attribute | cst.Subscript):
+                        found.add(k)
+                        found.update(self._aliases_of(base, fn))
+        return found
+
+    def _aliases_of(self, node: cst.BaseExpression, scope: Scope) -> set[str]:
+        """Keys that hold the same matrix: ``col_W = self.W.reshape(n, -1).T`` (a view of
+        ``self.W``) and ``self.col_W = col_W`` (kept for the backward pass)."""
+        out: set[str] = set()
+        if not isinstance(node, cst.Name):
+            return out
+        for b in scope.bindings.get(node.value, []):
+            if b.kind == "assign" and b.value is not None:
+                base = _view_base(self.strip_transpose(b.value)[0])
+                base = _view_base(self.strip_transpose(base)[0])
+                if isinstance(base, cst.Attribute | cst.Subscript):
+                    k = self.key(base, scope)
+                    if k:
+                        out.add(k)
+        for key, bindings in scope.bindings.items():
+            for b in bindings:
+                if (
+                    b.kind == "assign"
+                    and isinstance(b.value, cst.Name)
+                    and b.value.value == node.value
+                    and key.startswith("self.")
+                ):
+                    k = self.key(b.target, scope)
+                    if k:
+                        out.add(k)
+        return out
+
+    def _forward_input(self, fn: Scope) -> str | None:
+        """The input parameter of the forward half of a forward/backward pair."""
+        if fn.is_module or fn.nested:
+            return None
+        params = [p for p in fn.params if p not in ("self", "cls", "ctx")]
+        if not params:
+            return None
+        if fn.cls is not None:
+            if fn.name not in ("forward", "__call__"):
+                return None
+            chain = (fn.cls, *self._class_chain(fn.cls))
+            if any(b.rsplit(".", 1)[-1] == "Function" for b in chain):
+                return params[0]
+            return params[0] if self._method_in_chain(fn.cls, ("backward",)) else None
+        if "forward" in fn.name:
+            partner = fn.name.replace("forward", "backward")
+            if any(s.cls is None for s in self.c.functions.get(partner, [])):
+                return params[0]
+        return None
+
+    def _derives_from(
+        self, node: cst.BaseExpression, scope: Scope, param: str, depth: int = 0
+    ) -> bool:
+        """Whether a value is computed from ``param`` in this function (reshapes, im2col,
+        element selection and arithmetic included)."""
+        if depth > 6:
+            return False
+        if isinstance(node, cst.Name):
+            if node.value == param:
+                return True
+            return any(
+                b.value is not None and self._derives_from(b.value, scope, param, depth + 1)
+                for b in scope.bindings.get(node.value, [])
+                if b.kind in ("assign", "unpack")
+            )
+        if isinstance(node, cst.Attribute):
+            key = dotted(node)
+            if key is not None and key.startswith("self."):
+                return any(
+                    b.value is not None and self._derives_from(b.value, scope, param, depth + 1)
+                    for b in scope.bindings.get(key, [])
+                    if b.kind == "assign"
+                )
+            return self._derives_from(node.value, scope, param, depth + 1)
+        if isinstance(node, cst.Call):
+            parts = [a.value for a in node.args]
+            if isinstance(node.func, cst.Attribute):
+                parts.append(node.func.value)
+            return any(self._derives_from(x, scope, param, depth + 1) for x in parts)
+        if isinstance(node, cst.Subscript):
+            return self._derives_from(node.value, scope, param, depth + 1)
+        if isinstance(node, cst.BinaryOperation):
+            return self._derives_from(node.left, scope, param, depth + 1) or self._derives_from(
+                node.right, scope, param, depth + 1
+            )
+        if isinstance(node, cst.UnaryOperation):
+            return self._derives_from(node.expression, scope, param, depth + 1)
+        return False
+
+    def _class_chain(self, cls: str) -> list[str]:
+        """The class's bases as written, and those of its bases defined in this module."""
+        out: list[str] = []
+        todo, seen = [cls], set()
+        while todo:
+            c = todo.pop()
+            if c in seen:
+                continue
+            seen.add(c)
+            for b in self.c.class_bases.get(c, []):
+                out.append(b)
+                todo.append(b)
+        return out
+
+    def _method_in_chain(self, cls: str, names: tuple[str, ...]) -> Scope | None:
+        for c in (cls, *self._class_chain(cls)):
+            for name in names:
+                for s in self.c.functions.get(name, []):
+                    if s.cls == c:
+                        return s
+        return None
+
+    def derivative_factors(self) -> tuple[set[cst.CSTNode], set[tuple[Scope, str]]]:
+        """Values multiplied elementwise by an activation derivative (``g * σ'(z)``, ``g * a *
+        (1 - a)``): the chain rule's step, so those values are gradients. Returns the factor
+        nodes and, for names, (scope, name). The derivative is recognised by its formula or
+        its helper's body (``forms``), never by a name."""
+        if self._deriv_marks is not None:
+            return self._deriv_marks
+        nodes: set[cst.CSTNode] = set()
+        names: set[tuple[Scope, str]] = set()
+        self._deriv_marks = (nodes, names)
+        for site in self.c.binops:
+            node = site.node
+            if not isinstance(node, cst.BinaryOperation) or not isinstance(
+                node.operator, cst.Multiply
+            ):
+                continue
+            factors = factors_of(node)
+            if len(factors) < 2:
+                continue
+            deriv = {i for i, f in enumerate(factors) if self._is_derivative(f, site.scope)}
+            for i, f in enumerate(factors):
+                for j, g in enumerate(factors):
+                    rest = _one_minus(g)
+                    if i != j and rest is not None and rest.deep_equals(f):
+                        deriv |= {i, j}
+            if not deriv:
+                continue
+            for i, f in enumerate(factors):
+                if i in deriv or number_value(f) is not None:
+                    continue
+                nodes.add(f)
+                inner = f
+                if isinstance(inner, cst.Name):
+                    names.add((self._owner(inner.value, site.scope), inner.value))
+                mm = self.matmul(inner)
+                if mm is not None:
+                    self._mark_propagation(mm, site.scope, nodes, names)
+        return self._deriv_marks
+
+    def _mark_propagation(
+        self, mm: MatMul, scope: Scope, nodes: set[cst.CSTNode], names: set[tuple[Scope, str]]
+    ) -> None:
+        """``(M @ g) * σ'(z)``: the product carries a gradient through the matrix M. The operand
+        written as a transpose or an inverse is the matrix (the weight); the other is the
+        gradient being carried."""
+        sides = (mm.left, mm.right)
+        wrapped = [self._matrix_like(s, scope) for s in sides]
+        if wrapped[0] == wrapped[1]:
+            return
+        grad = sides[1] if wrapped[0] else sides[0]
+        matrix = sides[0] if wrapped[0] else sides[1]
+        nodes.add(grad)
+        if isinstance(grad, cst.Name):
+            names.add((self._owner(grad.value, scope), grad.value))
+        base = self._inverse_arg(matrix) or self.strip_transpose(matrix)[0]
+        k = self.key(base, scope)
+        if k is not None:
+            self._propagation_weights.add(k)
+
+    def _propagation_weights_now(self) -> set[str]:
+        self.derivative_factors()
+        return self._propagation_weights
+
+    def _matrix_like(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        base, transposed = self.strip_transpose(node)
+        if transposed or self._inverse_arg(base) is not None:
+            return True
+        k = self.key(base, scope)
+        return k is not None and k in self.updated_params()
+
+    def _inverse_arg(self, node: cst.BaseExpression) -> cst.BaseExpression | None:
+        if isinstance(node, cst.Call):
+            args = positional_args(node)
+            if self.qualname(node.func) in N.INVERSE and args:
+                return args[0]
+            if (
+                isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in N.INVERSE_METHODS
+                and not args
+                and self.qualname(node.func) is None
+            ):
+                return node.func.value
+        return None
+
+    def _is_derivative(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        form = self.forms.form(node, scope)
+        if form is None and isinstance(node, cst.Name):
+            bs = self._visible_bindings(node.value, scope)
+            if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
+                form = self.forms.form(bs[0].value, self._owner(node.value, scope))
+        return form is not None and form.kind in DERIVATIVES
+
     # --- roles ---------------------------------------------------------------------------------
 
     def roles(self, node: cst.BaseExpression, scope: Scope) -> frozenset[Role]:
@@ -398,7 +877,10 @@ class ModuleModel:
         self._depth += 1
         cycles_before = self._cycles
         try:
-            result = frozenset(self._roles_of(node, scope))
+            found = self._roles_of(node, scope)
+            if node in self.derivative_factors()[0] and not found & {Role.DERIV, Role.INIT}:
+                found = {*found, Role.GRAD}
+            result = frozenset(found)
         finally:
             self._in_progress.discard(memo)
             self._depth -= 1
@@ -467,6 +949,8 @@ class ModuleModel:
         owner = self._owner(name, scope)
         if any(self._seeds_error(b, owner) for b in bindings):
             return {Role.GRAD, Role.ERROR}
+        if (owner, name) in self.derivative_factors()[1]:
+            return {Role.GRAD}
         roles: set[Role] = set()
         for b in bindings:
             if b.kind != "aug":
@@ -491,6 +975,8 @@ class ModuleModel:
             return False
         from linter.analysis.exprs import names_in
 
+        if self.roles(b.target.value, scope) & {Role.PROB, Role.ACT}:
+            return True  # a copy of the probabilities, minus one at each label: p - onehot(y)
         return any(
             Role.TARGET in self._name_hint(n, scope)
             for element in b.target.slice
@@ -613,6 +1099,8 @@ class ModuleModel:
         roles.discard(Role.INIT)
         if roles:
             return roles
+        if self.upstream_gradient_param(scope) == name:
+            return {Role.GRAD}
         roles = self._name_hint(name, scope)
         if Role.GRAD in roles and not self.is_backward_scope(scope):
             roles.discard(Role.GRAD)
@@ -630,6 +1118,29 @@ class ModuleModel:
                     table.setdefault(target, []).append((call, site.scope))
             self._callers = table
         return table.get(fn, [])
+
+    def _constructor_args(self, name: str, init: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
+        """What ``Net(sizes, 0.1)`` passes to a parameter of ``Net.__init__``. Used for scalar
+        evidence only: an attribute read in a method belongs to one instance, and the
+        constructor calls describe them all."""
+        params = [p for p in init.params if p not in ("self", "cls")]
+        if name not in params:
+            return []
+        out = []
+        for site in self.c.calls:
+            call = site.node
+            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name)):
+                continue
+            if call.func.value != init.cls:
+                continue
+            for i, a in enumerate(call.args):
+                if a.star:
+                    break
+                if (a.keyword is not None and a.keyword.value == name) or (
+                    a.keyword is None and i < len(params) and params[i] == name
+                ):
+                    out.append((a.value, site.scope))
+        return out
 
     def _arguments_for(self, name: str, fn: Scope) -> Iterator[tuple[cst.BaseExpression, Scope]]:
         if name not in fn.params or fn.is_module:
@@ -776,19 +1287,17 @@ class ModuleModel:
             return {Role.PREACT}
         if isinstance(op, cst.Subtract | cst.Add):
             # ``w - eta * nw``: a step applied to a value is that value, updated, not a gradient
-            if Role.GRAD in right and Role.GRAD not in left and _is_step(node.right):
+            if Role.GRAD in right and Role.GRAD not in left and self.is_step(node.right, scope):
                 return set(left)
             if (
                 isinstance(op, cst.Add)
                 and Role.GRAD in left
                 and Role.GRAD not in right
-                and _is_step(node.left)
+                and self.is_step(node.left, scope)
             ):
                 return set(right)
-            if (Role.TARGET in left) != (Role.TARGET in right) and isinstance(op, cst.Subtract):
-                other = right if Role.TARGET in left else left
-                if Role.GRAD not in other:
-                    return {Role.GRAD, Role.ERROR}
+            if isinstance(op, cst.Subtract) and self.output_minus_data(node, scope) is not None:
+                return {Role.GRAD, Role.ERROR}
             if Role.GRAD in left or Role.GRAD in right:
                 return {Role.GRAD}
             return set()
@@ -868,11 +1377,7 @@ class ModuleModel:
                 node = node.left  # (a - y) / n
                 continue
             if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
-                lt = Role.TARGET in self.roles(node.left, scope)
-                rt = Role.TARGET in self.roles(node.right, scope)
-                if lt != rt:
-                    return (node.right, node.left, -1) if lt else (node.left, node.right, +1)
-                return None
+                return self.output_minus_data(node, scope)
             if isinstance(node, cst.Name):
                 bs = [b for b in self._visible_bindings(node.value, scope) if b.kind == "assign"]
                 if len(bs) != 1 or bs[0].value is None:
@@ -1115,7 +1620,11 @@ class ModuleModel:
     def _as_update(self, b: Binding, scope: Scope) -> Update | None:
         if b.value is None:
             return None
-        if b.kind == "aug" and b.op in ("SubtractAssign", "AddAssign") and _is_step(b.value):
+        if (
+            b.kind == "aug"
+            and b.op in ("SubtractAssign", "AddAssign")
+            and self.is_step(b.value, scope)
+        ):
             key = self.key(b.target, scope)
             if key is None:
                 return None
@@ -1129,7 +1638,7 @@ class ModuleModel:
         if isinstance(value, cst.BinaryOperation) and isinstance(
             value.operator, cst.Subtract | cst.Add
         ):
-            if self.key(value.left, scope) == key and _is_step(value.right):
+            if self.key(value.left, scope) == key and self.is_step(value.right, scope):
                 d = -1 if isinstance(value.operator, cst.Subtract) else 1
                 return Update(key, scope, b, d, value.right, scope)
         if isinstance(value, cst.ListComp) and isinstance(value.elt, cst.BinaryOperation):
@@ -1137,7 +1646,7 @@ class ModuleModel:
             if (
                 self._update_key(b, scope) == key
                 and isinstance(elt.operator, cst.Subtract | cst.Add)
-                and _is_step(elt.right)
+                and self.is_step(elt.right, scope)
             ):
                 d = -1 if isinstance(elt.operator, cst.Subtract) else 1
                 return Update(key, scope, b, d, elt.right, scope)
@@ -1145,6 +1654,27 @@ class ModuleModel:
 
 
 # --- small syntactic helpers ----------------------------------------------------------------------
+
+
+def _one_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    if (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Subtract)
+        and number_value(node.left) == 1.0
+    ):
+        return node.right
+    return None
+
+
+def _view_base(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``W.reshape(n, -1)`` / ``W.view(...)`` / ``W.flatten()`` -> ``W``."""
+    while (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in ("reshape", "view", "flatten", "ravel", "copy")
+    ):
+        node = node.func.value
+    return node
 
 
 def _is_swap_axes(args: object) -> bool:
