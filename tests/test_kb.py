@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.load import ENTRIES_DIR, KBError, load_kb
+from kb import torch_support
+from kb.load import CHECKS_DIR, ENTRIES_DIR, KBError, load_kb
 from kb.verify import run_check
 from linter.rules import ALL_RULES
 
@@ -113,3 +114,29 @@ def test_bad_front_matter_names_file_and_field(tmp_path, mutate, field, fragment
 def test_malformed_files_get_a_clear_error(tmp_path, text, fragment):
     err, target = _kb_with(tmp_path, text)
     assert any(p.path == target and fragment in p.message for p in err.problems), str(err)
+
+
+# --- PyTorch claims: measured with torch when installed, a numpy model otherwise ----------------
+
+TORCH_CHECKS = sorted(
+    p.stem for p in CHECKS_DIR.glob("*.py") if "kb.torch_support" in p.read_text(encoding="utf-8")
+)
+
+
+def test_torch_checks_exist():
+    assert len(TORCH_CHECKS) >= 10, TORCH_CHECKS
+
+
+@pytest.mark.parametrize("check", TORCH_CHECKS)
+def test_torch_check_says_which_backend_ran(monkeypatch, check):
+    torch_support.preload()
+    if torch_support.get_torch() is not None:
+        run = run_check(check)
+        assert run.result.passed, [(m.name, m.value) for m in run.result.measurements]
+        assert "Measured with PyTorch" in run.result.claim
+    monkeypatch.setenv(torch_support.ENV, "0")  # the fallback must hold on its own
+    run = run_check(check)
+    failed = [(m.name, m.value) for m in run.result.measurements if not m.passed]
+    assert not failed, failed
+    assert "numpy model" in run.result.claim
+    assert run.seconds < 1.0
