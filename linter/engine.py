@@ -179,7 +179,7 @@ def _unused_noqa(
     source: str, path: Path, rules: Sequence[type[Rule]], report: FileReport
 ) -> Iterable[Finding]:
     """BP900: directives naming bplint codes that suppressed nothing, cannot, or do not exist."""
-    from linter.rules.meta import UnusedNoqa
+    from linter.rules.bp9_meta.unused_noqa import UnusedNoqa
 
     enabled = {r.code for r in rules} | {r.name for r in rules}
     names = rule_names()

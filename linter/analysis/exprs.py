@@ -117,3 +117,23 @@ def factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:
         else:
             out.append(n)
     return out
+
+
+def same_name(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+    """Both are the same bare name (``x`` and ``x``)."""
+    return isinstance(a, cst.Name) and isinstance(b, cst.Name) and a.value == b.value
+
+
+def contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
+    """Whether ``inner`` (by identity) is ``outer`` or somewhere inside it."""
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            nonlocal found
+            if n is inner:
+                found = True
+            return not found
+
+    outer.visit(_V())
+    return found

@@ -1,4 +1,4 @@
-"""BP9xx: rules about bplint itself (no misconception behind them, so no KB entry)."""
+"""BP900 unused-noqa."""
 
 from __future__ import annotations
 

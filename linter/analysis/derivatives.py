@@ -1,0 +1,178 @@
+"""Facts about derivatives: where an activation derivative is computed, and the output-layer
+factors (σ′ of the output, p(1 − p) of a softmax, the error a − y) that the BP1xx and BP2xx rules
+query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from linter.analysis import ModuleModel, Role
+from linter.analysis.collect import Scope, Site
+from linter.analysis.exprs import factors_of, same_name
+from linter.analysis.forms import DERIVATIVES, Form, Kind
+
+
+def derivative_sites(model: ModuleModel) -> Iterator[tuple[cst.CSTNode, Form, Scope]]:
+    """Every call or expression that computes an activation derivative, outside helper bodies.
+
+    Inside a derivative helper (``def sigmoid_prime(z): ...``) that the module calls, the formula
+    is applied to the helper's own parameter; it is judged at the helper's call sites instead.
+    """
+    for site, node in derivative_candidates(model):
+        form = model.forms.form(node, site.scope)
+        if form is None and isinstance(node, cst.BinaryOperation):
+            form = model.forms.derivative_in_product(node, site.scope)
+        if form is None or form.kind not in DERIVATIVES:
+            continue
+        scope = site.scope
+        if (
+            isinstance(form.operand, cst.Name)
+            and form.operand.value in scope.params
+            and model.forms.helper_kind(scope) in DERIVATIVES
+            and model.callers(scope)
+        ):
+            continue
+        yield node, form, scope
+
+
+def derivative_candidates(model: ModuleModel) -> Iterator[tuple[Site, cst.BaseExpression]]:
+    """Calls and arithmetic; a bare comparison (``z > 0``) only as a factor of a product, where
+    it is a ReLU mask and not, say, a perceptron's threshold."""
+    for site in (*model.c.calls, *model.c.binops):
+        yield site, site.node
+        node = site.node
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply):
+            for side in (node.left, node.right):
+                if isinstance(side, cst.Comparison):
+                    yield site, side
+
+
+def sigmoid_prime_factor(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Form | None:
+    """A factor that is σ′ of the output: σ′(z) in any spelling, or a(1 − a) of a sigmoid."""
+    form = model.forms.form(node, scope)
+    if form is None:
+        return None
+    if form.kind is Kind.SIGMOID_PRIME_OF_Z:
+        return form
+    if form.kind is Kind.OUTPUT_POLY and not model.has(form.operand, scope, Role.PROB):
+        if model.activation_kind(form.operand, scope) in (Kind.SIGMOID, None):
+            return form
+    return None
+
+
+def softmax_poly(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Form | None:
+    """``p * (1 - p)`` of a softmax output p (the 'elementwise softmax Jacobian')."""
+    form = model.forms.form(node, scope)
+    if form is not None and form.kind is Kind.OUTPUT_POLY:
+        if model.has(form.operand, scope, Role.PROB):
+            return form
+    return None
+
+
+def error_products(
+    model: ModuleModel,
+) -> Iterator[tuple[cst.BinaryOperation, tuple, list[cst.BaseExpression], Scope]]:
+    """Products whose factors include an error signal ``a - y``: (node, error, others, scope)."""
+    for site in model.c.binops:
+        node = site.node
+        if not isinstance(node, cst.BinaryOperation) or not isinstance(node.operator, cst.Multiply):
+            continue
+        factors = factors_of(node)
+        for i, f in enumerate(factors):
+            parts = model.error_parts(f, site.scope)
+            if parts is not None:
+                yield node, parts, factors[:i] + factors[i + 1 :], site.scope
+                break
+
+
+def poly_factor(model: ModuleModel, factors: list[cst.BaseExpression], scope: Scope) -> Form | None:
+    """``a * (1 - a)`` as one factor, or spread over separate factors of a product chain."""
+    for f in factors:
+        form = model.forms.form(f, scope)
+        if form is not None and form.kind in (Kind.SIGMOID_PRIME_OF_Z, Kind.OUTPUT_POLY):
+            return form
+    return model.forms.poly_pair(factors, factors, scope)
+
+
+def raw_error_source(
+    model: ModuleModel, operand: cst.BaseExpression, scope: Scope, use_index: int
+) -> cst.BaseExpression | None:
+    """The raw ``a - y`` (of a sigmoid/tanh output) this operand is, where it was formed:
+    the operand itself, or the latest assignment to its name before this use."""
+    candidates: list[cst.BaseExpression] = []
+    if isinstance(operand, cst.Name):
+        before = [
+            b
+            for b in scope.bindings.get(operand.value, [])
+            if b.kind == "assign" and b.value is not None and b.index <= use_index
+        ]
+        if before:
+            candidates.append(max(before, key=lambda b: b.index).value)
+    else:
+        candidates.append(operand)
+    for value in candidates:
+        parts = model.error_parts(value, scope)
+        if parts is None:
+            continue
+        if model.activation_kind(parts[0], scope) in (Kind.SIGMOID, Kind.TANH):
+            return value
+    return None
+
+
+def softmax_counted_twice(model: ModuleModel) -> Iterator[cst.CSTNode]:
+    """Where a softmax derivative is multiplied into p − y, which already is the gradient with
+    respect to the logits: (a) ``error * p * (1 - p)`` in one product chain; (b) ``g *= p * (1 -
+    p)`` or ``g = g * p * (1 - p)`` on an error signal; (c) a softmax Jacobian matrix applied to
+    p − y. Yields the product, the statement, or the matrix product."""
+    # (a) error * p(1 - p), in one product chain
+    for node, (pred, _t, _s), others, scope in error_products(model):
+        if not model.has(pred, scope, Role.PROB):
+            continue
+        form = None
+        for f in others:
+            form = softmax_poly(model, f, scope)
+            if form is not None:
+                break
+        if form is None:
+            form = poly_factor(model, others, scope)
+            if form is None or not model.has(form.operand, scope, Role.PROB):
+                continue
+        yield node
+    # (b) grad *= p * (1 - p) / grad = grad * p * (1 - p) on a seeded p - onehot
+    for scope in model.c.scopes:
+        for bindings in scope.bindings.values():
+            for b in bindings:
+                if b.value is None or b.kind not in ("aug", "assign"):
+                    continue
+                if b.kind == "aug" and b.op != "MultiplyAssign":
+                    continue
+                if not model.has(b.target, scope, Role.ERROR):
+                    continue
+                factors = [b.value] if b.kind == "aug" else factors_of(b.value)
+                if b.kind == "assign" and not any(
+                    isinstance(f, cst.Name)
+                    and isinstance(b.target, cst.Name)
+                    and f.value == b.target.value
+                    for f in factors
+                ):
+                    continue
+                others = [f for f in factors if not same_name(f, b.target)]
+                hit = any(softmax_poly(model, f, scope) for f in others) or (
+                    (pp := poly_factor(model, others, scope)) is not None
+                    and model.has(pp.operand, scope, Role.PROB)
+                )
+                if hit:
+                    node = b.stmt if b.kind == "aug" else b.value
+                    yield node.body[0] if isinstance(node, cst.SimpleStatementLine) else node
+    # (c) the softmax Jacobian applied to p - y
+    for mm, site in model.matmuls():
+        for jac, err in ((mm.left, mm.right), (mm.right, mm.left)):
+            base, _ = model.strip_transpose(jac)
+            form = model.forms.form(base, site.scope)
+            if form is None or form.kind is not Kind.SOFTMAX_JACOBIAN:
+                continue
+            parts = model.error_parts(err, site.scope)
+            if parts is not None and model.has(parts[0], site.scope, Role.PROB):
+                yield mm.node

@@ -1,0 +1,244 @@
+"""Facts about gradients as values: the products that form them, the inverses and transposes
+applied to weights, whether a stored gradient was reduced over the batch, and whether it is
+accumulated or overwritten. Rules in ``linter/rules/bp0_linalg`` query these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from linter.analysis import ModuleModel, Role
+from linter.analysis import names as N
+from linter.analysis.collect import Binding, Scope
+from linter.analysis.exprs import calls_in, names_in, number_value, positional_args
+from linter.analysis.model import _is_scalar, resolve_local
+
+
+def product_operands(
+    model: ModuleModel, node: cst.BaseExpression
+) -> tuple[cst.CSTNode, cst.BaseExpression, cst.BaseExpression] | None:
+    """(node, left, right) for a matrix product or an outer product."""
+    mm = model.matmul(node)
+    if mm is not None:
+        return mm.node, mm.left, mm.right
+    if isinstance(node, cst.Call) and model.qualname(node.func) in ("numpy.outer", "torch.outer"):
+        args = positional_args(node)
+        if len(args) == 2:
+            return node, args[0], args[1]
+    return None
+
+
+def inverted_weights(
+    model: ModuleModel,
+) -> Iterator[tuple[cst.Call, cst.BaseExpression, cst.BaseExpression]]:
+    """(inverse call, weight, gradient): a matrix product of an inverse (or pseudo-inverse) of a
+    weight with a gradient, once per inverse call."""
+    seen: set[cst.CSTNode] = set()
+    for mm, site in model.matmuls():
+        for side, other in ((mm.left, mm.right), (mm.right, mm.left)):
+            inv = inverse_of_weight(model, side, site.scope)
+            if inv is None or inv[0] in seen:
+                continue
+            if not model.has(other, site.scope, Role.GRAD):
+                continue
+            seen.add(inv[0])
+            yield inv[0], inv[1], other
+
+
+def weight_solves(
+    model: ModuleModel,
+) -> Iterator[tuple[cst.Call, cst.BaseExpression, cst.BaseExpression]]:
+    """(call, weight, gradient): ``solve(W, g)`` (``np.linalg.solve``, ``lstsq`` ...) of a weight
+    and a gradient."""
+    for site in model.c.calls:
+        call = site.node
+        assert isinstance(call, cst.Call)
+        if model.qualname(call.func) not in N.SOLVE:
+            continue
+        args = positional_args(call)
+        if len(args) == 2 and model.is_weight(args[0], site.scope):
+            if model.has(args[1], site.scope, Role.GRAD):
+                yield call, args[0], args[1]
+
+
+def inverse_of_weight(
+    model: ModuleModel, operand: cst.BaseExpression, scope: Scope
+) -> tuple[cst.Call, cst.BaseExpression] | None:
+    """(the call, the weight) when ``operand`` is an inverse, pseudo-inverse or ``.I`` of a
+    weight (through transposes and a local name bound to it); None otherwise."""
+    node, _ = model.strip_transpose(operand)
+    node = resolve_local(model, node, scope)
+    node, _ = model.strip_transpose(node)
+    if not isinstance(node, cst.Call):
+        return None
+    args = positional_args(node)
+    if model.qualname(node.func) in N.INVERSE and len(args) >= 1:
+        arg = args[0]
+    elif (
+        isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in N.INVERSE_METHODS
+        and not args
+        and model.qualname(node.func) is None
+    ):
+        arg = node.func.value
+    else:
+        return None
+    return (node, arg) if model.is_weight(arg, scope) else None
+
+
+def transposed_in_updates(model: ModuleModel) -> set[str]:
+    """Gradient names an update applies transposed (``self.W - lr * dw.T``)."""
+    found: set[str] = set()
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if node.attr.value == "T":
+                label = N.target_label(node.value)
+                if label:
+                    found.add(label)
+
+    for u in model.updates():
+        u.step.visit(_V())
+    return found
+
+
+def unreduced(
+    model: ModuleModel,
+    value: cst.BaseExpression,
+    scope: Scope,
+    depth: int = 0,
+    seen: set[str] | None = None,
+) -> bool:
+    """The value is an upstream gradient that provably never went through a reduction: names
+    are followed to their assignments; a value returned by a call or unpacked from one is
+    unknown, and unknown is not a finding."""
+    seen = set() if seen is None else seen
+    if depth > 4:
+        return True  # no reduction found along the way
+    # on the stored value itself any reduction counts (``np.ones(m) @ dZ`` sums); upstream,
+    # only explicit sums do: a matrix product there is the backward pass, not a batch sum
+    if reduces(model, value) if depth == 0 else sums(value):
+        return False
+    for name in names_in(value):
+        bindings = scope.bindings.get(name, [])
+        if not bindings or name in seen:
+            continue
+        seen.add(name)
+        if any(b.kind in ("unpack", "param", "for", "append") for b in bindings):
+            if not model.has(cst.Name(name), scope, Role.GRAD):
+                continue
+            if any(b.kind == "unpack" for b in bindings):
+                return False
+        for b in bindings:
+            if b.kind == "assign" and b.value is not None and model.has(b.value, scope, Role.GRAD):
+                if isinstance(b.value, cst.Subscript | cst.Attribute):
+                    return False  # ``dbat = gradients["dba"]``: formed elsewhere, unknown
+                if not unreduced(model, b.value, scope, depth + 1, seen):
+                    return False
+    return True
+
+
+# method or function names that sum or average over an axis
+REDUCERS = frozenset({"sum", "mean", "einsum", "tensordot", "average", "nansum"})
+
+
+def sums(value: cst.BaseExpression) -> bool:
+    """Whether ``value`` calls a reducer (``sum``, ``mean``, ``einsum`` ...) anywhere."""
+    for call in calls_in(value):
+        func = call.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if name in REDUCERS:
+            return True
+    return False
+
+
+def reduces(model: ModuleModel, value: cst.BaseExpression) -> bool:
+    """Whether the value sums or averages somewhere (a reducing call or a matrix product)."""
+    if model.matmul(model.core_value(value)) is not None or sums(value):
+        return True
+    return any(model.matmul(call) is not None for call in calls_in(value))
+
+
+def batched(model: ModuleModel, scope: Scope, value: cst.BaseExpression) -> bool:
+    """Evidence that the gradients in ``scope`` carry a batch axis."""
+    # divided (or scaled) by a batch size, here or in a sibling weight gradient of the scope
+    for b, sc in model.gradient_stores(N.WEIGHT_GRAD_NAME):
+        if sc is scope and b.value is not None and scaled_by_batch(b.value):
+            return True
+    if scaled_by_batch(value):
+        return True
+    # flattening a batch: x.reshape(x.shape[0], -1)
+    for site in model.c.calls:
+        if site.scope is not scope:
+            continue
+        call = site.node
+        if isinstance(call.func, cst.Attribute) and call.func.attr.value == "reshape":
+            args = positional_args(call)
+            if args and "shape" in model.module.code_for_node(args[0]):
+                return True
+    # another bias gradient of the module reduced over an axis
+    for b, _ in model.gradient_stores(N.BIAS_GRAD_NAME):
+        if b.value is not None and b.value is not value and reduces(model, b.value):
+            return True
+    return False
+
+
+def scaled_by_batch(value: cst.BaseExpression) -> bool:
+    """``g / m`` or ``g * (1 / m)``: multiplied or divided by a scalar that is not a constant
+    (a batch size)."""
+    node = value
+    while isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, cst.Multiply | cst.Divide
+    ):
+        for side in (node.left, node.right):
+            if _is_scalar(side) and _not_constant(side):
+                return True
+        node = node.left
+    return False
+
+
+def _not_constant(node: cst.BaseExpression) -> bool:
+    """Some part of ``node`` is not a number literal."""
+    if isinstance(node, cst.BinaryOperation):
+        return _not_constant(node.left) or _not_constant(node.right)
+    return number_value(node) is None
+
+
+def overwrites_accumulator(
+    model: ModuleModel, key: str, b: Binding, bindings: list[Binding]
+) -> bool:
+    """``b`` plain-assigns a weight-gradient accumulator ``key`` inside a loop after it was set
+    to zeros outside that loop (``bindings`` are all of ``key``'s bindings in the scope), and
+    does not read ``key`` itself: only the last iteration survives."""
+    if not b.loops or not N.WEIGHT_GRAD_NAME.match(key.rsplit(".", 1)[-1]):
+        return False
+    if key in names_in(b.value):
+        return False
+    for other in bindings:
+        if other is b or other.kind != "assign" or other.value is None:
+            continue
+        if (
+            other.index < b.index
+            and b.loops[: len(other.loops)] == other.loops
+            and len(other.loops) < len(b.loops)
+        ):
+            if model.is_call_to(
+                other.value, N.CONST_INIT | {"numpy.zeros_like", "torch.zeros_like"}
+            ):
+                return True
+    return False
+
+
+def reads_grad(value: cst.BaseExpression) -> bool:
+    """Whether ``value`` reads some ``.grad`` attribute (a micrograd-style backward closure)."""
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            if node.attr.value == "grad":
+                found = True
+
+    value.visit(_V())
+    return found

@@ -1,0 +1,218 @@
+"""BP005 bias-gradient-not-summed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from linter.analysis import ModuleModel, Role
+from linter.analysis import names as N
+from linter.analysis.gradients import batched, unreduced
+from linter.rule import Invalid, Report, Rule, Valid
+
+
+class BiasGradientNotSummed(Rule):
+    """Flags a batched bias gradient that is not reduced over the batch axis."""
+
+    code = "BP005"
+    name = "bias-gradient-not-summed"
+    kb = "bias-gradient-not-summed"
+    summary = "Bias gradient not reduced over the batch axis."
+    why = (
+        "A bias is added to every example of the batch (broadcasting), so its gradient is the "
+        "sum of the upstream gradient over the batch axis. Storing the per-example gradient "
+        "either raises a shape error at the update or, with `b = b - lr * db`, silently "
+        "broadcasts the bias into a matrix."
+    )
+    instead = "Reduce over the batch axis: `db = dZ.sum(axis=0)` (rows) or `axis=1, keepdims=True`."
+    known_problems = (
+        "Per-example code (`nabla_b = delta` for one column) is correct, so the rule needs "
+        "evidence that the code is batched: the same function divides by a batch size, reads "
+        "`x.shape[0]` to flatten a batch, or reduces another bias gradient over an axis."
+    )
+    valid = [
+        Valid(
+            """
+            def backward(dZ, A_prev, m):
+                dW = A_prev.T @ dZ / m
+                db = np.sum(dZ, axis=0) / m
+                return dW, db
+            """
+        ),
+        Valid(
+            """
+            def backprop(self, x, y):
+                delta = self.cost_derivative(x, y)
+                nabla_b = delta
+                return nabla_b
+            """,
+            note="Per-example Nielsen code: delta is one column, no reduction needed.",
+        ),
+        Valid(
+            """
+            def affine_backward(dout, cache):
+                x, w, b = cache
+                dw = x.reshape(x.shape[0], -1).T.dot(dout)
+                db = np.sum(dout, axis=0)
+                return dw, db
+            """
+        ),
+        Valid(
+            """
+            def backward(self, dZ):
+                self.db = dZ.mean(axis=0)
+                return dZ @ self.W.T
+            """
+        ),
+        Valid(
+            """
+            def backward(dZ, m):
+                db = np.ones(m) @ dZ / m
+                return db
+            """,
+            note="A product with a ones vector is a sum over the batch.",
+        ),
+        Valid(
+            """
+            def backward(delta, m):
+                db = np.sum(delta, axis=1, keepdims=True) / m
+                return db
+            """
+        ),
+        Valid(
+            """
+            def sgd_step(b, db, lr):
+                b = b - lr * db
+                return b
+            """
+        ),
+        Valid(
+            """
+            def backward(self, dout):
+                db = dout
+                return db
+            """,
+            note="No evidence of a batch: silent.",
+        ),
+        Valid(
+            """
+            def update(parameters, grads, m):
+                dW1 = grads["dW1"] / m
+                db1 = grads["db1"]
+                return dW1, db1
+            """,
+            note="A lookup: the gradient was reduced where it was formed.",
+        ),
+        Valid(
+            """
+            def rnn_backward(dh, cache, m):
+                dWx = np.zeros_like(cache[0]) / m
+                db = 0
+                for t in range(dh.shape[1]):
+                    dx_t, dWx_t, db_t = step_backward(dh[:, t], cache)
+                    dWx += dWx_t
+                    db += db_t
+                return dWx, db
+            """,
+            note="Per-step gradients returned by a helper that reduced them.",
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def backward(dZ, A_prev, m):
+                dW = A_prev.T @ dZ / m
+                db = dZ / m
+                return dW, db
+            """,
+            at=(3, 10),
+        ),
+        Invalid(
+            """
+            def affine_backward(dout, cache):
+                x, w, b = cache
+                dw = x.reshape(x.shape[0], -1).T.dot(dout)
+                db = dout
+                return dw, db
+            """,
+            at=(4, 10),
+        ),
+        Invalid(
+            """
+            def backprop(self, X, Y, zs, activations):
+                delta = (activations[-1] - Y) * sigmoid_prime(zs[-1])
+                nabla_b = [None, None]
+                nabla_b[-1] = np.sum(delta, axis=1, keepdims=True)
+                delta = np.dot(self.weights[-1].T, delta) * sigmoid_prime(zs[-2])
+                nabla_b[-2] = delta
+                return nabla_b
+            """,
+            at=(6, 19),
+        ),
+        Invalid(
+            """
+            def backward(A, Y, X):
+                m = X.shape[1]
+                dz = A - Y
+                dw = np.dot(X, dz.T) / m
+                db = dz / m
+                return dw, db
+            """,
+            at=(5, 10),
+        ),
+        Invalid(
+            """
+            def backward(dZ, A_prev, m):
+                dW = 1 / m * np.dot(dZ, A_prev.T)
+                db = 1 / m * dZ
+                return dW, db
+            """,
+            at=(3, 10),
+        ),
+        Invalid(
+            """
+            def backward(self, dout, X):
+                N = X.shape[0]
+                grads = {}
+                grads["W"] = X.T @ dout / N
+                grads["b"] = dout / N
+                return grads
+            """,
+            at=(5, 18),
+        ),
+        Invalid(
+            """
+            def backward(delta, X):
+                dW = np.dot(delta, X.T) / len(X)
+                db = delta / len(X)
+                return dW, db
+            """,
+            at=(3, 10),
+        ),
+        Invalid(
+            """
+            def layer_backward(self, dZ, n):
+                self.dW = self.A_prev.T @ dZ / n
+                self.db = dZ / n
+            """,
+            at=(3, 15),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        for b, scope in model.gradient_stores(N.BIAS_GRAD_NAME):
+            assert b.value is not None
+            value = b.value
+            if isinstance(value, cst.Subscript | cst.Attribute):
+                continue  # ``db1 = grads['db1']``: a lookup; the gradient was formed elsewhere
+            if not model.has(value, scope, Role.GRAD) or not unreduced(model, value, scope):
+                continue
+            if not batched(model, scope, value):
+                continue
+            yield Report(
+                value,
+                f"bias gradient `{model.src(value)}` keeps the batch axis; a bias is added to "
+                f"every example, so its gradient is the sum over the batch: e.g. "
+                f"`np.sum(..., axis=0)`",
+            )

@@ -1,0 +1,252 @@
+"""BP003 weight-gradient-orientation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from linter.analysis import ModuleModel, Role
+from linter.analysis import names as N
+from linter.analysis.gradients import product_operands, transposed_in_updates
+from linter.rule import Invalid, Report, Rule, Valid
+
+
+class WeightGradientOrientation(Rule):
+    """Flags a weight gradient built as an outer product in the orientation of the other layout."""
+
+    code = "BP003"
+    name = "weight-gradient-orientation"
+    kb = "weight-gradient-orientation"
+    summary = "Weight gradient outer product in the wrong orientation for the forward convention."
+    why = (
+        "A weight stored as (out, in) — the forward pass computes `W @ a` — has the gradient "
+        "`delta @ a.T` (the gradient's index first); a weight stored as (in, out) — `X @ W` — has "
+        "`X.T @ dZ`. The other orientation is the transpose of the gradient: a shape error for "
+        "most layers, but square layers accept it and train on a transposed gradient."
+    )
+    instead = "Column convention: `dW = delta @ a_prev.T`; row convention: `dW = a_prev.T @ dZ`."
+    known_problems = (
+        "The convention is learnt from the module's forward products; a module that stores "
+        "weights both ways is not judged. Only values stored under a weight-gradient name "
+        "(`dW1`, `nabla_w[l]`, `grads['W1']`) are considered weight gradients."
+    )
+    valid = [
+        Valid(
+            """
+            def forward(self, a):
+                return sigmoid(np.dot(self.W, a) + self.b)
+
+            def backward(self, delta, a_prev):
+                dW = np.dot(delta, a_prev.T)
+                return dW
+            """
+        ),
+        Valid(
+            """
+            def forward(X, W1, b1):
+                return np.tanh(X @ W1 + b1)
+
+            def backward(X, dZ1):
+                dW1 = X.T @ dZ1
+                return dW1
+            """
+        ),
+        Valid(
+            """
+            def forward(self, x):
+                return x @ self.weight.T
+
+            def backward(self, x, grad_out):
+                grad_weight = grad_out.T @ x
+                return grad_weight
+            """,
+            note="PyTorch layout (out, in) with row-major batches.",
+        ),
+        Valid(
+            """
+            def step(W, x, target):
+                h = np.tanh(np.dot(W, x))
+                dh = (h - target) * (1 - h**2)
+                dW = np.outer(dh, x)
+                return dW
+            """
+        ),
+        Valid(
+            """
+            def forward(x, w):
+                return x.dot(w)
+
+            def backward(dout, x):
+                dw = x.T.dot(dout)
+                return dw
+            """
+        ),
+        Valid(
+            """
+            def forward(self, X):
+                self.H = X @ self.W1
+                self.Y = self.H @ self.W2.T
+                return self.Y
+
+            def backward(self, X, dY):
+                dW1 = X.T @ (dY @ self.W2)
+                return dW1
+            """,
+            note="Weights stored both ways in one module: the rule cannot tell, so it is silent.",
+        ),
+        Valid(
+            """
+            def backprop(self, x, delta, activations):
+                self.W = self.W @ self.W
+                nabla_w = np.dot(delta, activations[-2].transpose())
+                return nabla_w
+            """,
+            note="No forward product with a non-gradient: no convention to compare with.",
+        ),
+        Valid(
+            """
+            def train(self, X, y, lr):
+                probs = softmax(np.dot(X, self.W.T))
+                dw = np.dot(X.T, probs - y)
+                self.W = self.W - lr * dw.T
+            """,
+            note="Stored the other way round and applied transposed: right.",
+        ),
+        Valid(
+            """
+            def forward(self, a):
+                return np.dot(self.W, a)
+
+            def backward(self, delta, a):
+                dW = 1 / a.shape[1] * np.dot(delta, a.T) + 0.01 * self.W
+                return dW
+            """
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def forward(self, a):
+                return sigmoid(np.dot(self.W, a) + self.b)
+
+            def backward(self, delta, a_prev):
+                dW = np.dot(a_prev, delta.T)
+                return dW
+            """,
+            at=(5, 10),
+        ),
+        Invalid(
+            """
+            def forward(X, W1, b1):
+                return np.tanh(X @ W1 + b1)
+
+            def backward(X, dZ1):
+                dW1 = dZ1.T @ X
+                return dW1
+            """,
+            at=(5, 11),
+        ),
+        Invalid(
+            """
+            def forward(self, x):
+                return x @ self.weight.T
+
+            def backward(self, x, grad_out):
+                grad_weight = x.T @ grad_out
+                return grad_weight
+            """,
+            at=(5, 19),
+        ),
+        Invalid(
+            """
+            def step(W, x, target):
+                h = np.tanh(np.dot(W, x))
+                dh = (h - target) * (1 - h**2)
+                dW = np.outer(x, dh)
+                return dW
+            """,
+            at=(4, 10),
+        ),
+        Invalid(
+            """
+            def forward(x, w):
+                return x.dot(w)
+
+            def backward(dout, x):
+                dw = dout.T.dot(x)
+                return dw
+            """,
+            at=(5, 10),
+        ),
+        Invalid(
+            """
+            def feedforward(self, a):
+                for w, b in zip(self.weights, self.biases):
+                    a = sigmoid(np.dot(w, a) + b)
+                return a
+
+            def backprop(self, delta, activations, nabla_w):
+                nabla_w[-1] = np.dot(activations[-2], delta.transpose())
+                return nabla_w
+            """,
+            at=(7, 19),
+        ),
+        Invalid(
+            """
+            def forward(self, a):
+                return np.dot(self.W, a)
+
+            def backward(self, delta, a):
+                dW = 1 / a.shape[1] * np.dot(a, delta.T) + 0.01 * self.W
+                return dW
+            """,
+            at=(5, 27),
+        ),
+        Invalid(
+            """
+            def train(X, y, W1, W2, lr):
+                h = sigmoid(X @ W1)
+                out = sigmoid(h @ W2)
+                d_out = (out - y) * out * (1 - out)
+                grads = {}
+                grads["W2"] = d_out.T @ h
+                return grads
+            """,
+            at=(6, 19),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        layouts = model.weight_layouts()
+        if len(layouts) != 1:
+            return
+        layout = next(iter(layouts))
+        transposed_in_update = transposed_in_updates(model)
+        for b, scope in model.gradient_stores(N.WEIGHT_GRAD_NAME):
+            if N.target_label(b.target) in transposed_in_update:
+                continue  # stored the other way round and applied as ``W -= lr * dW.T``
+            assert b.value is not None
+            found = product_operands(model, model.core_value(b.value))
+            if found is None:
+                continue
+            node, left, right = found
+            lg = model.has(left, scope, Role.GRAD)
+            rg = model.has(right, scope, Role.GRAD)
+            if lg == rg:
+                continue
+            other = right if lg else left
+            if model.is_weight(other, scope):
+                continue
+            got = "out-in" if lg else "in-out"
+            if got == layout:
+                continue
+            want = (
+                "the gradient first (`delta @ a_prev.T`)"
+                if layout == "out-in"
+                else "the input first (`a_prev.T @ dZ`)"
+            )
+            yield Report(
+                node,
+                f"`{model.src(node)}` builds the weight gradient in the orientation of the "
+                f"other convention: the forward pass stores weights as ({layout.replace('-', ', ')}), "
+                f"so the gradient needs {want}",
+            )

@@ -1,0 +1,278 @@
+"""BP101 sigmoid-derivative-on-wrong-variable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from linter.analysis import ModuleModel, Role
+from linter.analysis.derivatives import derivative_sites
+from linter.analysis.forms import Kind
+from linter.rule import Invalid, Report, Rule, Valid
+
+
+class SigmoidDerivativeOnWrongVariable(Rule):
+    """σ′ evaluated at the activation where it wants z, or ``x * (1 - x)`` evaluated at z."""
+
+    code = "BP101"
+    name = "sigmoid-derivative-on-wrong-variable"
+    kb = "activation-derivative-on-wrong-variable"
+    summary = "Sigmoid derivative evaluated at the wrong variable (σ′(a) for σ′(z), or z(1 − z))."
+    why = (
+        "σ′(z) = σ(z)(1 − σ(z)) = a(1 − a). A helper that recomputes σ from its argument must get "
+        "the pre-activation z; one written as `x * (1 - x)` must get the activation a. Mixing them "
+        "computes σ(a)(1 − σ(a)) or z(1 − z): the code runs, the sign is preserved, and training "
+        "'sort of works' with a wrong gradient."
+    )
+    instead = (
+        "Pass z to a helper that applies σ itself, or write `a * (1 - a)` with the activation."
+    )
+    known_problems = (
+        "The helper's convention is read from its body (or a library function); the argument's "
+        "role comes from data flow (a value produced by the sigmoid is an activation, `W @ a + b` "
+        "and what is stored alongside it in `zs` is a pre-activation). Helpers from other modules "
+        "whose body is not visible are not judged."
+    )
+    valid = [
+        Valid(
+            """
+            def sigmoid(z):
+                return 1.0 / (1.0 + np.exp(-z))
+
+            def sigmoid_prime(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            def backprop(self, x, y):
+                z = np.dot(self.W, x) + self.b
+                a = sigmoid(z)
+                delta = (a - y) * sigmoid_prime(z)
+                return delta
+            """,
+            note="The helper recomputes σ and gets z.",
+        ),
+        Valid(
+            """
+            def sigmoid(x):
+                return 1 / (1 + np.exp(-x))
+
+            def sigmoid_derivative(x):
+                return x * (1 - x)
+
+            def train(X, y, W):
+                output = sigmoid(np.dot(X, W))
+                error = y - output
+                return error * sigmoid_derivative(output)
+            """,
+            note="The helper takes the activation, and gets it.",
+        ),
+        Valid(
+            """
+            def backward(self, a, grad):
+                return grad * a * (1 - a)
+            """,
+        ),
+        Valid(
+            """
+            def layer_backward(dA, cache):
+                Z, A = cache
+                s = 1 / (1 + np.exp(-Z))
+                return dA * s * (1 - s)
+            """,
+        ),
+        Valid(
+            """
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            def backprop(self, x, y):
+                zs = []
+                for w, b in zip(self.weights, self.biases):
+                    z = np.dot(w, x) + b
+                    zs.append(z)
+                    x = sigmoid(z)
+                sp = sigmoid(zs[-1]) * (1 - sigmoid(zs[-1]))
+                return (x - y) * sp
+            """,
+        ),
+        Valid(
+            """
+            from scipy.special import expit
+
+            def grad(z, upstream):
+                s = expit(z)
+                return upstream * s * (1 - s)
+            """,
+        ),
+        Valid(
+            """
+            def sigmoid_prime(a):
+                return a * (1 - a)
+
+            def backprop(self, X, y):
+                self.h = sigmoid(self.W1 @ X)
+                out = sigmoid(self.W2 @ self.h)
+                d_out = (out - y) * sigmoid_prime(out)
+                return (self.W2.T @ d_out) * sigmoid_prime(self.h)
+            """,
+            note="`sigmoid_prime(a)` whose helper takes a: correct.",
+        ),
+        Valid(
+            """
+            def p(x):
+                return x * (1 - x)
+
+            values = p(np.linspace(0, 1, 5))
+            """,
+            note="A polynomial on data that is neither an activation nor a pre-activation.",
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def sigmoid(z):
+                return 1.0 / (1.0 + np.exp(-z))
+
+            def sigmoid_prime(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            def backprop(self, x, y):
+                z = np.dot(self.W, x) + self.b
+                a = sigmoid(z)
+                delta = (a - y) * sigmoid_prime(a)
+                return delta
+            """,
+            at=(10, 23),
+        ),
+        Invalid(
+            """
+            def sigmoid(x):
+                return 1 / (1 + np.exp(-x))
+
+            def sigmoid_derivative(x):
+                return x * (1 - x)
+
+            def train(X, y, W):
+                z = np.dot(X, W)
+                output = sigmoid(z)
+                return (y - output) * sigmoid_derivative(z)
+            """,
+            at=(10, 27),
+        ),
+        Invalid(
+            """
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            def backprop(self, x, y):
+                zs, activations = [], [x]
+                for w, b in zip(self.weights, self.biases):
+                    z = np.dot(w, x) + b
+                    zs.append(z)
+                    x = sigmoid(z)
+                    activations.append(x)
+                sp = zs[-1] * (1 - zs[-1])
+                return (activations[-1] - y) * sp
+            """,
+            at=(11, 10),
+        ),
+        Invalid(
+            """
+            from scipy.special import expit
+
+            def backward(self, X, y):
+                hidden = expit(self.W1 @ X)
+                out = expit(self.W2 @ hidden)
+                d_out = (out - y) * expit(out) * (1 - expit(out))
+                return d_out
+            """,
+            at=(6, 13),
+        ),
+        Invalid(
+            """
+            import numpy as np
+
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            def sigmoid_grad(z):
+                s = sigmoid(z)
+                return s * (1 - s)
+
+            def backward(W2, a1, a2, y):
+                delta2 = (a2 - y) * sigmoid_grad(a2)
+                return W2.T @ delta2 * sigmoid_grad(a1)
+
+            a1 = sigmoid(W1 @ x + b1)
+            a2 = sigmoid(W2 @ a1 + b2)
+            backward(W2, a1, a2, y)
+            """,
+            at=[(11, 25), (12, 28)],
+            note="The parameters take their roles from the call site's arguments.",
+        ),
+        Invalid(
+            """
+            import torch
+
+            def backward(ctx, grad_output):
+                out, = ctx.saved_tensors
+                return grad_output * torch.sigmoid(out) * (1 - torch.sigmoid(out))
+
+            def forward(ctx, z):
+                out = torch.sigmoid(z)
+                ctx.save_for_backward(out)
+                return out
+            """,
+            at=(5, 12),
+        ),
+        Invalid(
+            """
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            class Net:
+                def forward(self, x):
+                    self.z1 = self.W1 @ x + self.b1
+                    self.a1 = sigmoid(self.z1)
+                    return self.a1
+
+                def backward(self, grad):
+                    return grad * self.z1 * (1 - self.z1)
+            """,
+            at=(11, 16),
+        ),
+        Invalid(
+            """
+            def sigmoid(x, derivative=False):
+                return 1 / (1 + np.exp(-x))
+
+            def dsigmoid(y):
+                return y * (1.0 - y)
+
+            def train(self, inputs, targets):
+                net = np.dot(self.wi, inputs)
+                hidden = sigmoid(net)
+                errors = targets - hidden
+                return errors * dsigmoid(net)
+            """,
+            at=(11, 21),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        for node, form, scope in derivative_sites(model):
+            roles = model.roles(form.operand, scope)
+            if form.kind is Kind.SIGMOID_PRIME_OF_Z:
+                if Role.ACT in roles and Role.PREACT not in roles and Role.PROB not in roles:
+                    if model.activation_kind(form.operand, scope) is Kind.SIGMOID:
+                        yield Report(
+                            node,
+                            f"`{model.src(node)}` evaluates σ′ at the activation "
+                            f"`{model.src(form.operand)}`, but it applies σ to its argument (it wants "
+                            f"z): this is σ(a)(1 − σ(a)); pass z, or use `a * (1 - a)`",
+                        )
+            elif form.kind is Kind.OUTPUT_POLY:
+                if Role.PREACT in roles and Role.ACT not in roles:
+                    yield Report(
+                        node,
+                        f"`{model.src(node)}` computes x(1 − x) at the pre-activation "
+                        f"`{model.src(form.operand)}`; σ′(z) = a(1 − a) needs the activation a = σ(z)",
+                    )

@@ -1,0 +1,235 @@
+"""BP202 output-derivative-missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from linter.analysis import ModuleModel
+from linter.analysis.derivatives import raw_error_source
+from linter.rule import Invalid, Report, Rule, Valid
+
+
+class OutputDerivativeMissing(Rule):
+    """Flags the raw error a − y propagated from a sigmoid/tanh output under the quadratic cost."""
+
+    code = "BP202"
+    name = "output-derivative-missing"
+    kb = "output-derivative-missing-from-error"
+    summary = "σ′ factor missing from the output delta with the quadratic cost."
+    why = (
+        "With the quadratic cost, δᴸ = (a − y) ⊙ σ′(zᴸ). The shortcut δ = a − y only holds for "
+        "cross-entropy (or a linear output). Sending the raw error back to the hidden layer, or "
+        "into the output weight gradient, drops the output activation's derivative."
+    )
+    instead = "Multiply the error by the output derivative: `delta = (a - y) * a * (1 - a)`."
+    known_problems = (
+        "The rule needs evidence of the quadratic cost (`(a - y)**2`, `np.square(a - y)`, or a "
+        "function or class named for it) and no evidence of cross-entropy, and an output produced "
+        "by a sigmoid or tanh."
+    )
+    valid = [
+        Valid(
+            """
+            def train(X, y, W1, W2):
+                h = sigmoid(X @ W1)
+                out = sigmoid(h @ W2)
+                loss = np.mean((y - out) ** 2)
+                error = y - out
+                d_out = error * out * (1 - out)
+                d_h = d_out @ W2.T * h * (1 - h)
+                return d_h, loss
+            """
+        ),
+        Valid(
+            """
+            def train(X, y, W1, W2):
+                h = sigmoid(X @ W1)
+                out = sigmoid(h @ W2)
+                loss = -np.mean(y * np.log(out) + (1 - y) * np.log(1 - out))
+                error = out - y
+                return error @ W2.T * h * (1 - h), loss
+            """,
+            note="Cross-entropy: a − y is the delta.",
+        ),
+        Valid(
+            """
+            def train(X, y, W1, W2):
+                h = np.tanh(X @ W1)
+                out = h @ W2
+                loss = np.mean((out - y) ** 2)
+                d_out = out - y
+                return d_out @ W2.T * (1 - h**2), loss
+            """,
+            note="A linear output: δ = a − y is right.",
+        ),
+        Valid(
+            """
+            class QuadraticCost:
+                @staticmethod
+                def delta(z, a, y):
+                    return (a - y) * sigmoid_prime(z)
+            """
+        ),
+        Valid(
+            """
+            def mse(a, y):
+                return 0.5 * np.sum((a - y) ** 2)
+
+            def cost_derivative(output_activations, y):
+                return output_activations - y
+            """,
+            note="The derivative of the cost with respect to a is a − y: no delta is formed here.",
+        ),
+        Valid(
+            """
+            def train(X, y, W):
+                out = sigmoid(X @ W)
+                error = np.square(y - out).mean()
+                return error
+            """
+        ),
+        Valid(
+            """
+            def backward(out, y, W2, h):
+                err = (out - y) ** 2
+                d = (out - y) * out * (1 - out)
+                return W2.T @ d * h * (1 - h), err
+            """
+        ),
+        Valid(
+            """
+            def loss_and_grad(X, y, W):
+                p = softmax(X @ W)
+                loss = np.mean((p - y) ** 2)
+                return X.T @ (p - y), loss
+            """,
+            note="Not a sigmoid or tanh output: another rule's business.",
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def train(X, y, W1, W2):
+                h = sigmoid(X @ W1)
+                out = sigmoid(h @ W2)
+                loss = np.mean((y - out) ** 2)
+                error = y - out
+                d_h = error @ W2.T * h * (1 - h)
+                return d_h, loss
+            """,
+            at=(5, 13),
+        ),
+        Invalid(
+            """
+            class QuadraticCost:
+                @staticmethod
+                def fn(a, y):
+                    return 0.5 * np.linalg.norm(a - y) ** 2
+
+                def backward(self, W, a, y, h):
+                    out = sigmoid(W @ h)
+                    delta = out - y
+                    return W.T @ delta
+            """,
+            at=(8, 17),
+        ),
+        Invalid(
+            """
+            def train(X, y, W1, W2):
+                h = np.tanh(X @ W1)
+                out = np.tanh(h @ W2)
+                loss = np.mean(np.square(out - y))
+                d_out = out - y
+                dW2 = h.T @ d_out
+                return dW2, loss
+            """,
+            at=(5, 13),
+        ),
+        Invalid(
+            """
+            def mse(a, y):
+                return np.mean((a - y) ** 2)
+
+            def backprop(W2, a1, a2, y):
+                delta2 = a2 - y
+                return np.dot(W2.T, delta2) * a1 * (1 - a1)
+
+            a1 = sigmoid(W1 @ x)
+            a2 = sigmoid(W2 @ a1)
+            backprop(W2, a1, a2, y)
+            """,
+            at=(5, 14),
+        ),
+        Invalid(
+            """
+            def quadratic_cost(out, y):
+                return 0.5 * ((out - y) ** 2).sum()
+
+            def backward(self, X, y):
+                out = sigmoid(self.h @ self.W2)
+                d_out = (out - y) / len(X)
+                return d_out @ self.W2.T
+            """,
+            at=(6, 13),
+        ),
+        Invalid(
+            """
+            a1 = sigmoid(X @ W1)
+            a2 = sigmoid(a1 @ W2)
+            loss = ((a2 - Y) ** 2).mean()
+            dz2 = a2 - Y
+            dW2 = a1.T @ dz2
+            """,
+            at=(4, 7),
+        ),
+        Invalid(
+            """
+            def mse_loss(pred, target):
+                return np.mean((pred - target) ** 2)
+
+            class Net:
+                def backward(self, x, target):
+                    pred = sigmoid(np.dot(self.W2, self.h))
+                    err = pred - target
+                    dh = np.dot(self.W2.T, err)
+                    return dh
+            """,
+            at=(7, 15),
+        ),
+        Invalid(
+            """
+            def fit(X, Y, W1, W2):
+                H = np.tanh(X.dot(W1))
+                P = sigmoid(H.dot(W2))
+                cost = np.sum(np.square(Y - P))
+                E = Y - P
+                dH = E.dot(W2.T) * (1 - H ** 2)
+                return dH, cost
+            """,
+            at=(5, 9),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        seen: set[cst.CSTNode] = set()
+        for mm, site in model.matmuls():
+            scope = site.scope
+            costs = model.costs(scope)
+            if "mse" not in costs or "ce" in costs:
+                continue
+            for side in (mm.left, mm.right):
+                inner, _ = model.strip_transpose(side)
+                where = raw_error_source(model, inner, scope, site.index)
+                if where is None or where in seen:
+                    continue
+                seen.add(where)
+                kind = model.activation_kind(model.error_parts(where, scope)[0], scope)  # type: ignore[index]
+                yield Report(
+                    where,
+                    f"the output delta `{model.src(where)}` is the raw error of a {kind} output "
+                    f"under the quadratic cost, and it is propagated as is "
+                    f"(`{model.src(mm.node)}`); the delta needs the activation's derivative: "
+                    f"(a − y) ⊙ σ′(z)",
+                )

@@ -1,0 +1,232 @@
+"""BP303 constant-weight-init."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from linter.analysis import ModuleModel, Role
+from linter.analysis.training import const_inits, feeds_constant, stacked_layer
+from linter.rule import Invalid, Report, Rule, Valid
+
+
+class ConstantWeightInit(Rule):
+    """Flags hidden-layer weights initialised to a constant (zeros, ones, a fill value)."""
+
+    code = "BP303"
+    name = "constant-weight-init"
+    kb = "zero-init-symmetry"
+    summary = "Hidden weights initialised to a constant: every hidden unit stays identical."
+    why = (
+        "If all incoming and outgoing weights of the hidden units are equal, every unit computes "
+        "the same activation and receives the same gradient, so they stay equal forever: the "
+        "layer behaves like one unit. Zeros for a single layer (logistic regression) or for "
+        "biases are fine."
+    )
+    instead = (
+        "Initialise weights randomly, e.g. `rng.standard_normal((n_in, n_out)) / np.sqrt(n_in)`."
+    )
+    known_problems = (
+        "A constant weight is flagged when its layer's output feeds another constant-initialised "
+        "weight (or the same list of weights, or a layer class that propagates the gradient to "
+        "its input and so is made to be stacked)."
+    )
+    valid = [
+        Valid(
+            """
+            class LogisticRegression:
+                def __init__(self, n):
+                    self.w = np.zeros(n)
+
+                def predict(self, X):
+                    return sigmoid(X @ self.w)
+            """,
+            note="One layer: zeros are fine.",
+        ),
+        Valid(
+            """
+            W1 = np.random.randn(2, 4) * 0.1
+            b1 = np.zeros((1, 4))
+            W2 = np.random.randn(4, 1) * 0.1
+            h = sigmoid(X @ W1 + b1)
+            out = sigmoid(h @ W2)
+            """
+        ),
+        Valid(
+            """
+            def backprop(self, x, y):
+                nabla_w = [np.zeros(w.shape) for w in self.weights]
+                return nabla_w
+            """,
+            note="Gradient accumulators, not weights.",
+        ),
+        Valid(
+            """
+            W1 = rng.standard_normal((3, 5))
+            W2 = np.zeros((5, 1))
+            h = np.tanh(X @ W1)
+            out = h @ W2
+            """,
+            note="Zero output weights with random hidden weights break no symmetry that matters.",
+        ),
+        Valid(
+            """
+            def init(sizes):
+                return [np.random.randn(m, n) for n, m in zip(sizes[:-1], sizes[1:])]
+            """
+        ),
+        Valid(
+            """
+            W = np.eye(4)
+            h = np.tanh(W @ x)
+            """,
+        ),
+        Valid(
+            """
+            velocity = np.zeros_like(W1)
+            W1 = np.random.randn(3, 3)
+            h = np.tanh(x @ W1)
+            """
+        ),
+        Valid(
+            """
+            class Dense:
+                def __init__(self, n_in, n_out):
+                    self.W = np.random.randn(n_in, n_out) * 0.01
+                    self.b = np.zeros(n_out)
+
+                def forward(self, x):
+                    return x @ self.W + self.b
+
+                def backward(self, grad):
+                    return grad @ self.W.T
+            """
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            W1 = np.zeros((2, 4))
+            W2 = np.zeros((4, 1))
+            h = sigmoid(X @ W1)
+            out = sigmoid(h @ W2)
+            """,
+            at=(1, 6),
+        ),
+        Invalid(
+            """
+            class Network:
+                def __init__(self, sizes):
+                    self.weights = [np.zeros((m, n)) for n, m in zip(sizes[:-1], sizes[1:])]
+
+                def feedforward(self, a):
+                    for w in self.weights:
+                        a = sigmoid(np.dot(w, a))
+                    return a
+            """,
+            at=(3, 25),
+        ),
+        Invalid(
+            """
+            W1 = np.full((3, 4), 0.5)
+            W2 = np.full((4, 1), 0.5)
+            h = np.tanh(X @ W1)
+            out = h @ W2
+            """,
+            at=(1, 6),
+        ),
+        Invalid(
+            """
+            class Dense:
+                def __init__(self, n_in, n_out):
+                    self.W = np.ones((n_in, n_out)) * 0.1
+                    self.b = np.zeros(n_out)
+
+                def forward(self, x):
+                    return x @ self.W + self.b
+
+                def backward(self, grad):
+                    return grad @ self.W.T
+            """,
+            at=(3, 18),
+        ),
+        Invalid(
+            """
+            def init(layer_dims):
+                params = {}
+                for l in range(1, len(layer_dims)):
+                    params["W" + str(l)] = np.zeros((layer_dims[l], layer_dims[l - 1]))
+                return params
+
+            def forward(X, params, L):
+                A = X
+                for l in range(1, L):
+                    A = relu(params["W" + str(l)] @ A)
+                return A
+            """,
+            at=(4, 32),
+        ),
+        Invalid(
+            """
+            import torch
+
+            W1 = torch.zeros(10, 20)
+            W2 = torch.zeros(20, 1)
+            h = torch.relu(x @ W1)
+            out = h @ W2
+            """,
+            at=(3, 6),
+        ),
+        Invalid(
+            """
+            class MLP:
+                def __init__(self):
+                    self.W1 = np.zeros((4, 8))
+                    self.W2 = np.zeros((8, 3))
+
+                def forward(self, X):
+                    self.h = np.tanh(X @ self.W1)
+                    return self.h @ self.W2
+            """,
+            at=(3, 19),
+        ),
+        Invalid(
+            """
+            weights = [np.ones((5, 5)) for _ in range(3)]
+            a = x
+            for W in weights:
+                a = sigmoid(W @ a)
+            """,
+            at=(1, 12),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        inits = const_inits(model)
+        if not inits.by_key:
+            return
+        for init in inits.by_key.values():
+            if init in inits.in_layer_loop:
+                yield self._report(model, init)
+        reported = set(inits.in_layer_loop)
+        forward = [
+            (use, site)
+            for use, site in model.weight_uses()
+            if not model.has(use.other, site.scope, Role.GRAD)
+        ]
+        for use, site in forward:
+            init = inits.by_key.get(use.key)
+            if init is None or init in reported:
+                continue
+            if feeds_constant(site, forward, inits.by_key) or stacked_layer(model, use.key):
+                reported.add(init)
+                yield self._report(model, init)
+
+    @staticmethod
+    def _report(model: ModuleModel, init: cst.CSTNode) -> Report:
+        return Report(
+            init,
+            f"`{model.src(init)}` initialises a hidden layer's weights to a constant: every "
+            f"hidden unit then computes and learns the same thing; initialise randomly",
+        )

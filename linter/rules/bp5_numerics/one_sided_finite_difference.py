@@ -1,0 +1,217 @@
+"""BP503 one-sided-finite-difference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from linter.analysis import ModuleModel
+from linter.analysis.numerics import half_steps, in_gradient_check, perturbs, small_step
+from linter.rule import Invalid, Report, Rule, Valid
+
+
+class OneSidedFiniteDifference(Rule):
+    """Flags a one-sided (forward) finite difference ``(f(x + h) - f(x)) / h`` in a gradient check."""
+
+    code = "BP503"
+    name = "one-sided-finite-difference"
+    kb = "gradcheck-one-sided-or-bad-epsilon"
+    summary = "One-sided finite difference in a gradient check."
+    why = (
+        "The forward difference (f(x + h) − f(x)) / h has error O(h); the centred difference "
+        "(f(x + h) − f(x − h)) / 2h has error O(h²). At h = 1e-5 the one-sided estimate is off "
+        "by about 1e-6 relative, above the 1e-7 a correct float64 gradient should reach, so a "
+        "right backward pass looks wrong (or a loose tolerance lets a wrong one through)."
+    )
+    instead = "Use the centred difference `(f(x + h) - f(x - h)) / (2 * h)`."
+    known_problems = (
+        "The step must be a small constant (a literal below 0.1, or a name bound or defaulted to "
+        "one) that the same function adds to something, i.e. a perturbation."
+    )
+    valid = [
+        Valid(
+            """
+            def numerical_grad(f, x, h=1e-5):
+                grad = np.zeros_like(x)
+                for i in range(x.size):
+                    old = x.flat[i]
+                    x.flat[i] = old + h
+                    fp = f(x)
+                    x.flat[i] = old - h
+                    fm = f(x)
+                    x.flat[i] = old
+                    grad.flat[i] = (fp - fm) / (2 * h)
+                return grad
+            """
+        ),
+        Valid(
+            """
+            def slope(y1, y0, x1, x0):
+                return (y1 - y0) / (x1 - x0)
+            """
+        ),
+        Valid(
+            """
+            def normalise(x, mu, sigma):
+                return (x - mu) / sigma
+            """
+        ),
+        Valid(
+            """
+            def check(f, x, eps=1e-6):
+                return (f(x + eps) - f(x - eps)) / (2 * eps)
+            """
+        ),
+        Valid(
+            """
+            def backward(delta, a):
+                return (a - delta) / 2
+            """
+        ),
+        Valid(
+            """
+            def velocity(pos_new, pos_old, dt):
+                return (pos_new - pos_old) / dt
+            """,
+            note="dt is not a perturbation this function applies.",
+        ),
+        Valid(
+            """
+            def check(f, x, h=1e-4):
+                fp = f(x + h / 2)
+                fm = f(x - h / 2)
+                return (fp - fm) / h
+            """,
+            note="Centred with half steps.",
+        ),
+        Valid(
+            """
+            def update(w, grad, lr=0.1):
+                return (w - lr * grad) / lr
+            """
+        ),
+        Valid(
+            """
+            h = 0.0001
+            x = 3.0
+            print((f(x + h) - f(x)) / h)
+            """,
+            note="A slope shown to build intuition, not a gradient check.",
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            def numerical_grad(f, x, h=1e-5):
+                grad = np.zeros_like(x)
+                fx = f(x)
+                for i in range(x.size):
+                    old = x.flat[i]
+                    x.flat[i] = old + h
+                    fxph = f(x)
+                    x.flat[i] = old
+                    grad.flat[i] = (fxph - fx) / h
+                return grad
+            """,
+            at=(9, 24),
+        ),
+        Invalid(
+            """
+            def check(f, x, eps=1e-6):
+                return (f(x + eps) - f(x)) / eps
+            """,
+            at=(2, 12),
+        ),
+        Invalid(
+            """
+            def grad_check(model, loss_fn, delta=1e-5):
+                base = loss_fn(model)
+                model.W[0, 0] += delta
+                plus = loss_fn(model)
+                model.W[0, 0] -= delta
+                return (plus - base) / delta
+            """,
+            at=(6, 12),
+        ),
+        Invalid(
+            """
+            def num_grad(J, theta):
+                epsilon = 1e-4
+                grad = np.zeros(theta.shape)
+                for i in range(len(theta)):
+                    t = theta.copy()
+                    t[i] += epsilon
+                    grad[i] = (J(t) - J(theta)) / epsilon
+                return grad
+            """,
+            at=(7, 19),
+        ),
+        Invalid(
+            """
+            def check(f, w):
+                return (f(w + 1e-4) - f(w)) / 1e-4
+            """,
+            at=(2, 12),
+        ),
+        Invalid(
+            """
+            def dloss_dw(loss, w, i, h=1e-6):
+                w2 = w.copy()
+                w2[i] = w2[i] + h
+                return (loss(w2) - loss(w)) / h
+            """,
+            at=(4, 12),
+        ),
+        Invalid(
+            """
+            def gradient_check(f, x, h=1e-5):
+                fx, _ = f(x)
+                grads = []
+                for i in range(x.shape[0]):
+                    x[i] += h
+                    fxh, _ = f(x)
+                    x[i] -= h
+                    grads.append((fxh - fx) / h)
+                return grads
+            """,
+            at=(8, 22),
+        ),
+        Invalid(
+            """
+            class GradCheck:
+                def estimate(self, params, step=1e-5):
+                    base = self.loss(params)
+                    params[0] += step
+                    bumped = self.loss(params)
+                    return (bumped - base) / step
+            """,
+            at=(6, 16),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        for site in model.c.binops:
+            node = site.node
+            assert isinstance(node, cst.BinaryOperation)
+            if not isinstance(node.operator, cst.Divide):
+                continue
+            num = node.left
+            if not (
+                isinstance(num, cst.BinaryOperation) and isinstance(num.operator, cst.Subtract)
+            ):
+                continue
+            step = node.right
+            if not small_step(step, site.scope):
+                continue
+            if not perturbs(model, step, site.scope):
+                continue
+            if half_steps(model, step, site.scope):
+                continue
+            if not in_gradient_check(site):
+                continue
+            yield Report(
+                node,
+                f"`{model.src(node)}` is a one-sided finite difference (error O(h)); use the "
+                f"centred difference (f(x + h) − f(x − h)) / (2h), error O(h²)",
+            )
