@@ -4,7 +4,7 @@ query."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import libcst as cst
 
@@ -96,6 +96,39 @@ def poly_factor(model: ModuleModel, factors: list[cst.BaseExpression], scope: Sc
     return model.forms.poly_pair(factors, factors, scope)
 
 
+def sigmoid_prime_among(
+    model: ModuleModel, factors: list[cst.BaseExpression], scope: Scope
+) -> Form | None:
+    """σ′ of a (non-softmax) output among the factors of a product chain: one factor, or
+    a(1 − a) spread over several."""
+    return _among(model, factors, scope, sigmoid_prime_factor, probability=False)
+
+
+def softmax_poly_among(
+    model: ModuleModel, factors: list[cst.BaseExpression], scope: Scope
+) -> Form | None:
+    """p(1 − p) of a softmax output among the factors of a product chain: one factor, or spread
+    over several."""
+    return _among(model, factors, scope, softmax_poly, probability=True)
+
+
+def _among(
+    model: ModuleModel,
+    factors: list[cst.BaseExpression],
+    scope: Scope,
+    single: Callable[[ModuleModel, cst.BaseExpression, Scope], Form | None],
+    probability: bool,
+) -> Form | None:
+    for f in factors:
+        form = single(model, f, scope)
+        if form is not None:
+            return form
+    form = poly_factor(model, factors, scope)
+    if form is not None and model.has(form.operand, scope, Role.PROB) == probability:
+        return form
+    return None
+
+
 def raw_error_source(
     model: ModuleModel, operand: cst.BaseExpression, scope: Scope, use_index: int
 ) -> cst.BaseExpression | None:
@@ -130,16 +163,8 @@ def softmax_counted_twice(model: ModuleModel) -> Iterator[cst.CSTNode]:
     for node, (pred, _t, _s), others, scope in error_products(model):
         if not model.has(pred, scope, Role.PROB):
             continue
-        form = None
-        for f in others:
-            form = softmax_poly(model, f, scope)
-            if form is not None:
-                break
-        if form is None:
-            form = poly_factor(model, others, scope)
-            if form is None or not model.has(form.operand, scope, Role.PROB):
-                continue
-        yield node
+        if softmax_poly_among(model, others, scope) is not None:
+            yield node
     # (b) grad *= p * (1 - p) / grad = grad * p * (1 - p) on a seeded p - onehot
     for scope in model.c.scopes:
         for bindings in scope.bindings.values():
@@ -151,19 +176,10 @@ def softmax_counted_twice(model: ModuleModel) -> Iterator[cst.CSTNode]:
                 if not model.has(b.target, scope, Role.ERROR):
                     continue
                 factors = [b.value] if b.kind == "aug" else factors_of(b.value)
-                if b.kind == "assign" and not any(
-                    isinstance(f, cst.Name)
-                    and isinstance(b.target, cst.Name)
-                    and f.value == b.target.value
-                    for f in factors
-                ):
+                if b.kind == "assign" and not any(same_name(f, b.target) for f in factors):
                     continue
                 others = [f for f in factors if not same_name(f, b.target)]
-                hit = any(softmax_poly(model, f, scope) for f in others) or (
-                    (pp := poly_factor(model, others, scope)) is not None
-                    and model.has(pp.operand, scope, Role.PROB)
-                )
-                if hit:
+                if softmax_poly_among(model, others, scope) is not None:
                     node = b.stmt if b.kind == "aug" else b.value
                     yield node.body[0] if isinstance(node, cst.SimpleStatementLine) else node
     # (c) the softmax Jacobian applied to p - y

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from linter.analysis import ModuleModel, Role
-from linter.analysis.derivatives import error_products, poly_factor, sigmoid_prime_factor
+from linter.analysis.derivatives import error_products, sigmoid_prime_among
 from linter.analysis.forms import Kind
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -192,15 +192,8 @@ class SigmoidPrimeWithCrossEntropy(Rule):
                 None,
             ):
                 continue
-            form = None
-            for f in others:
-                form = sigmoid_prime_factor(model, f, scope)
-                if form is not None:
-                    break
-            if form is None:
-                form = poly_factor(model, others, scope)
-                if form is None or model.has(form.operand, scope, Role.PROB):
-                    continue
+            if sigmoid_prime_among(model, others, scope) is None:
+                continue
             yield Report(
                 node,
                 f"`{model.src(node)}` keeps σ′ in the output delta, but the cost here is "
