@@ -2,7 +2,8 @@
 
 Conventions (stated once, linked from every page):
 
-* float64 throughout, a fixed seed, no dropout or other randomness;
+* float64 throughout, every random draw through ``rng(seed)`` (a fixed seed per draw site; a
+  numeric test is run again under ``sweep(k)`` to show it holds for other draws, not one);
 * centred finite differences with step ``H = 1e-5``;
 * relative error ``||g - g_hat|| / (||g|| + ||g_hat||)``; a correct gradient is below
   ``RIGHT = 1e-7``, a wrong one above ``WRONG = 1e-3``;
@@ -16,8 +17,10 @@ example per column) and row (batch first, ``Z = X W + b``, ``W`` is ``(n_in, n_o
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,8 +31,36 @@ WRONG = 1e-3
 DEFAULT_SIZES = (4, 5, 5, 3)  # the 5x5 hidden layer is square on purpose
 
 
+_SWEEP: contextvars.ContextVar[int] = contextvars.ContextVar("bplint_kb_sweep", default=0)
+_DRAWS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "bplint_kb_draws", default=None
+)
+
+
+@contextlib.contextmanager
+def sweep(k: int) -> Iterator[list[int]]:
+    """Run the code inside with every ``rng(seed)`` drawing stream ``k`` of that seed.
+
+    ``k = 0`` is the published stream (``default_rng(seed)``, the numbers on the site); any other
+    ``k`` gives independent draws. The yielded list collects the seeds ``rng`` was asked for, so a
+    caller can tell a check that draws random numbers from one that draws none.
+    """
+    draws: list[int] = []
+    token_k, token_d = _SWEEP.set(k), _DRAWS.set(draws)
+    try:
+        yield draws
+    finally:
+        _SWEEP.reset(token_k)
+        _DRAWS.reset(token_d)
+
+
 def rng(seed: int = 0) -> np.random.Generator:
-    return np.random.default_rng(seed)
+    """The generator for draw site ``seed`` in the current ``sweep`` (stream 0 by default)."""
+    draws = _DRAWS.get()
+    if draws is not None:
+        draws.append(seed)
+    k = _SWEEP.get()
+    return np.random.default_rng(seed if k == 0 else [seed, k])
 
 
 def rel_err(g: np.ndarray, g_hat: np.ndarray) -> float:

@@ -38,14 +38,18 @@ def check() -> CheckResult:
     # Backward through y = W2 (m * relu(W1 x) / keep), C = sum(U * y), for one fixed mask.
     w1, x = r.normal(size=(N_UNITS, 4)), r.normal(size=(4, 3))
     w2, upstream = r.normal(size=(2, N_UNITS)), r.normal(size=(2, 3))
+    relu_mask = (w1 @ x > 0).astype(float)
+    # A mask that only drops units ReLU already silenced cannot tell a masked backward from an
+    # unmasked one; draw until it drops at least one active unit (the case that matters).
     mask = (r.random((N_UNITS, 3)) < KEEP).astype(float)
+    while not np.any((mask == 0) & (relu_mask == 1)):
+        mask = (r.random((N_UNITS, 3)) < KEEP).astype(float)
 
     def cost() -> float:
         h = np.maximum(w1 @ x, 0.0)
         return float(np.sum(upstream * (w2 @ (mask * h / KEEP))))
 
     numeric = numerical_grad(cost, w1)
-    relu_mask = (w1 @ x > 0).astype(float)
     d_dropped = w2.T @ upstream
 
     def dw1(d_h: np.ndarray) -> np.ndarray:
