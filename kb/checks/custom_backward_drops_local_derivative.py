@@ -26,6 +26,23 @@ def errors(x: np.ndarray, upstream: np.ndarray) -> tuple[float, float]:
     )
 
 
+def directions(r, scale: float, batch: int, draws: int) -> tuple[float, float, float]:
+    """For z = W a, y = tanh(z), C = sum(U * y): how the pass-through gradient compares with the
+    true one. Returns (fraction of entries with a flipped sign at the op's input z, the same for
+    dW, fraction of draws where the pass-through dW points uphill)."""
+    flipped_z, flipped_w, uphill = 0.0, 0.0, 0
+    for _ in range(draws):
+        w, a = r.normal(size=(5, 4)), r.normal(size=(4, batch))
+        upstream = r.normal(size=(5, batch))
+        slope = 1.0 - np.tanh(scale * (w @ a) / 2.0) ** 2
+        true_z, pass_z = upstream * slope, upstream
+        true_w, pass_w = true_z @ a.T, pass_z @ a.T
+        flipped_z += np.mean(np.sign(true_z) != np.sign(pass_z)) / draws
+        flipped_w += np.mean(np.sign(true_w) != np.sign(pass_w)) / draws
+        uphill += int(np.sum(true_w * pass_w) < 0)
+    return flipped_z, flipped_w, uphill / draws
+
+
 def check() -> CheckResult:
     r = rng(31)
     upstream = r.normal(size=(5, 6))
@@ -38,12 +55,17 @@ def check() -> CheckResult:
     x = r.normal(size=(5, 6))
     numeric_scale = numerical_grad(lambda: float(np.sum(upstream * 3.0 * x)), x)
 
+    # "The loss still goes down": true at the op's own input only.
+    flipped_z, flipped_w, _ = directions(r, scale=1.5, batch=8, draws=200)
+    _, _, uphill = directions(r, scale=3.0, batch=2, draws=1000)
+
     return CheckResult(
         claim=(
             "backward must multiply grad_output by the local derivative: for tanh that is "
             "1 - tanh(x)^2, for y = 3x it is 3. Passing grad_output through unchanged is wrong "
             "wherever the op is not the identity; near x = 0, where tanh is nearly the identity, "
-            "it looks right to a loose check."
+            "it looks right to a loose check. Its sign is right at the op's own input only: the "
+            "gradient of a weight below the op has entries of the wrong sign and can point uphill."
         ),
         measurements=[
             below("tanh, grad_output * (1 - tanh^2): rel. error", right_typical, RIGHT),
@@ -57,6 +79,22 @@ def check() -> CheckResult:
                 "tanh, grad_output passed through, |x| < 0.01: rel. error (a false pass)",
                 through_tiny,
                 WRONG,
+            ),
+            below(
+                "pass-through, at the op's own input: fraction of entries with a flipped sign",
+                flipped_z,
+                1e-12,
+            ),
+            above(
+                "pass-through, weight below the op: fraction of dW entries with a flipped sign",
+                flipped_w,
+                0.05,
+            ),
+            above(
+                "pass-through, weight below a saturated op: fraction of 1000 draws where the "
+                "step points uphill",
+                uphill,
+                0.0,
             ),
         ],
     )
