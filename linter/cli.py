@@ -34,6 +34,16 @@ def _codes(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bplint", description="Lint hand-written backpropagation code.")
     parser.add_argument("--version", action="version", version=f"bplint {__version__}")
@@ -122,6 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--statistics", action="store_true", help="count findings per rule")
     check.add_argument("--exit-zero", action="store_true", help="exit 0 even with findings")
     check.add_argument("--quiet", "-q", action="store_true", help="print findings only")
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        help="worker processes (default: one per core; 1: lint in this process)",
+    )
+    check.add_argument(
+        "--cache-dir", type=Path, help="results cache folder (default: .bplint_cache)"
+    )
+    check.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    check.add_argument(
+        "--stdin-filename",
+        type=Path,
+        help="the name of the file read from stdin (path `-`), for editors",
+    )
 
     rules = sub.add_parser("rules", help="list the rules")
     rules.add_argument(
@@ -185,8 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bplint: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # stdout closed early (`bplint check | head`): not our error
+        _silence_stdout()
         return EXIT_OK
+    except Exception as exc:  # a bug: one clear line (BPLINT_DEBUG=1 shows the traceback)
+        if os.environ.get("BPLINT_DEBUG"):
+            raise
+        print(f"bplint: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def _kb_url_flag(value: str | None) -> str | None:
@@ -198,12 +229,9 @@ def _kb_url_flag(value: str | None) -> str | None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from linter.engine import FixOptions
     from linter.report import FORMATTERS, Context
     from linter.report.text import location, statistics, statistics_text
-    from linter.rules import ALL_RULES
-    from linter.run import lint_paths
-    from linter.selection import validate_selectors
+    from linter.run import STDIN, Progress, RunOptions, lint_paths
 
     cli: dict = {}
     for flag in ("select", "extend_select", "ignore", "exclude", "extend_exclude"):
@@ -211,6 +239,8 @@ def _check(args: argparse.Namespace) -> int:
         if value is None:
             continue
         if flag in ("select", "extend_select", "ignore"):
+            from linter.selection import validate_selectors
+
             bad = validate_selectors(value)
             if bad:
                 raise UsageError(f"--{flag.replace('_', '-')}: unknown rule code or name {bad!r}")
@@ -232,26 +262,57 @@ def _check(args: argparse.Namespace) -> int:
     resolver = ConfigResolver(cwd, override=override, cli=cli)
 
     paths = args.paths or [Path(".")]
+    stdin_data = None
+    if STDIN in paths:
+        if args.fix and not args.diff:
+            raise UsageError("--fix cannot write to stdin; use --diff to see the fixes")
+        stdin_data = _read_stdin()
+    elif args.stdin_filename is not None:
+        raise UsageError("--stdin-filename needs `-` as the path to lint")
     for p in paths:
-        if not p.exists():
+        if p != STDIN and not os.path.lexists(p):
             raise UsageError(f"no such file or directory: {p}")
-    settings = resolver.for_path(paths[0])
+    first = args.stdin_filename if paths[0] == STDIN and args.stdin_filename else paths[0]
+    settings = resolver.for_path(first)
     fix = None
     if args.fix or args.diff:
+        from linter.engine import FixOptions
+
         fix = FixOptions(unsafe=args.unsafe_fixes, write=not args.diff)
-    result = lint_paths(paths, resolver, fix)
+    progress = Progress() if _stderr_is_terminal() and not args.quiet else None
+    options = RunOptions(
+        fix=fix,
+        jobs=args.jobs,
+        cache=not args.no_cache,
+        cache_dir=args.cache_dir,
+        progress=progress,
+        stdin=stdin_data,
+        stdin_name=args.stdin_filename,
+    )
+    try:
+        result = lint_paths(paths, resolver, fix, options)
+    finally:
+        if progress is not None:
+            progress.close()
 
     fmt = settings.output_format
     to_terminal = args.output_file is None and _is_terminal()
     color = args.output_file is None and _color_wanted(to_terminal)
+    rules: Sequence = ()
+    if fmt == "sarif":
+        from linter.rules import ALL_RULES
+
+        rules = ALL_RULES
     ctx = Context(
         kb_url=settings.kb_url,
         color=color,
         hyperlinks=to_terminal and color,
         unsafe_fixes=args.unsafe_fixes,
         cwd=cwd,
-        rules=ALL_RULES,
+        rules=rules,
     )
+    if stdin_data is not None:
+        ctx = _with_stdin_lines(ctx, args.stdin_filename, stdin_data)
     for err in result.errors:
         print(f"{location(err)}: error: {err.message}", file=sys.stderr)
     for warning in result.warnings:
@@ -264,7 +325,7 @@ def _check(args: argparse.Namespace) -> int:
 
     n_fixed = sum(result.fixed.values())
     if args.diff:
-        sys.stdout.write("".join(result.diffs))
+        _write_stdout("".join(result.diffs), "surrogateescape")
         if not args.quiet:
             word = "finding" if n_fixed == 1 else "findings"
             print(
@@ -290,15 +351,13 @@ def _check(args: argparse.Namespace) -> int:
         out = FORMATTERS[fmt](result.findings, result.errors, ctx)
     human = fmt in ("concise", "full") or (args.statistics and fmt not in ("json", "json-lines"))
     summary = _summary(result, ctx, n_fixed, args.fix) if human and not args.quiet else ""
+    # A file name that is not UTF-8 is kept byte for byte in text output; JSON and SARIF (which
+    # must be UTF-8) carry it as an escape. A path can also hold a lone surrogate from Python.
+    errors = "backslashreplace" if fmt in ("json", "json-lines", "sarif") else "surrogateescape"
     if args.output_file is not None:
-        try:
-            args.output_file.write_text(out + summary, encoding="utf-8")
-        except OSError as exc:
-            msg = f"--output-file: cannot write {args.output_file}: {exc.strerror}"
-            raise UsageError(msg) from None
+        _write_file(args.output_file, out + summary, errors)
     else:
-        sys.stdout.write(out)
-        sys.stdout.write(summary)
+        _write_stdout(out + summary, errors)
     if result.errors:
         return EXIT_ERROR
     if result.findings and not args.exit_zero:
@@ -306,6 +365,77 @@ def _check(args: argparse.Namespace) -> int:
     if n_fixed and args.exit_non_zero_on_fix:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _read_stdin() -> bytes:
+    try:
+        return sys.stdin.buffer.read()
+    except (OSError, AttributeError, ValueError) as exc:
+        raise UsageError(f"cannot read stdin: {exc}") from None
+
+
+def _with_stdin_lines(ctx, name: Path | None, data: bytes):
+    """The ``full`` format shows source lines: for stdin, from what was read, not the disk."""
+    import re
+    from dataclasses import replace
+
+    from linter.run import STDIN
+
+    label = name or Path("stdin.py")
+    text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    lines = re.split(r"\r\n|\r|\n", text)
+    fallback = ctx.lines
+
+    def read(path: Path, cell: int | None) -> list[str]:
+        if path in (label, STDIN) and cell is None:
+            return lines
+        return fallback(path, cell)
+
+    return replace(ctx, lines=read)
+
+
+def _encode(text: str, errors: str) -> bytes:
+    return text.encode("utf-8", errors=errors)
+
+
+def _write_file(path: Path, text: str, errors: str) -> None:
+    try:
+        with open(path, "wb") as fh:
+            fh.write(_encode(text, errors))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise UsageError(f"--output-file: cannot write {path}: {why}") from None
+
+
+def _write_stdout(text: str, errors: str) -> None:
+    """Write to stdout as bytes; a reader that went away (``| head``) ends the output quietly,
+    a full disk is an error."""
+    if not text:
+        return
+    try:
+        buffer = sys.stdout.buffer
+    except AttributeError:  # replaced by a text-only stream (tests, embedding)
+        sys.stdout.write(text)
+        return
+    try:
+        sys.stdout.flush()
+        buffer.write(_encode(text, errors))
+        buffer.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        _silence_stdout()
+        raise UsageError(f"cannot write the report to stdout: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 def _summary(result, ctx, n_fixed: int, fixing: bool) -> str:
@@ -361,6 +491,13 @@ def _color_wanted(to_terminal: bool) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return to_terminal and os.environ.get("TERM") != "dumb"
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _site_kb_url(flag: str | None) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 DEFAULT_KB_URL = "https://bplint.github.io/bplint/"
 DEFAULT_EXCLUDE = (
+    ".bplint_cache",
     ".bzr",
     ".direnv",
     ".eggs",
@@ -44,7 +45,7 @@ def display_path(path: Path) -> str:
     """``path`` relative to the working directory when it is under it (as users typed it)."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 
@@ -69,6 +70,7 @@ class Settings:
     force_exclude: bool = False
     output_format: str = "concise"
     kb_url: str = DEFAULT_KB_URL
+    cache_dir: str | None = None  # relative to ``root``; default ``.bplint_cache``
 
     def is_excluded(self, path: Path, below: Path | None = None) -> bool:
         """True if ``path`` or one of its parents matches an exclude pattern.
@@ -128,6 +130,7 @@ _KEYS = {
     "force-exclude": "bool",
     "output-format": "format",
     "kb-url": "url",
+    "cache-dir": "path",
 }
 
 
@@ -156,6 +159,10 @@ def settings_from_table(table: dict, path: Path | None, root: Path) -> Settings:
             kwargs[attr] = codes
         elif kind == "paths":
             kwargs[attr] = _str_list(value, path, key)
+        elif kind == "path":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(path, key, "must be a folder path (a string)")
+            kwargs[attr] = value
         elif kind == "bool":
             if not isinstance(value, bool):
                 raise ConfigError(path, key, "must be true or false")

@@ -1,7 +1,13 @@
-"""files -> per file: source -> engine -> (fix): discovery and the run over files.
+"""A run over files: discover -> per file (cache, or source -> engine -> fix) -> one result.
 
-Every problem with one file becomes a ``FileError`` for that file (a clear line, exit 2); the
-other files are still linted.
+The CLI only parses arguments and prints; this module decides what is read, what comes from the
+results cache (``linter.cache``) and what is linted, in this process or in a pool of worker
+processes (``--jobs``). Output never depends on the number of workers: results are gathered in
+discovery order and findings sorted. Every problem with one file becomes a ``FileError`` naming
+it (a clear line, exit 2); the other files are still linted.
+
+Nothing here imports libcst at module level: a run answered entirely from the cache never loads
+the parser (start-up stays lean).
 """
 
 from __future__ import annotations
@@ -9,91 +15,57 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from linter.cache import DEFAULT_DIR, Cache
 from linter.config import ConfigResolver, Settings
-from linter.engine import FileOutcome, FileReport, FixOptions, lint_prepared, needs_parse
-from linter.fix import fix_python_file
-from linter.ftypes import FileError, Result
-from linter.notebook import check_notebook
-from linter.rule import Rule
-from linter.selection import select_rules
-from linter.source import SourceError, decode_source, prepare, read_bytes
+from linter.discovery import SOURCE_SUFFIXES, Discovery, Target, discover
+from linter.ftypes import FileError, Finding, Result
 
-SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+if TYPE_CHECKING:
+    from linter.engine import FixOptions
+    from linter.rule import Rule
+
+__all__ = ["SOURCE_SUFFIXES", "RunOptions", "RunResult", "Target", "discover", "lint_paths"]
+
+# A pool costs a fork and pickling per file; below this many files to analyse it does not pay.
+POOL_MIN_FILES = 8
+POOL_MIN_BYTES = 64 * 1024
+STDIN = Path("-")
 DEEP_STACK_BYTES = 512 * 1024 * 1024  # reserved, not used: see on_deep_stack
 DEEP_RECURSION_LIMIT = 60_000
 T = TypeVar("T")
-
-# --- discovery ------------------------------------------------------------------------------
+_SMALL = 1024 * 1024  # files up to this size are read without asking the engine's limits
 
 
 @dataclass(frozen=True)
-class Target:
-    path: Path
-    settings: Settings
+class RunOptions:
+    fix: FixOptions | None = None
+    jobs: int | None = None  # None: one worker per core; 1: in this process
+    cache: bool = True
+    cache_dir: Path | None = None  # --cache-dir (overrides the config's cache-dir)
+    progress: Callable[[int, int, Path], None] | None = None
+    stdin: bytes | None = None  # the text of `-` (with --stdin-filename as its name)
+    stdin_name: Path | None = None
 
 
-def discover(
-    paths: Iterable[Path], resolver: ConfigResolver, suffixes: tuple[str, ...] = SOURCE_SUFFIXES
-) -> tuple[list[Target], int]:
-    """Expand directories recursively; returns the targets and how many files were excluded.
+@dataclass
+class FileResult:
+    """What one file contributes to the run (plain data: crosses process boundaries, cached)."""
 
-    A file named explicitly is linted even if excluded, unless ``force-exclude`` is set (as in
-    ruff, so pre-commit, which passes every staged file, still honours excludes).
-    """
-    targets: list[Target] = []
-    excluded = 0
-    seen: set[Path] = set()
-    for path in paths:
-        if path.is_dir():
-            settings = resolver.for_path(path)
-            if settings.force_exclude and settings.is_excluded(path):
-                excluded += 1
-                continue
-            for root, dirs, files in os.walk(path):
-                root_path = Path(root)
-                keep = []
-                for d in sorted(dirs):
-                    sub = root_path / d
-                    if resolver.for_path(sub).is_excluded(sub, below=path):
-                        excluded += 1
-                    else:
-                        keep.append(d)
-                dirs[:] = keep
-                for name in sorted(files):
-                    if not name.endswith(suffixes):
-                        continue
-                    file_path = root_path / name
-                    file_settings = resolver.for_path(file_path)
-                    if file_settings.is_excluded(file_path, below=path):
-                        excluded += 1
-                        continue
-                    if file_path.resolve() not in seen:
-                        seen.add(file_path.resolve())
-                        targets.append(Target(file_path, file_settings))
-        else:
-            settings = resolver.for_path(path)
-            if settings.force_exclude and settings.is_excluded(path):
-                excluded += 1
-                continue
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
-                targets.append(Target(path, settings))
-    return targets, excluded
-
-
-def rules_for(settings: Settings, path: Path) -> list[type[Rule]]:
-    return select_rules(
-        settings.select, settings.extend_select, (*settings.ignore, *settings.ignored_for(path))
-    )
-
-
-# --- running -------------------------------------------------------------------------------
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    suppressed: int = 0
+    fixed: Counter[str] = field(default_factory=Counter)
+    diff: str = ""
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the file, not findings
+    extra: dict[str, Any] = field(default_factory=dict)  # other per-file data
 
 
 @dataclass
@@ -103,38 +75,42 @@ class RunResult(Result):
     files_changed: int = 0
     warnings: list[str] = field(default_factory=list)
     notes: list[tuple[Path, str]] = field(default_factory=list)
+    cache_hits: int = 0
+    analysed: int = 0  # files linted in this run (not answered from the cache)
 
 
-def lint_paths(
-    paths: Iterable[Path], resolver: ConfigResolver, fix: FixOptions | None = None
-) -> RunResult:
-    targets, excluded = discover(paths, resolver)
-    result = RunResult()
-    result.files_excluded = excluded
-    for target in targets:
-        outcome = check_file(target, fix)
-        result.errors.extend(outcome.errors)
-        result.findings.extend(outcome.report.findings)
-        result.suppressed += outcome.report.suppressed
-        result.fixed.update(outcome.fixed)
-        result.warnings.extend(outcome.warnings)
-        result.notes.extend((target.path, note) for note in outcome.report.notes)
-        if outcome.diff:
-            result.diffs.append(outcome.diff)
-        if outcome.fixed:
-            result.files_changed += 1
-        result.files_checked += 1
-    result.findings.sort(key=lambda f: f.sort_key)
-    return result
+def rules_for(settings: Settings, path: Path) -> list[type[Rule]]:
+    from linter.selection import select_rules
+
+    return select_rules(
+        settings.select, settings.extend_select, (*settings.ignore, *settings.ignored_for(path))
+    )
 
 
-def lint_file(target: Target) -> FileOutcome:
-    return check_file(target, None)
+def selection_key(settings: Settings, path: Path) -> tuple:
+    """Everything in the config that changes a file's results: which rules run on it."""
+    return (settings.select, settings.extend_select, settings.ignore, settings.ignored_for(path))
 
 
-def check_file(target: Target, fix: FixOptions | None) -> FileOutcome:
-    """Lint one file (and fix it if asked). Never raises: problems become ``FileError``s."""
-    return on_deep_stack(_check_file, target, fix)
+def cache_dir_for(settings: Settings, options: RunOptions) -> Path:
+    if options.cache_dir is not None:
+        return options.cache_dir.absolute()
+    configured = settings.cache_dir
+    if configured:
+        return (settings.root / configured).absolute()
+    return (settings.root / DEFAULT_DIR).absolute()
+
+
+# --- one file ----------------------------------------------------------------------------------
+
+
+def check_file(target: Target, fix: FixOptions | None, data: bytes | None = None) -> FileResult:
+    """Lint one file (and fix it if asked). Never raises: problems become ``FileError``s.
+
+    ``data``: the file's bytes when the caller already read them (the cache key is their hash,
+    so the results stored are those of exactly these bytes).
+    """
+    return on_deep_stack(_check_file, target, fix, data)
 
 
 def on_deep_stack(fn: Callable[..., T], *args: object) -> T:
@@ -170,26 +146,295 @@ def on_deep_stack(fn: Callable[..., T], *args: object) -> T:
     return value
 
 
-def _check_file(target: Target, fix: FixOptions | None) -> FileOutcome:
+def _check_file(target: Target, fix: FixOptions | None, data: bytes | None) -> FileResult:
+    from linter.engine import FileOutcome, FileReport, lint_prepared, needs_parse
+    from linter.source import SourceError, decode_source, prepare, read_bytes
+
     path = target.path
     try:
         rules = rules_for(target.settings, path)
         if path.suffix == ".ipynb":
-            return check_notebook(path, rules, fix)
-        data = read_bytes(path)
+            from linter.notebook import check_notebook, lint_notebook, load_notebook
+
+            if data is not None and fix is None:
+                report, errors = lint_notebook(load_notebook(path, data), rules)
+                return _result(FileOutcome(report=report, errors=errors))
+            return _result(check_notebook(path, rules, fix))
+        if data is None:
+            data = read_bytes(path)
         src = decode_source(data)
         prep = prepare(src.text)  # a file bplint cannot read is an error, even if no rule looks
         if not needs_parse(prep.text, rules):
-            return FileOutcome(FileReport(notes=prep.notes))
+            return _result(FileOutcome(FileReport(notes=prep.notes)))
         if fix is None or prep.python2:
-            return FileOutcome(lint_prepared(prep, path, rules))
-        return fix_python_file(path, data, src, rules, fix)
+            return _result(FileOutcome(lint_prepared(prep, path, rules)))
+        from linter.fix import fix_python_file
+
+        return _result(fix_python_file(path, data, src, rules, fix))
     except SourceError as exc:
-        return FileOutcome(errors=[FileError(path, str(exc), exc.line, exc.column)])
+        return FileResult(errors=[FileError(path, str(exc), exc.line, exc.column)])
     except (RecursionError, MemoryError) as exc:
         what = "too deeply nested" if isinstance(exc, RecursionError) else "too large"
-        return FileOutcome(errors=[FileError(path, f"code {what} to analyse")])
+        return FileResult(errors=[FileError(path, f"code {what} to analyse")])
     except Exception as exc:
-        return FileOutcome(
-            errors=[FileError(path, f"internal error while linting: {type(exc).__name__}: {exc}")]
-        )
+        msg = f"internal error while linting: {type(exc).__name__}: {exc}"
+        return FileResult(errors=[FileError(path, msg)])
+
+
+def _result(outcome) -> FileResult:
+    return FileResult(
+        findings=list(outcome.report.findings),
+        errors=list(outcome.errors),
+        suppressed=outcome.report.suppressed,
+        fixed=Counter(outcome.fixed),
+        diff=outcome.diff,
+        warnings=list(outcome.warnings),
+        notes=list(outcome.report.notes),
+    )
+
+
+def _lint_recorded(
+    item: tuple[Target, bytes | None, FixOptions | None],
+) -> tuple[FileResult, list[str]]:
+    """Lint one file and return the sibling modules the analysis looked at (cache deps)."""
+    from linter.analysis import siblings
+
+    target, data, fix = item
+    siblings.consulted.clear()
+    result = check_file(target, fix, data)
+    return result, list(siblings.consulted)
+
+
+def _lint_chunk(items: list) -> list[tuple[FileResult, list[str]]]:
+    return [_lint_recorded(item) for item in items]
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def lint_paths(
+    paths: Iterable[Path],
+    resolver: ConfigResolver,
+    fix: FixOptions | None = None,
+    options: RunOptions | None = None,
+) -> RunResult:
+    options = options or RunOptions(fix=fix, cache=False, jobs=1)
+    if fix is not None and options.fix is None:
+        from dataclasses import replace
+
+        options = replace(options, fix=fix)
+    paths = list(paths)
+    found = Discovery()
+    stdin_target: Target | None = None
+    if STDIN in paths:
+        name = options.stdin_name or Path("stdin.py")
+        settings = resolver.for_path(name)
+        if settings.force_exclude and settings.is_excluded(name):
+            found.excluded += 1
+        else:
+            stdin_target = Target(name, settings)
+        paths = [p for p in paths if p != STDIN]
+    if paths:
+        found = _merge(found, discover(paths, resolver))
+    targets = list(found.targets)
+    if stdin_target is not None:
+        targets.append(stdin_target)
+
+    result = RunResult(files_excluded=found.excluded)
+    result.errors.extend(found.errors)
+    result.warnings.extend(found.warnings)
+    results = _run(targets, stdin_target, options, result)
+    for target, file_result in zip(targets, results, strict=True):
+        result.errors.extend(file_result.errors)
+        result.findings.extend(file_result.findings)
+        result.suppressed += file_result.suppressed
+        result.fixed.update(file_result.fixed)
+        result.warnings.extend(file_result.warnings)
+        result.notes.extend((target.path, note) for note in file_result.notes)
+        if file_result.diff:
+            result.diffs.append(file_result.diff)
+        if file_result.fixed:
+            result.files_changed += 1
+        result.files_checked += 1
+    result.findings.sort(key=lambda f: f.sort_key)
+    result.errors.sort(key=lambda e: (str(e.path), e.line or 0, e.column or 0))
+    return result
+
+
+def _merge(a: Discovery, b: Discovery) -> Discovery:
+    return Discovery(
+        a.targets + b.targets, a.excluded + b.excluded, a.errors + b.errors, a.warnings + b.warnings
+    )
+
+
+def _run(
+    targets: Sequence[Target], stdin: Target | None, options: RunOptions, result: RunResult
+) -> list[FileResult]:
+    """Results in the order of ``targets``: cached ones read here, the rest linted."""
+    out: list[FileResult | None] = [None] * len(targets)
+    pending: list[tuple[int, Target, bytes | None, str | None, Cache | None]] = []
+    caches: dict[Path, Cache] = {}
+    use_cache = options.cache and options.fix is None
+    for i, target in enumerate(targets):
+        data: bytes | None = None
+        if target is stdin:
+            data = options.stdin or b""
+        elif use_cache or options.fix is None:
+            data, error = _read(target.path)
+            if error is not None:
+                out[i] = FileResult(errors=[error])
+                continue
+        key = cache = None
+        if use_cache and data is not None and target is not stdin:
+            directory = cache_dir_for(target.settings, options)
+            cache = caches.get(directory)
+            if cache is None:
+                cache = caches[directory] = Cache(directory)
+            key = cache.key(
+                data, target.path, selection_key(target.settings, target.path), ("lint",)
+            )
+            hit = cache.get(key)
+            if hit is not None:
+                out[i] = _restore(hit, target.path)
+                result.cache_hits += 1
+                continue
+        pending.append((i, target, data, key, cache))
+
+    result.analysed = len(pending)
+    items = [(t, d, options.fix) for _, t, d, _, _ in pending]
+    done = _execute(items, options)
+    for (i, _target, _data, key, cache), (file_result, deps) in zip(pending, done, strict=True):
+        out[i] = file_result
+        if cache is not None and key is not None and not file_result.errors:
+            cache.put(key, _store(file_result), deps)
+    return [r if r is not None else FileResult() for r in out]
+
+
+def _read(path: Path) -> tuple[bytes | None, FileError | None]:
+    """The file's bytes, up to the engine's size limits (imported only for a big file, so a
+    cached run does not load the engine)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_SMALL + 1)
+            if len(data) > _SMALL:
+                from linter.source import MAX_BYTES, MAX_NOTEBOOK_BYTES
+
+                limit = MAX_NOTEBOOK_BYTES if path.suffix == ".ipynb" else MAX_BYTES
+                data += fh.read(limit + 1 - len(data))
+                if len(data) > limit:
+                    return None, FileError(path, f"file is too large to lint (> {limit} bytes)")
+    except OSError as exc:
+        return None, FileError(path, f"cannot read file: {exc.strerror or exc}")
+    return data, None
+
+
+def _execute(items: list, options: RunOptions) -> list[tuple[FileResult, list[str]]]:
+    jobs = options.jobs if options.jobs is not None else default_jobs()
+    total = len(items)
+    size = sum(len(d) for _, d, _ in items if d is not None)
+    progress = options.progress
+    if jobs > 1 and total >= POOL_MIN_FILES and (size >= POOL_MIN_BYTES or options.fix):
+        pooled = _pooled(items, min(jobs, total), progress)
+        if pooled is not None:
+            return pooled
+    done = []
+    for n, item in enumerate(items, 1):
+        done.append(_lint_recorded(item))
+        if progress is not None:
+            progress(n, total, item[0].path)
+    return done
+
+
+def _pooled(items: list, jobs: int, progress) -> list | None:
+    """Lint in ``jobs`` processes, in small chunks (balanced, in order); None if no pool."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:
+        context = None
+    chunk = max(1, min(16, len(items) // (jobs * 4)))
+    chunks = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    try:
+        pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    except (OSError, NotImplementedError, ValueError):
+        return None
+    with pool:
+        futures = [pool.submit(_lint_chunk, c) for c in chunks]
+        done = 0
+        results = []
+        for future, c in zip(futures, chunks, strict=True):
+            results.extend(future.result())
+            done += len(c)
+            if progress is not None:
+                progress(done, len(items), c[-1][0].path)
+    return results
+
+
+def _store(r: FileResult) -> dict:
+    return {
+        "findings": [_without_path(f) for f in r.findings],
+        "suppressed": r.suppressed,
+        "warnings": r.warnings,
+        "notes": r.notes,
+        "extra": r.extra,
+    }
+
+
+def _without_path(f: Finding) -> Finding:
+    from dataclasses import replace
+
+    return replace(f, path=Path())
+
+
+def _restore(entry: dict, path: Path) -> FileResult:
+    from dataclasses import replace
+
+    return FileResult(
+        findings=[replace(f, path=path) for f in entry["findings"]],
+        suppressed=entry["suppressed"],
+        warnings=list(entry["warnings"]),
+        notes=list(entry["notes"]),
+        extra=dict(entry["extra"]),
+    )
+
+
+# --- progress ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """``[n/total] path`` on one terminal line of stderr, at most ten updates a second, for runs
+    that take a while; erased when done."""
+
+    def __init__(self, stream=None, delay: float = 0.5) -> None:
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.delay = delay
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, n: int, total: int, path: Path) -> None:
+        now = time.monotonic()
+        if now - self.start < self.delay or (now - self.last < 0.1 and n < total):
+            return
+        self.last = now
+        width = 70
+        name = str(path)
+        if len(name) > width:
+            name = "…" + name[-(width - 1) :]
+        self.stream.write(f"\r\x1b[K[{n}/{total}] {name}")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

@@ -18,12 +18,13 @@ from pathlib import Path
 import libcst as cst
 
 from linter.config import ConfigResolver
+from linter.discovery import discover
 from linter.engine import PREFILTER
-from linter.run import discover, lint_paths
+from linter.run import lint_paths
 
 
 def python_files(paths: list[Path]) -> list[Path]:
-    targets, _ = discover(paths, ConfigResolver(Path.cwd()), suffixes=(".py",))
+    targets = discover(paths, ConfigResolver(Path.cwd()), suffixes=(".py",)).targets
     return [t.path for t in targets]
 
 

@@ -12,9 +12,10 @@ import pytest
 
 from linter.analysis.exprs import int_value, number_value, string_value
 from linter.config import ConfigResolver
+from linter.discovery import discover
 from linter.engine import lint_source
 from linter.rules import ALL_RULES
-from linter.run import check_file, discover
+from linter.run import check_file
 from linter.source import SourceError, decode_source, prepare, python2_to_3
 from tests.cli_helpers import bplint
 
@@ -34,8 +35,8 @@ def _lint(text: str) -> list[tuple[str, int, int]]:
 
 
 def _outcome(path: Path):
-    targets, _ = discover([path], ConfigResolver(path.parent))
-    return check_file(targets[0], None)
+    found = discover([path], ConfigResolver(path.parent))
+    return check_file(found.targets[0], None)
 
 
 # --- literals and keys the analysis once crashed on --------------------------------------------
@@ -103,7 +104,7 @@ def test_notebook_metadata_of_any_type(tmp_path: Path) -> None:
         path.write_text(json.dumps(nb))
         out = _outcome(path)
         assert out.errors == []
-        assert [f.code for f in out.report.findings] == ["BP001"]
+        assert [f.code for f in out.findings] == ["BP001"]
 
 
 # --- PEP 263 --------------------------------------------------------------------------------
@@ -127,7 +128,7 @@ def test_coding_cookie_is_honoured(tmp_path: Path, encoding: str, word: str) -> 
     assert src.encode(src.text) == path.read_bytes()
     out = _outcome(path)
     assert out.errors == []
-    assert [(f.code, f.start.line) for f in out.report.findings] == [("BP001", 6)]
+    assert [(f.code, f.start.line) for f in out.findings] == [("BP001", 6)]
 
 
 def test_fix_writes_back_in_the_files_encoding(tmp_path: Path) -> None:
@@ -193,7 +194,7 @@ def test_long_chains_are_linted(tmp_path: Path) -> None:
     for name, text in (("concat.py", concat), ("elif.py", elifs), ("calls.py", calls)):
         out = _outcome(_write(tmp_path, name, text + INVERSE))
         assert out.errors == [], name
-        assert [f.code for f in out.report.findings] == ["BP001"], name
+        assert [f.code for f in out.findings] == ["BP001"], name
 
 
 def test_notebook_with_500_cells(tmp_path: Path) -> None:
@@ -206,16 +207,16 @@ def test_notebook_with_500_cells(tmp_path: Path) -> None:
     path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4}))
     out = _outcome(path)
     assert out.errors == []
-    assert [(f.code, f.cell) for f in out.report.findings] == [("BP001", 500)]
+    assert [(f.code, f.cell) for f in out.findings] == [("BP001", 500)]
 
 
 def test_recursion_and_memory_errors_stay_in_their_file(tmp_path: Path, monkeypatch) -> None:
-    import linter.run
+    import linter.engine
 
     def boom(prep, path, rules):
         raise MemoryError if path.name == "a.py" else RecursionError
 
-    monkeypatch.setattr(linter.run, "lint_prepared", boom)
+    monkeypatch.setattr(linter.engine, "lint_prepared", boom)
     for name in ("a.py", "b.py"):
         out = _outcome(_write(tmp_path, name, INVERSE))
         what = "too large" if name == "a.py" else "too deeply nested"
@@ -300,6 +301,4 @@ def test_magics_in_a_percent_script(tmp_path: Path) -> None:
     path = _write(tmp_path, "script.py", text)
     out = _outcome(path)
     assert out.errors == []
-    assert [(f.code, f.start.line, f.start.column) for f in out.report.findings] == [
-        ("BP001", 8, 13)
-    ]
+    assert [(f.code, f.start.line, f.start.column) for f in out.findings] == [("BP001", 8, 13)]

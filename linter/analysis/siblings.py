@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
 
 MAX_SIBLING_BYTES = 512 * 1024
+# Paths of the sibling modules looked at (found or not) while a file is linted: the results
+# cache stores them with their hashes, so an entry is invalidated when a sibling changes.
+consulted: list[str] = []
 
 
 def sibling_path(importer: Path, qualified: str) -> tuple[Path, str] | None:
@@ -33,9 +36,10 @@ def sibling_path(importer: Path, qualified: str) -> tuple[Path, str] | None:
     if not parts:
         return None
     candidate = base.joinpath(*parts).with_suffix(".py")
+    package = base.joinpath(*parts, "__init__.py")
+    consulted.extend((str(candidate.absolute()), str(package.absolute())))
     if candidate.is_file():
         return candidate, name
-    package = base.joinpath(*parts, "__init__.py")
     if package.is_file():
         return package, name
     return None

@@ -12,6 +12,7 @@ of the invocation, which then reports ``executionSuccessful: false``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,10 +27,17 @@ SCHEMA = (
 def _uri(path: Path, cwd: Path) -> dict:
     absolute = path if path.is_absolute() else cwd / path
     try:
-        rel = absolute.resolve().relative_to(cwd.resolve())
-    except (ValueError, OSError):
-        return {"uri": absolute.resolve().as_uri()}
-    return {"uri": quote(rel.as_posix(), safe="/"), "uriBaseId": "%SRCROOT%"}
+        absolute = absolute.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: name the link itself
+        absolute = Path(os.path.normpath(absolute))
+    try:
+        rel = absolute.relative_to(cwd.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return {"uri": absolute.as_uri()}
+    return {
+        "uri": quote(rel.as_posix(), safe="/", errors="surrogateescape"),
+        "uriBaseId": "%SRCROOT%",
+    }
 
 
 def _dir_uri(path: Path) -> str:
