@@ -15,6 +15,10 @@ from pydantic import ValidationError
 
 from kb.schema import Entry
 
+# Where an entry's body shows the worked example its check module's ``example()`` computes
+# (rendered at build time; an entry has the marker exactly when its check defines example()).
+EXAMPLE_MARKER = "<!-- worked-example -->"
+
 KB_ROOT = Path(__file__).resolve().parent
 ENTRIES_DIR = KB_ROOT / "entries"
 CHECKS_DIR = KB_ROOT / "checks"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from kb import torch_support
-from kb.load import CHECKS_DIR, ENTRIES_DIR, KBError, load_kb
+from kb.load import CHECKS_DIR, ENTRIES_DIR, EXAMPLE_MARKER, KBError, load_kb
 from kb.verify import run_check
 from linter.rules import ALL_RULES
 
@@ -77,6 +78,28 @@ def test_seed_zero_is_the_published_stream_and_repeats():
     first = [m.value for m in run_check("transpose_is_not_inverse", 3).result.measurements]
     again = [m.value for m in run_check("transpose_is_not_inverse", 3).result.measurements]
     assert first == again
+
+
+@pytest.mark.parametrize("slug", PAGES)
+def test_worked_example_marker_iff_the_check_computes_one(KB, slug):
+    """A page shows a worked example where its body says so, and only numbers its check computed."""
+    module = importlib.import_module(f"kb.checks.{KB[slug].meta.check}")
+    make = getattr(module, "example", None)
+    assert (EXAMPLE_MARKER in KB[slug].body) == callable(make), (
+        f"{slug}: the {EXAMPLE_MARKER} marker and example() in its check go together"
+    )
+    if callable(make):
+        assert make().strip()
+
+
+def test_worked_example_shows_what_it_computed():
+    from kb import worked_example
+
+    text, w = worked_example.markdown(), worked_example.compute()
+    for value in (*w.z, *w.delta, *w.wt_delta, *w.split):
+        assert worked_example._num(value) in text
+    assert np.allclose(w.wt_delta, w.numeric, atol=1e-8)  # the numbers are dC/da
+    assert not np.allclose(w.split, w.numeric, atol=1e-3)  # the split is not
 
 
 @pytest.mark.parametrize("slug", PAGES)

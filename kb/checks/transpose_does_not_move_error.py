@@ -1,11 +1,18 @@
-"""dC/da^l is the chain-rule sum W^T delta: nothing is routed back, and plain W is wrong."""
+"""dC/da^l is the chain-rule sum W^T delta: a sensitivity, not a share of the error; plain W, or
+the error split in proportion to the weights, is wrong. The 2x3 worked example and the figure of
+the two layers come from kb/worked_example.py."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from kb import worked_example
 from kb.numerics import RIGHT, WRONG, ColumnNet, column_net, numerical_grad, rel_err
 from kb.schema import CheckResult, above, below
+from kb.worked_example import compute
+
+example = worked_example.markdown  # the 2x3 worked example, rendered into the page at build
+figure = worked_example.figure  # the two layers, drawn from the same numbers
 
 
 def _cost_from(net: ColumnNet, layer: int, a: np.ndarray) -> float:
@@ -48,6 +55,7 @@ def check() -> CheckResult:
 
     plain_w, _ = net.backward(untransposed)
     routed_w, _ = net.backward(_routed)
+    worked = compute()
 
     return CheckResult(
         claim=(
@@ -74,5 +82,17 @@ def check() -> CheckResult:
                 rel_err(routed_w[0], numeric_w[0]),
                 WRONG,
             ),
+            below(
+                "worked 2x3 example: W^T delta vs dC/da by finite differences, rel. error",
+                rel_err(worked.wt_delta, worked.numeric),
+                RIGHT,
+            ),
+            above(
+                "worked example: the error split in proportion to the weights vs dC/da, rel. error",
+                rel_err(worked.split, worked.numeric),
+                WRONG,
+            ),
+            below("worked example: |dC/da_2| by finite differences", abs(worked.numeric[1]), 1e-8),
+            above("worked example: a_2's share of the split error", abs(worked.split[1]), 0.05),
         ],
     )

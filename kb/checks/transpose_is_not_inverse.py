@@ -1,11 +1,18 @@
-"""W^T gives the exact gradient; inv/pinv of W does not, except when W is orthogonal."""
+"""W^T gives the exact gradient; inv/pinv of W does not, except when W is orthogonal (square)
+or semi-orthogonal (non-square, orthonormal rows or columns). The page's 2x3 worked example and
+its figure of the two layers are computed here too (kb/worked_example.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from kb import worked_example
 from kb.numerics import RIGHT, WRONG, column_net, max_rel_err, rel_err, rng, row_net
 from kb.schema import CheckResult, above, below
+from kb.worked_example import NUDGE, compute
+
+example = worked_example.markdown  # the 2x3 worked example, rendered into the page at build
+figure = worked_example.figure  # the two layers, drawn from the same numbers
 
 
 def check() -> CheckResult:
@@ -30,11 +37,19 @@ def check() -> CheckResult:
     q, _ = np.linalg.qr(rng(3).normal(size=(5, 5)))
     d = rng(4).normal(size=(5, 7))
     orthogonal_gap = rel_err(q.T @ d, np.linalg.inv(q) @ d)
+    # Non-square: no inverse; pinv(S) = S^T exactly when S is semi-orthogonal (S S^T = I here).
+    semi, _ = np.linalg.qr(rng(6).normal(size=(5, 3)))
+    semi = semi.T  # 3x5 with orthonormal rows
+    semi_gap = rel_err(np.linalg.pinv(semi), semi.T)
+
+    worked = compute()
+    adjoint_gap = abs(worked.dc_actual - worked.dc_adjoint) / abs(worked.dc_actual)
 
     return CheckResult(
         claim=(
             "Propagating delta with W^T matches finite differences; inv(W) or pinv(W) does not, "
-            "and the two only coincide when W is orthogonal."
+            "and the two only coincide when W is orthogonal (semi-orthogonal if it is not square). "
+            "In the 2x3 worked example W^T delta is dC/da to finite-difference accuracy."
         ),
         measurements=[
             below("column net, W^T: rel. error of all dW", max_rel_err(right_w, numeric_w), RIGHT),
@@ -57,5 +72,22 @@ def check() -> CheckResult:
                 WRONG,
             ),
             below("orthogonal Q: rel. gap between Q^T d and inv(Q) d", orthogonal_gap, 1e-12),
+            below("semi-orthogonal 3x5 S (S S^T = I): rel. gap, pinv(S) vs S^T", semi_gap, 1e-12),
+            below(
+                "worked 2x3 example: W^T delta vs dC/da by finite differences, rel. error",
+                rel_err(worked.wt_delta, worked.numeric),
+                RIGHT,
+            ),
+            above(
+                "worked 2x3 example: pinv(W) delta vs dC/da, rel. error",
+                rel_err(worked.pinv_delta, worked.numeric),
+                WRONG,
+            ),
+            below(
+                f"worked example: |dC - (W^T delta)^T da| / |dC| for da = {NUDGE[0]} e_1 "
+                "(first order)",
+                adjoint_gap,
+                0.05,
+            ),
         ],
     )

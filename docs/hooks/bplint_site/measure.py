@@ -33,6 +33,8 @@ class Measured:
     svg: bytes | None = None  # the figure, when the check module defines figure()
     figure_error: str | None = None
     figure_seconds: float = 0.0
+    example: str | None = None  # Markdown from the check module's example(), when defined
+    example_error: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -49,6 +51,8 @@ class Measured:
         ]
         if self.figure_error:
             problems.append(f"numeric test {self.check}: figure() failed: {self.figure_error}")
+        if self.example_error:
+            problems.append(f"numeric test {self.check}: example() failed: {self.example_error}")
         return problems
 
 
@@ -99,11 +103,43 @@ def measure(check: str, *, figures: bool = True) -> Measured:
         run = run_check(check)
     except Exception as exc:  # a broken check is reported on its page and fails the build
         return Measured(check, error=describe_exception(exc))
+    module = importlib.import_module(f"kb.checks.{check}")
+    example, example_error = None, None
+    try:
+        example = _example(module)
+    except Exception as exc:
+        example_error = describe_exception(exc)
     if not figures:
-        return Measured(check, run=run)
+        return Measured(check, run=run, example=example, example_error=example_error)
     start = time.perf_counter()
     try:
-        svg = _figure(importlib.import_module(f"kb.checks.{check}"))
+        svg = _figure(module)
     except Exception as exc:
-        return Measured(check, run=run, figure_error=describe_exception(exc))
-    return Measured(check, run=run, svg=svg, figure_seconds=time.perf_counter() - start)
+        return Measured(
+            check,
+            run=run,
+            figure_error=describe_exception(exc),
+            example=example,
+            example_error=example_error,
+        )
+    return Measured(
+        check,
+        run=run,
+        svg=svg,
+        figure_seconds=time.perf_counter() - start,
+        example=example,
+        example_error=example_error,
+    )
+
+
+def _example(module: ModuleType) -> str | None:
+    """The Markdown a check module's ``example()`` computes (a worked example with its numbers)."""
+    make = getattr(module, "example", None)
+    if make is None:
+        return None
+    if not callable(make):
+        raise TypeError(f"{module.__name__}.example is not a function")
+    text = make()
+    if not isinstance(text, str) or not text.strip():
+        raise TypeError(f"{module.__name__}.example() must return Markdown text")
+    return text

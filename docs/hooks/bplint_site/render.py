@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from kb.load import EXAMPLE_MARKER  # where an entry's body shows its check's example()
+
 if TYPE_CHECKING:
     from bplint_site.measure import Measured
     from kb.load import KnowledgeBase, Page
@@ -208,6 +210,21 @@ def measured_section(page: Page, measured: Measured) -> str:
     return "\n".join(parts)
 
 
+def entry_body(page: Page, measured: Measured) -> str:
+    """The entry's Markdown body, its worked-example marker replaced by what the check computed."""
+    body = page.body.strip()
+    if EXAMPLE_MARKER not in body:
+        return body
+    if measured.example is not None:
+        shown = measured.example.strip()
+    else:
+        why = measured.example_error or (
+            f"kb/checks/{page.meta.check}.py defines no example() for the {EXAMPLE_MARKER} marker"
+        )
+        shown = admonition("failure", "The worked example could not be computed", why)
+    return body.replace(EXAMPLE_MARKER, shown)
+
+
 def entry_page(
     page: Page,
     measured: Measured,
@@ -237,7 +254,7 @@ def entry_page(
         admonition("question", "The question, as it is asked", meta.question),
         admonition("failure", "The misconception", meta.misconception),
         admonition("success", "The answer", meta.answer),
-        page.body.strip(),
+        entry_body(page, measured),
         "",
         measured_section(page, measured),
         "## Linter rules {#rules}",
