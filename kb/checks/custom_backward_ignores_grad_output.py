@@ -8,15 +8,15 @@ grad_output row at a time, and a zero grad_output that must give a zero gradient
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from kb.numerics import RIGHT, WRONG, numerical_grad, rel_err, rng
 from kb.schema import CheckResult, above, below
+from kb.torch_support import backend, get_torch, preload, says_which
 
-try:  # imported here, not in check(), so its import time is not the check's run time
-    import torch
-except ImportError:  # pragma: no cover - exercised on machines without torch
-    torch = None
+preload()  # import torch (if installed) now, not inside the timed check()
 
 GRAD_OUTPUT_MESSAGE = "backward not multiplied by grad_output"
 
@@ -43,10 +43,9 @@ def _gradcheck_module():  # torch.autograd.gradcheck is both a function and its 
     return sys.modules["torch.autograd.gradcheck"]
 
 
-def _torch_gradcheck(x: np.ndarray, *, right: bool, summed: bool) -> str:
+def _torch_gradcheck(torch, x: np.ndarray, *, right: bool, summed: bool) -> str:
     """Run torch.autograd.gradcheck on the Function; '' if it passes, else its message."""
-    assert torch is not None
-    cube = _TORCH_CUBES[right]
+    cube = _torch_cubes(torch)[right]
 
     def fn(t):
         return cube.apply(t).sum() if summed else cube.apply(t)
@@ -59,11 +58,11 @@ def _torch_gradcheck(x: np.ndarray, *, right: bool, summed: bool) -> str:
     return ""
 
 
-if torch is not None:
+@functools.cache  # one pair of Function classes per process
+def _torch_cubes(torch) -> dict[bool, type]:
+    """y = x**3 as torch Functions: backward right (True) or ignoring grad_output (False)."""
 
     class TorchCube(torch.autograd.Function):
-        """y = x**3 as a torch Function whose backward is right (grad_output * 3x^2)."""
-
         @staticmethod
         def forward(ctx, t):  # type: ignore[override]
             ctx.save_for_backward(t)
@@ -75,21 +74,21 @@ if torch is not None:
             return grad_output * 3 * t**2
 
     class TorchCubeIgnoringGradOutput(TorchCube):
-        """The misconception: backward returns the local derivative 3x^2 alone."""
-
         @staticmethod
         def backward(ctx, grad_output):  # type: ignore[override]
             (t,) = ctx.saved_tensors
-            return 3 * t**2
+            return 3 * t**2  # the misconception: the local derivative alone
 
-    _TORCH_CUBES = {True: TorchCube, False: TorchCubeIgnoringGradOutput}
-    torch.set_num_threads(1)  # tiny tensors: a thread pool only adds contention
+    return {True: TorchCube, False: TorchCubeIgnoringGradOutput}
+
+
+if get_torch() is not None:
     # The first gradcheck in a process initialises more of torch (up to a second under load):
     # pay it here, at import, where it is not the check's run time.
-    _torch_gradcheck(np.ones((1, 2)), right=True, summed=False)
+    _torch_gradcheck(get_torch(), np.ones((1, 2)), right=True, summed=False)
 
 
-def _numpy_gradcheck(x: np.ndarray, *, right: bool, summed: bool) -> str:
+def _numpy_gradcheck(torch, x: np.ndarray, *, right: bool, summed: bool) -> str:
     """gradcheck's two tests, modelled: every Jacobian row against finite differences, then a
     zero grad_output, which a vector-Jacobian product must turn into a zero gradient."""
     backward = Cube.backward_right if right else Cube.backward_wrong
@@ -125,26 +124,24 @@ def check() -> CheckResult:
     num_chain = numerical_grad(chained, x)
     chain_upstream = w.T @ np.ones((3, 6))
 
+    torch = get_torch()
     gradcheck = _torch_gradcheck if torch is not None else _numpy_gradcheck
-    engine = (
-        f"torch.autograd.gradcheck, PyTorch {torch.__version__}"
-        if torch is not None
-        else "numpy model of gradcheck (no torch)"
-    )
+    engine = backend(torch)
     small = x[:2, :3]  # gradcheck's dense Jacobian: keep it small
-    wrong_vector = gradcheck(small, right=False, summed=False)
-    wrong_summed = gradcheck(small, right=False, summed=True)
+    wrong_vector = gradcheck(torch, small, right=False, summed=False)
+    wrong_summed = gradcheck(torch, small, right=False, summed=True)
     right_failures = sum(
-        bool(gradcheck(small, right=True, summed=summed)) for summed in (False, True)
+        bool(gradcheck(torch, small, right=True, summed=summed)) for summed in (False, True)
     )
 
     return CheckResult(
-        claim=(
+        claim=says_which(
             "backward(grad_output) must return grad_output * f'(x). Returning f'(x) alone passes a "
             "test whose loss is y.sum() (grad_output all ones) and fails as soon as the upstream "
             "gradient is anything else: a weighted loss or a layer after the op. gradcheck "
             "catches it on the vector output (a Jacobian mismatch) and also on a summed output, "
-            f"where it reports '{GRAD_OUTPUT_MESSAGE}' (measured with {engine})."
+            f"where it reports '{GRAD_OUTPUT_MESSAGE}'.",
+            torch,
         ),
         measurements=[
             below(

@@ -10,14 +10,9 @@ import numpy as np
 
 from kb.numerics import RIGHT, numerical_grad, rel_err, softmax
 from kb.schema import CheckResult, above, below
+from kb.torch_support import backend, get_torch, preload
 
-try:  # imported here, not in check(), so its import time is not the check's run time
-    import torch
-
-    torch.set_num_threads(1)
-    torch.log_softmax(torch.zeros(2), 0)  # first call of an op initialises it: not the check's time
-except ImportError:  # pragma: no cover - exercised on machines without torch
-    torch = None
+preload()  # import torch (if installed) now, not inside the timed check()
 
 GAPS = np.arange(0.0, 1001.0, 50.0)  # logit of the other class; the target's logit is 0
 
@@ -46,14 +41,14 @@ def chain_rule_grad(z: np.ndarray, target: int) -> np.ndarray:
 FINE_GAPS = np.arange(0.0, 120.01, 0.25)
 
 
-def float32_losses(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+def float32_losses(gaps: np.ndarray, torch) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """-log p_0 for logits (0, gap) in float32: two-step, fused, and p_0 itself."""
     z = np.stack([np.zeros_like(gaps), gaps], axis=1).astype(np.float32)
     if torch is not None:
         zt = torch.from_numpy(z)
         p = torch.softmax(zt, dim=1)
         naive, fused = -torch.log(p)[:, 0], -torch.log_softmax(zt, dim=1)[:, 0]
-        engine = f"float32, PyTorch {torch.__version__}"
+        engine = f"float32, {backend(torch)}"
         return naive.numpy(), fused.numpy(), p[:, 0].numpy(), engine
     e = np.exp(z - z.max(axis=1, keepdims=True))
     p = e / e.sum(axis=1, keepdims=True)
@@ -61,7 +56,7 @@ def float32_losses(gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     fused = -(z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True))))[:, 0]
     with np.errstate(divide="ignore"):
         naive = -np.log(p)[:, 0]
-    return naive, fused, p[:, 0], "float32, numpy (no torch)"
+    return naive, fused, p[:, 0], f"float32, numpy: {backend(None)}"
 
 
 def check() -> CheckResult:
@@ -82,21 +77,22 @@ def check() -> CheckResult:
     naive_grad_bad = int(np.count_nonzero(~np.isfinite(chain_rule_grad(z, 0))))
 
     # float32: the same cliff, about seven times closer.
-    naive32, fused32, p32, engine = float32_losses(FINE_GAPS)
+    torch = get_torch()
+    naive32, fused32, p32, engine = float32_losses(FINE_GAPS, torch)
     exact = FINE_GAPS + np.log1p(np.exp(-FINE_GAPS))  # -log p_0 = gap + log(1 + e^-gap)
     first_inf32 = float(FINE_GAPS[np.argmax(~np.isfinite(naive32))])
     first_subnormal32 = float(FINE_GAPS[np.argmax(p32 < np.finfo(np.float32).tiny)])
     at100 = int(np.searchsorted(FINE_GAPS, 100.0))
     naive32_err100 = abs(float(naive32[at100]) - exact[at100]) / exact[at100]
     fused32_err100 = abs(float(fused32[at100]) - exact[at100]) / exact[at100]
-    _, fused32_wide, _, _ = float32_losses(GAPS)
+    _, fused32_wide, _, _ = float32_losses(GAPS, torch)
 
     return CheckResult(
         claim=(
             "z - logsumexp(z) gives a finite, exact loss and the exact gradient softmax(z) - y for "
             "logit gaps up to 1000; log(softmax(z)) returns inf there and loses digits before that. "
             f"In float32 the cliff is at a gap of about {first_inf32:g}, with digits lost from "
-            f"about {first_subnormal32:g} ({engine})."
+            f"about {first_subnormal32:g}. (Measured with {backend(torch)}.)"
         ),
         measurements=[
             below(

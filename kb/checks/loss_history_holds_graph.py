@@ -15,13 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.schema import CheckResult, above, below
+from kb.torch_support import backend, get_torch, preload, says_which
 
-try:  # imported here, not in check(), so its import time is not the check's run time
-    import torch
-
-    torch.set_num_threads(1)  # tiny tensors: a thread pool only adds contention (10x slower)
-except ImportError:  # pragma: no cover - exercised on machines without torch
-    torch = None
+preload()  # import torch (if installed) now, not inside the timed check()
 
 ITERATIONS = 50
 BATCH, N_IN, N_HIDDEN = 32, 8, 16
@@ -46,8 +42,7 @@ class Loop:
 # --- PyTorch ---------------------------------------------------------------------------------
 
 
-def _torch_loop(*, backward: bool, as_tensor: bool, no_grad: bool = False) -> Loop:
-    assert torch is not None
+def _torch_loop(torch, *, backward: bool, as_tensor: bool, no_grad: bool = False) -> Loop:
     w1 = torch.tensor(np.linspace(-1, 1, N_IN * N_HIDDEN).reshape(N_IN, N_HIDDEN) / 3.0)
     w2 = torch.tensor(np.linspace(1, -1, N_HIDDEN).reshape(N_HIDDEN, 1) / 4.0)
     w1.requires_grad_()
@@ -55,12 +50,12 @@ def _torch_loop(*, backward: bool, as_tensor: bool, no_grad: bool = False) -> Lo
     boxes: list[weakref.ref] = []
 
     class Box:  # what autograd stores for one saved tensor; freed when autograd frees it
-        def __init__(self, t: torch.Tensor) -> None:
+        def __init__(self, t) -> None:
             # detached (same storage, no grad_fn): a saved *output* held as itself would make a
             # cycle tensor -> grad_fn -> box -> tensor that no collector sees (PyTorch's hook docs)
             self.t = t.detach()
 
-    def pack(t: torch.Tensor) -> Box:
+    def pack(t) -> Box:
         box = Box(t)
         boxes.append(weakref.ref(box))
         return box
@@ -126,7 +121,7 @@ class Tensor:
         return Tensor(self.value + other.value, (self, other))
 
 
-def _np_loop(*, backward: bool, as_tensor: bool, no_grad: bool = False) -> Loop:
+def _np_loop(torch, *, backward: bool, as_tensor: bool, no_grad: bool = False) -> Loop:
     w1 = np.linspace(-1, 1, N_IN * N_HIDDEN).reshape(N_IN, N_HIDDEN) / 3.0
     w2 = np.linspace(1, -1, N_HIDDEN).reshape(N_HIDDEN, 1) / 4.0
     total: Tensor | float = Tensor(np.array(0.0)) if as_tensor else 0.0
@@ -172,21 +167,23 @@ def _np_nodes(root: Tensor) -> int:
 
 
 def check() -> CheckResult:
+    torch = get_torch()
     loop: Callable[..., Loop] = _torch_loop if torch is not None else _np_loop
-    engine = f"PyTorch {torch.__version__}" if torch is not None else "numpy model (no torch)"
-    train_tensor = loop(backward=True, as_tensor=True)
-    eval_tensor = loop(backward=False, as_tensor=True)
-    eval_item = loop(backward=False, as_tensor=False)
-    eval_no_grad = loop(backward=False, as_tensor=True, no_grad=True)
+    engine = backend(torch)
+    train_tensor = loop(torch, backward=True, as_tensor=True)
+    eval_tensor = loop(torch, backward=False, as_tensor=True)
+    eval_item = loop(torch, backward=False, as_tensor=False)
+    eval_no_grad = loop(torch, backward=False, as_tensor=True, no_grad=True)
     one = eval_tensor.per_iteration_bytes
 
     return CheckResult(
-        claim=(
-            f"Measured with {engine}, {ITERATIONS} iterations: total += loss keeps a chain of "
+        claim=says_which(
+            f"{ITERATIONS} iterations: total += loss keeps a chain of "
             "graph nodes either way, but in a loop that calls backward() every iteration the "
             "saved activations are freed, so little memory is held. The large leak is a loop "
             "without backward (validation outside no_grad): every iteration's saved activations "
-            "stay alive. loss.item() or torch.no_grad() keeps nothing."
+            "stay alive. loss.item() or torch.no_grad() keeps nothing.",
+            torch,
         ),
         measurements=[
             above(

@@ -11,12 +11,9 @@ import numpy as np
 
 from kb.numerics import RIGHT, WRONG, numerical_grad, rel_err, rng
 from kb.schema import CheckResult, above, below
+from kb.torch_support import get_torch, preload, says_which
 
-try:  # imported here, not in check(), so its import time is not the check's run time
-    import torch
-    import torch.nn.functional as F
-except ImportError:  # pragma: no cover - exercised on machines without torch
-    torch = None
+preload()  # import torch (if installed) now, not inside the timed check()
 
 
 def windows(x: np.ndarray) -> np.ndarray:
@@ -55,19 +52,21 @@ def eq_mask_backward(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return unwindow(mask * dy[:, :, None])
 
 
-def torch_max_pool_backward(x: np.ndarray, dy: np.ndarray) -> np.ndarray:
+def torch_max_pool_backward(torch, x: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """PyTorch's own gradient of F.max_pool2d(x, 2) for upstream dy."""
     assert torch is not None
     xt = torch.tensor(x[None, None], dtype=torch.float64, requires_grad=True)
-    F.max_pool2d(xt, 2).backward(torch.tensor(dy[None, None], dtype=torch.float64))
+    torch.nn.functional.max_pool2d(xt, 2).backward(
+        torch.tensor(dy[None, None], dtype=torch.float64)
+    )
     return xt.grad[0, 0].numpy()
 
 
-if torch is not None:
-    torch.set_num_threads(1)  # tiny tensors: a thread pool only adds contention
+_torch = get_torch()
+if _torch is not None:
     # The first call of an op initialises it (up to seconds under load): pay that at import,
     # where it is not the check's run time.
-    torch_max_pool_backward(np.zeros((2, 2)), np.ones((1, 1)))
+    torch_max_pool_backward(_torch, np.zeros((2, 2)), np.ones((1, 1)))
 
 
 def window_mass(dx: np.ndarray) -> np.ndarray:
@@ -108,14 +107,14 @@ def check() -> CheckResult:
     tie_dy = r.uniform(0.5, 1.5, size=(2, 2)) * r.choice([-1.0, 1.0], size=(2, 2))
     routed_mass = np.max(np.abs(window_mass(max_pool_backward(tied, tie_dy)) / tie_dy - 1.0))
     eq_mass = float(np.max(window_mass(eq_mask_backward(tied, tie_dy)) / tie_dy))
+    torch = get_torch()
     if torch is not None:
-        engine = f"PyTorch {torch.__version__} F.max_pool2d backward"
-        torch_gap = rel_err(max_pool_backward(tied, tie_dy), torch_max_pool_backward(tied, tie_dy))
-        eq_torch_gap = rel_err(
-            eq_mask_backward(tied, tie_dy), torch_max_pool_backward(tied, tie_dy)
-        )
+        engine = "F.max_pool2d backward"
+        frameworks = torch_max_pool_backward(torch, tied, tie_dy)
+        torch_gap = rel_err(max_pool_backward(tied, tie_dy), frameworks)
+        eq_torch_gap = rel_err(eq_mask_backward(tied, tie_dy), frameworks)
     else:  # the rule frameworks follow, written out: the first maximum in the window
-        engine = "first-arg-max rule (no torch)"
+        engine = "the first-arg-max rule"
         first = unwindow(
             (np.arange(4) == windows(tied).argmax(axis=2)[:, :, None]) * tie_dy[:, :, None]
         )
@@ -123,11 +122,12 @@ def check() -> CheckResult:
         eq_torch_gap = rel_err(eq_mask_backward(tied, tie_dy), first)
 
     return CheckResult(
-        claim=(
+        claim=says_which(
             "Through a 2x2 max-pool, each window's upstream gradient goes entirely to its arg-max "
             "and the other three inputs get zero; spreading it evenly is the average-pool gradient. "
             "With tied maxima (common after ReLU) it still goes to one position, as the frameworks "
-            "do; an == mask hands a window of k ties k times its gradient."
+            "do; an == mask hands a window of k ties k times its gradient.",
+            torch,
         ),
         measurements=[
             below(
