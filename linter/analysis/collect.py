@@ -84,6 +84,7 @@ class Collector(cst.CSTVisitor):
         self.functions: dict[str, list[Scope]] = {}
         self.class_attrs: dict[str, dict[str, list[Binding]]] = {}
         self.class_bases: dict[str, list[str]] = {}
+        self.lambdas: dict[cst.Lambda, Scope] = {}
         self.calls: list[Site] = []
         self.binops: list[Site] = []
         self.assigns: list[Site] = []
@@ -151,7 +152,25 @@ class Collector(cst.CSTVisitor):
         self._loops = self._saved_loops.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
+        # a lambda is a function too: ``self.act_prime = lambda x: ...`` is a helper
+        enclosing = self._scope_stack[-1]
+        scope = Scope("<lambda>", node, enclosing.cls, enclosing, nested=True)
+        params = node.params
+        for i, p in enumerate([*params.posonly_params, *params.params, *params.kwonly_params]):
+            scope.params.append(p.name.value)
+            if p.default is not None:
+                scope.param_defaults[p.name.value] = p.default
+            scope.bindings.setdefault(p.name.value, []).append(
+                Binding(p.name, None, node, -1 - i, "param")
+            )
+        scope.returns.append(node.body)
+        self.scopes.append(scope)
+        self.lambdas[node] = scope
+        self._scope_stack.append(scope)
         return True
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self._scope_stack.pop()
 
     # --- statements ----------------------------------------------------------------------------
 

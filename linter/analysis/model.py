@@ -189,7 +189,7 @@ class ModuleModel:
             if plain:
                 return plain[-1]
             nested = [s for s in candidates if s.nested]
-            return nested[-1] if nested else None
+            return nested[-1] if nested else self._held_callable(node, scope)
         if (
             isinstance(node, cst.Attribute)
             and isinstance(node.value, cst.Name)
@@ -202,6 +202,38 @@ class ModuleModel:
             for s in self.c.functions.get(node.attr.value, []):
                 if s.cls is not None:
                     return s
+        return self._held_callable(node, scope)
+
+    def _held_callable(
+        self, node: cst.BaseExpression, scope: Scope, depth: int = 0
+    ) -> Scope | None:
+        """A function held in a variable or an attribute: ``act = sigmoid``,
+        ``self.act_prime = lambda x: ...``; followed through one assignment at a time."""
+        if depth > 3:
+            return None
+        key = dotted(node)
+        if key is None:
+            return None
+        if isinstance(node, cst.Name):
+            bindings = self._visible_bindings(key, scope)
+        elif key.startswith(("self.", "cls.")) and scope.cls:
+            bindings = list(self.c.class_attrs.get(scope.cls, {}).get(key.split(".", 2)[1], []))
+        else:
+            return None
+        values = [b.value for b in bindings if b.kind == "assign" and b.value is not None]
+        if len(values) != 1:
+            return None
+        value = values[0]
+        if isinstance(value, cst.Lambda):
+            return self.c.lambdas.get(value)
+        if isinstance(value, cst.Name | cst.Attribute) and not value.deep_equals(node):
+            if self.qualname(value) is not None:
+                return None
+            if isinstance(value, cst.Name):
+                defined = [s for s in self.c.functions.get(value.value, []) if s.cls is None]
+                if defined:
+                    return defined[-1]
+            return self._held_callable(value, scope, depth + 1)
         return None
 
     # --- structural helpers --------------------------------------------------------------------
@@ -988,8 +1020,11 @@ class ModuleModel:
         table = getattr(self, "_activation_inputs", None)
         if table is None:
             table = set()
-            for site in self.c.calls:
-                form = self.forms.call_kind(site.node, site.scope)  # type: ignore[arg-type]
+            for site in (*self.c.calls, *self.c.binops):
+                if isinstance(site.node, cst.Call):
+                    form = self.forms.call_kind(site.node, site.scope)
+                else:
+                    form = self.forms.form(site.node, site.scope)  # 1 / (1 + np.exp(-x))
                 if form is not None and form.kind in (Kind.SIGMOID, Kind.TANH, Kind.RELU):
                     k = dotted(form.operand)
                     if k is not None:
