@@ -13,7 +13,7 @@ import libcst as cst
 from linter.analysis.exprs import dotted, target_names
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class Binding:
     """One assignment to a name (or ``self.attr`` / subscript key) inside a scope."""
 

@@ -163,7 +163,7 @@ def reduces(model: ModuleModel, value: cst.BaseExpression) -> bool:
 def batched(model: ModuleModel, scope: Scope, value: cst.BaseExpression) -> bool:
     """Evidence that the gradients in ``scope`` carry a batch axis."""
     # divided (or scaled) by a batch size, here or in a sibling weight gradient of the scope
-    for b, sc in model.gradient_stores(N.WEIGHT_GRAD_NAME):
+    for b, sc in model.gradient_stores("weight"):
         if sc is scope and b.value is not None and scaled_by_batch(b.value):
             return True
     if scaled_by_batch(value):
@@ -178,7 +178,7 @@ def batched(model: ModuleModel, scope: Scope, value: cst.BaseExpression) -> bool
             if args and "shape" in model.module.code_for_node(args[0]):
                 return True
     # another bias gradient of the module reduced over an axis
-    for b, _ in model.gradient_stores(N.BIAS_GRAD_NAME):
+    for b, _ in model.gradient_stores("bias"):
         if b.value is not None and b.value is not value and reduces(model, b.value):
             return True
     return False

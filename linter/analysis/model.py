@@ -137,6 +137,8 @@ class ModuleModel:
         self._deriv_marks: tuple[set[cst.CSTNode], set[tuple[Scope, str]]] | None = None
         self._propagation_weights: set[str] = set()
         self._input_weights: set[str] | None = None
+        self._bias_keys: set[str] | None = None
+        self._random: set[str] | None = None
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -374,7 +376,10 @@ class ModuleModel:
     def _random_keys(self) -> set[str]:
         """Keys assigned a random initialisation (``np.random.randn(n, m) * 0.01`` and the like),
         read from the syntax alone so that the parameter table never waits on roles."""
+        if self._random is not None:
+            return self._random
         found: set[str] = set()
+        self._random = found
         for scope in self.c.scopes:
             for bindings in scope.bindings.values():
                 for b in bindings:
@@ -570,6 +575,12 @@ class ModuleModel:
         if isinstance(value, cst.BinaryOperation) and isinstance(
             value.operator, cst.Multiply | cst.Divide | cst.MatrixMultiply
         ):
+            if isinstance(value.operator, cst.Multiply):
+                # ``rate * (P.T @ g)``: a plain factor scaling a matrix product
+                lm, rm = self._is_product(value.left), self._is_product(value.right)
+                plain = (value.right if lm else value.left) if lm != rm else None
+                if isinstance(plain, cst.Name | cst.Attribute):
+                    return True
             for side in (value.left, value.right):
                 if self.scalar(side, scope):
                     return True
@@ -1591,7 +1602,126 @@ class ModuleModel:
             layouts.add("out-in" if use.applies == "W" else "in-out")
         return frozenset(layouts)
 
-    def gradient_stores(self, pattern: object) -> Iterator[tuple[Binding, Scope]]:
+    def gradient_stores(self, kind: str) -> Iterator[tuple[Binding, Scope]]:
+        """Assignments (=, +=) of a parameter's gradient; ``kind`` is "weight" or "bias".
+
+        A store is found by where its value goes: every assignment to the value that an update
+        subtracts from a weight (``self.W -= lr * self.dW`` makes ``self.dW = ...`` a store of
+        W's gradient). A target named like a gradient (``dW``, ``nabla_b``) is a store too, for
+        updates this module does not make (an optimizer elsewhere)."""
+        seen: set[Binding] = set()
+        for b, scope in self._update_fed_stores(kind):
+            if b not in seen:
+                seen.add(b)
+                yield b, scope
+        pattern = N.WEIGHT_GRAD_NAME if kind == "weight" else N.BIAS_GRAD_NAME
+        for b, scope in self._named_stores(pattern):
+            if b not in seen:
+                seen.add(b)
+                yield b, scope
+
+    def bias_keys(self) -> set[str]:
+        """Keys added to a matrix product (``W @ x + b``, ``np.dot(x, W) + self.b``)."""
+        if self._bias_keys is None:
+            found: set[str] = set()
+            for site in self.c.binops:
+                node = site.node
+                if not (
+                    isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add)
+                ):
+                    continue
+                for side, other in ((node.left, node.right), (node.right, node.left)):
+                    if self.matmul(side) is not None and isinstance(
+                        other, cst.Name | cst.Attribute | cst.Subscript
+                    ):
+                        k = self.key(other, site.scope)
+                        if k:
+                            found.add(k)
+            self._bias_keys = found
+        return self._bias_keys
+
+    def _update_fed_stores(self, kind: str) -> Iterator[tuple[Binding, Scope]]:
+        weights = self._matmul_keys()
+        biases = self.bias_keys()
+        for u in self.updates():
+            is_weight = u.key in weights and u.key not in biases
+            is_bias = u.key in biases and u.key not in weights
+            if (kind == "weight" and not is_weight) or (kind == "bias" and not is_bias):
+                continue
+            grad = self._step_gradient(u.step, u.step_scope)
+            if grad is None:
+                continue
+            if self._is_product(grad):
+                yield u.binding, u.scope  # ``W -= rate * (P.T @ g)``: the update is the store
+                continue
+            yield from self._stores_of(grad, u.step_scope)
+
+    def _step_gradient(self, step: cst.BaseExpression, scope: Scope) -> cst.BaseExpression | None:
+        """``lr * dW`` / ``dW * lr`` / ``lr / m * dW`` / ``-lr * dW`` -> ``dW``."""
+        node = step
+        for _ in range(6):
+            if isinstance(node, cst.UnaryOperation):
+                node = node.expression
+                continue
+            if isinstance(node, cst.BinaryOperation) and isinstance(
+                node.operator, cst.Multiply | cst.Divide
+            ):
+                if isinstance(node.operator, cst.Divide):
+                    node = node.left
+                    continue
+                ls, rs = self.scalar(node.left, scope), self.scalar(node.right, scope)
+                if ls and not rs:
+                    node = node.right
+                    continue
+                if rs and not ls:
+                    node = node.left
+                    continue
+                lstep = self.is_step(node.left, scope) or N.LR_NAME.match(dotted(node.left) or "")
+                rstep = self.is_step(node.right, scope) or N.LR_NAME.match(
+                    (dotted(node.right) or "").rsplit(".", 1)[-1]
+                )
+                if bool(lstep) != bool(rstep):
+                    node = node.right if lstep else node.left
+                    continue
+                lm, rm = self._is_product(node.left), self._is_product(node.right)
+                if lm != rm:
+                    node = node.left if lm else node.right
+                    break
+                return None
+            break
+        if self._is_product(node):
+            return node  # the gradient is computed in the update itself
+        return node if isinstance(node, cst.Name | cst.Attribute | cst.Subscript) else None
+
+    def _stores_of(self, grad: cst.BaseExpression, scope: Scope) -> Iterator[tuple[Binding, Scope]]:
+        """The assignments (=, +=) that give ``grad`` its value, wherever they are."""
+        key = dotted(grad.value if isinstance(grad, cst.Subscript) else grad)
+        if key is None:
+            return
+        index = grad.slice[0].slice if isinstance(grad, cst.Subscript) and grad.slice else None
+        if key.startswith("self.") and scope.cls:
+            scopes = [s for s in self.c.scopes if s.cls == scope.cls]
+        else:
+            scopes = [self._owner(key.split(".")[0], scope)]
+        for sc in scopes:
+            for b in sc.bindings.get(key, []):
+                if b.kind not in ("assign", "aug") or b.value is None:
+                    continue
+                if b.kind == "aug" and b.op != "AddAssign":
+                    continue
+                if isinstance(grad, cst.Subscript) != isinstance(b.target, cst.Subscript):
+                    continue
+                if (
+                    isinstance(index, cst.Index)
+                    and isinstance(index.value, cst.SimpleString)
+                    and isinstance(b.target, cst.Subscript)
+                ):
+                    tidx = b.target.slice[0].slice if b.target.slice else None
+                    if not (isinstance(tidx, cst.Index) and tidx.value.deep_equals(index.value)):
+                        continue
+                yield b, sc
+
+    def _named_stores(self, pattern: object) -> Iterator[tuple[Binding, Scope]]:
         """Assignments (=, +=) of a value to a target named like a parameter gradient."""
         for scope in self.c.scopes:
             for bindings in scope.bindings.values():
@@ -1629,6 +1759,14 @@ class ModuleModel:
                     if isinstance(op, cst.Multiply) and _is_scalar(node.left):
                         node = node.right
                         continue
+                    if isinstance(op, cst.Multiply):
+                        # ``rate * (P.T @ g)``: a plain factor times a product is that product,
+                        # scaled
+                        lm, rm = self._is_product(node.left), self._is_product(node.right)
+                        plain = (node.right if lm else node.left) if lm != rm else None
+                        if isinstance(plain, cst.Name | cst.Attribute):
+                            node = node.left if lm else node.right
+                            continue
                 if isinstance(op, cst.Add):
                     lc, rc = self.core_value(node.left), self.core_value(node.right)
                     lm, rm = self._is_product(lc), self._is_product(rc)
@@ -1658,7 +1796,14 @@ class ModuleModel:
         if (
             b.kind == "aug"
             and b.op in ("SubtractAssign", "AddAssign")
-            and self.is_step(b.value, scope)
+            and (
+                self.is_step(b.value, scope)
+                or (
+                    isinstance(b.value, cst.Name | cst.Attribute | cst.Subscript)
+                    and self.key(b.target, scope) in self._random_keys()
+                    and not self.scalar(b.value, scope)
+                )
+            )
         ):
             key = self.key(b.target, scope)
             if key is None:

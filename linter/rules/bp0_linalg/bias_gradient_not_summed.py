@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import libcst as cst
 
 from linter.analysis import ModuleModel, Role
-from linter.analysis import names as N
 from linter.analysis.gradients import batched, unreduced
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -201,7 +200,7 @@ class BiasGradientNotSummed(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for b, scope in model.gradient_stores(N.BIAS_GRAD_NAME):
+        for b, scope in model.gradient_stores("bias"):
             assert b.value is not None
             value = b.value
             if isinstance(value, cst.Subscript | cst.Attribute):

@@ -121,6 +121,20 @@ class WeightGradientOrientation(Rule):
                 return dW
             """
         ),
+        Valid(
+            """
+            import numpy as np
+
+            def train(P, Q, rate):
+                M = np.random.randn(3, 3)
+                for _ in range(10):
+                    out = np.tanh(P @ M)
+                    g = (out - Q) * (1 - out**2)
+                    M -= rate * (P.T @ g)
+                return M
+            """,
+            note="The batch is summed by `P.T @ g`: the right weight gradient.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -213,6 +227,40 @@ class WeightGradientOrientation(Rule):
             """,
             at=(6, 19),
         ),
+        Invalid(
+            """
+            import numpy as np
+
+            class Net:
+                def __init__(self, n_in, n_hid):
+                    self.V = np.random.rand(n_in, n_hid)
+
+                def run(self, X):
+                    self.H = 1 / (1 + np.exp(-np.dot(X, self.V)))
+                    return self.H
+
+                def learn(self, X, E):
+                    step = np.dot(X, E * self.H * (1 - self.H))
+                    self.V += step
+            """,
+            at=(12, 16),
+            note="`X @ E` with neither factor transposed: runs only when the batch size equals "
+            "the input width, and then it is not the gradient.",
+        ),
+        Invalid(
+            """
+            import numpy as np
+
+            def train(P, Q, rate):
+                M = np.random.randn(3, 3)
+                for _ in range(10):
+                    out = np.tanh(P @ M)
+                    g = (out - Q) * (1 - out**2)
+                    M -= rate * (P @ g)
+                return M
+            """,
+            at=(8, 22),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -221,7 +269,7 @@ class WeightGradientOrientation(Rule):
             return
         layout = next(iter(layouts))
         transposed_in_update = transposed_in_updates(model)
-        for b, scope in model.gradient_stores(N.WEIGHT_GRAD_NAME):
+        for b, scope in model.gradient_stores("weight"):
             if N.target_label(b.target) in transposed_in_update:
                 continue  # stored the other way round and applied as ``W -= lr * dW.T``
             assert b.value is not None
@@ -238,6 +286,12 @@ class WeightGradientOrientation(Rule):
                 continue
             got = "out-in" if lg else "in-out"
             if got == layout:
+                if (
+                    model.matmul(node) is not None
+                    and not model.strip_transpose(left)[1]
+                    and not model.strip_transpose(right)[1]
+                ):
+                    yield self._untransposed(model, node, other, layout)
                 continue
             want = (
                 "the gradient first (`delta @ a_prev.T`)"
@@ -250,3 +304,14 @@ class WeightGradientOrientation(Rule):
                 f"other convention: the forward pass stores weights as ({layout.replace('-', ', ')}), "
                 f"so the gradient needs {want}",
             )
+
+    def _untransposed(self, model: ModuleModel, node, other, layout: str) -> Report:
+        """``a_prev @ dZ``: right order, but neither factor is transposed, so the product does
+        not sum over the batch (it only runs when the batch size equals a layer width)."""
+        fixed = f"{model.src(other)}.T"
+        return Report(
+            node,
+            f"`{model.src(node)}` multiplies the gradient by the layer input "
+            f"`{model.src(other)}` without transposing it; the weight gradient sums over the "
+            f"batch: use `{fixed}` ({'`delta @ a_prev.T`' if layout == 'out-in' else '`a_prev.T @ dZ`'})",
+        )
