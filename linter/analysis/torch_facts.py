@@ -1,0 +1,1508 @@
+"""PyTorch facts the BP4xx rules query: training-loop events, module output kinds, loss pairing,
+autograd Function summaries.
+
+Everything is structure, never local names: an optimizer is what ``torch.optim.*(...)`` returns
+(or what ``zero_grad()``/``scaler.step()`` are applied to), a loss is what ``.backward()`` is
+called on, a criterion is what ``nn.CrossEntropyLoss()`` returns, a model is an instance of a class
+whose base is ``nn.Module``. Module summaries follow ``forward``'s returns through attributes
+(``self.act = nn.Softmax(dim=1)``), ``nn.Sequential`` last layers, helper calls, constructor
+arguments and classes defined in sibling modules. No ``torch`` import: this is all read from the
+syntax tree built by ``collect.py``; only the stable entry points of the model are used
+(``qualname``, the collector's scopes, bindings and call sites).
+
+Computed once per module on first use and kept beside the model (``facts(model)``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import weakref
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from linter.analysis.collect import Binding, Scope, Site
+from linter.analysis.exprs import dotted, keyword_arg, positional_args
+
+if TYPE_CHECKING:
+    from linter.analysis.model import ModuleModel
+
+MAX_PATHS = 64
+_BUILTINS = frozenset(dir(builtins))
+MAX_DEPTH = 12
+
+
+class Out(StrEnum):
+    """What a tensor holds, as far as a loss cares."""
+
+    RAW = "raw scores"  # a linear / conv layer's output (logits)
+    PROB = "softmax probabilities"
+    SIGMOID = "sigmoid probabilities"
+    LOGPROB = "log-probabilities"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An output kind and the node that made it so (the activation, or the last layer)."""
+
+    out: Out
+    node: cst.CSTNode
+    model: ModuleModel  # the module the node lives in (a sibling file for imported classes)
+
+
+# --- vocabulary: library names (import-resolved), not local identifiers ---------------------------
+
+_NN = ("torch.nn.", "torch.nn.modules.")
+SOFTMAX_FNS = {"torch.softmax", "torch.nn.functional.softmax", "torch.special.softmax"}
+LOG_SOFTMAX_FNS = {"torch.log_softmax", "torch.nn.functional.log_softmax"}
+SIGMOID_FNS = {"torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"}
+LOG_FNS = {"torch.log", "torch.Tensor.log"}
+LINEAR_FNS = {"torch.nn.functional.linear", "torch.matmul", "torch.mm", "torch.bmm"}
+MODULE_OUT = {
+    "Softmax": Out.PROB,
+    "Softmax2d": Out.PROB,
+    "LogSoftmax": Out.LOGPROB,
+    "Sigmoid": Out.SIGMOID,
+    "Linear": Out.RAW,
+    "Bilinear": Out.RAW,
+    "LazyLinear": Out.RAW,
+    "Conv1d": Out.RAW,
+    "Conv2d": Out.RAW,
+    "Conv3d": Out.RAW,
+}
+# layers that hand their input on unchanged as far as the loss cares (shape, not values)
+PASS_LAYERS = {"Flatten", "Unflatten", "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d"}
+PASS_METHODS = {
+    "squeeze",
+    "unsqueeze",
+    "view",
+    "view_as",
+    "reshape",
+    "reshape_as",
+    "flatten",
+    "contiguous",
+    "permute",
+    "transpose",
+    "t",
+    "float",
+    "double",
+    "half",
+    "to",
+    "cuda",
+    "cpu",
+    "clone",
+    "type",
+    "type_as",
+    "expand",
+    "expand_as",
+}
+PASS_FNS = {"torch.squeeze", "torch.unsqueeze", "torch.flatten", "torch.reshape", "torch.transpose"}
+METHOD_OUT = {"softmax": Out.PROB, "log_softmax": Out.LOGPROB, "sigmoid": Out.SIGMOID}
+
+CRITERIA = {
+    "CrossEntropyLoss": "ce",
+    "NLLLoss": "nll",
+    "BCEWithLogitsLoss": "bce_logits",
+    "BCELoss": "bce",
+}
+CRITERION_FNS = {
+    "torch.nn.functional.cross_entropy": "ce",
+    "torch.nn.functional.nll_loss": "nll",
+    "torch.nn.functional.binary_cross_entropy_with_logits": "bce_logits",
+    "torch.nn.functional.binary_cross_entropy": "bce",
+}
+NO_GRAD = {"torch.no_grad", "torch.inference_mode", "torch.set_grad_enabled"}
+DROPOUT_FNS = {
+    "torch.nn.functional.dropout",
+    "torch.nn.functional.dropout1d",
+    "torch.nn.functional.dropout2d",
+    "torch.nn.functional.dropout3d",
+    "torch.nn.functional.alpha_dropout",
+    "torch.nn.functional.feature_alpha_dropout",
+}
+MODE_LAYERS = ("Dropout", "BatchNorm", "AlphaDropout", "InstanceNorm")
+# what is taken from a tensor without its values (no gradient flows through these)
+SHAPE_ONLY_FNS = {
+    "torch.ones_like",
+    "torch.zeros_like",
+    "torch.empty_like",
+    "torch.full_like",
+    "torch.rand_like",
+    "torch.randn_like",
+}
+SHAPE_ONLY_ATTRS = {
+    "shape",
+    "size",
+    "device",
+    "dtype",
+    "new_ones",
+    "new_zeros",
+    "new_empty",
+    "new_full",
+    "dim",
+    "ndim",
+    "numel",
+}
+# optimizer / scaler methods that read gradients and never clear them
+KNOWN_NON_CLEARING = {
+    "unscale_",
+    "step",
+    "update",
+    "scale",
+    "state_dict",
+    "load_state_dict",
+    "add_param_group",
+    "append",
+    "info",
+    "debug",
+    "format",
+}
+DETACHING_ATTRS = {"item", "detach", "data", "tolist", "numpy"}
+
+
+def nn_name(q: str | None) -> str | None:
+    """``torch.nn.Softmax`` / ``torch.nn.modules.activation.Softmax`` -> ``Softmax``."""
+    if q and q.startswith(_NN):
+        return q.rsplit(".", 1)[1]
+    return None
+
+
+def _is_optim_qualname(q: str | None) -> bool:
+    if not q:
+        return False
+    parts = q.split(".")
+    return ("optim" in parts or "optimizers" in parts) and "lr_scheduler" not in parts
+
+
+# --- events of a training loop ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "zero" | "backward" | "step" | "maybe-zero"
+    node: cst.CSTNode
+    target: str | None = None  # receiver key of zero/step; None: every parameter
+    scope: Scope | None = None
+    nested: bool = False  # inside a loop nested in the one analysed
+
+
+@dataclass
+class Loop:
+    node: cst.For | cst.While
+    scope: Scope
+    paths: list[list[Event]]  # one event word per path through one iteration
+    ended: list[bool]  # per path: it leaves the loop (break / return)
+    events: list[Event] = field(default_factory=list)  # every event, nested loops included
+
+
+@dataclass(frozen=True)
+class OrderFault:
+    kind: str  # "never-cleared" | "step-before-backward" | "zero-between"
+    node: cst.CSTNode  # the step (never cleared, step before backward) or the zero_grad
+    optimizer: str
+    loop: Loop
+
+
+@dataclass(frozen=True)
+class Accumulation:
+    """``acc += loss`` in a loop that back-propagates ``loss``: the sum keeps every graph."""
+
+    stmt: cst.CSTNode
+    value: cst.BaseExpression
+    acc: str
+    loss: str
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """A criterion applied to a value of a known kind."""
+
+    call: cst.Call
+    criterion: str  # "ce" | "nll" | "bce_logits" | "bce"
+    criterion_node: cst.CSTNode  # where the criterion is made (call or constructor)
+    kind: Kind
+    scope: Scope
+
+
+@dataclass(frozen=True)
+class FunctionSummary:
+    """A ``torch.autograd.Function`` subclass."""
+
+    cls: str
+    node: cst.ClassDef
+    forward: Scope
+    backward: Scope
+    n_inputs: int | None  # forward's inputs after ctx (None: *args)
+    grad_params: tuple[str, ...]  # backward's parameters after ctx
+    returns: tuple[cst.BaseExpression, ...]  # backward's return expressions
+    forward_returns: tuple[cst.BaseExpression, ...]
+
+
+class _Calls(cst.CSTVisitor):
+    """Calls and simple things in evaluation order (inner calls first), not entering lambdas
+    or nested functions."""
+
+    def __init__(self) -> None:
+        self.found: list[cst.CSTNode] = []
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def leave_Call(self, node: cst.Call) -> None:
+        self.found.append(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.found.append(node)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.found.append(node)
+
+
+class _TooMany(Exception):
+    pass
+
+
+_facts: weakref.WeakKeyDictionary[ModuleModel, TorchFacts] = weakref.WeakKeyDictionary()
+
+
+def facts(model: ModuleModel) -> TorchFacts:
+    """The PyTorch facts of ``model``'s module, computed on first use."""
+    found = _facts.get(model)
+    if found is None:
+        found = _facts[model] = TorchFacts(model)
+    return found
+
+
+class TorchFacts:
+    def __init__(self, model: ModuleModel) -> None:
+        self.m = model
+        self.c = model.c
+        self.uses_torch = any(
+            v == "torch" or v.startswith("torch.") for v in self.c.aliases.values()
+        )
+        self._call_sites: dict[cst.CSTNode, Site] | None = None
+        self._loops: list[Loop] | None = None
+        self._kinds: dict[tuple[cst.CSTNode, int], Kind | None] = {}
+        self._in_progress: set[tuple[cst.CSTNode, int]] = set()
+        self._optim: dict[tuple[str, Scope], bool] = {}
+        self._zeroed_keys: set[str] | None = None
+        self._scaler_args: set[str] | None = None
+        self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
+        self._stmt_index: dict[cst.CSTNode, int] | None = None
+        self._owners: set[str] | None = None
+
+    # --- generic lookups ---------------------------------------------------------------------
+
+    def site_of(self, node: cst.CSTNode) -> Site | None:
+        if self._call_sites is None:
+            self._call_sites = {s.node: s for s in self.c.calls}
+        return self._call_sites.get(node)
+
+    def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        if self._parents is None:
+            parents: dict[cst.CSTNode, cst.CSTNode] = {}
+
+            class _P(cst.CSTVisitor):
+                def on_visit(self, n: cst.CSTNode) -> bool:
+                    for ch in n.children:
+                        parents[ch] = n
+                    return True
+
+            self.m.module.visit(_P())
+            self._parents = parents
+        return self._parents.get(node)
+
+    def bindings(self, key: str, scope: Scope) -> list[tuple[Binding, Scope]]:
+        """The bindings of ``key`` visible from ``scope``: its own, else the enclosing ones."""
+        s: Scope | None = scope
+        while s is not None:
+            found = s.bindings.get(key)
+            if found:
+                return [(b, s) for b in found]
+            if key.startswith("self.") and s.cls and not s.is_module:
+                attr = key.split(".")[1]
+                if "." not in key[5:]:
+                    attrs = self.c.class_attrs.get(s.cls, {}).get(attr, [])
+                    if attrs:
+                        return [(b, self._scope_of_stmt(b, s.cls)) for b in attrs]
+            s = s.parent
+        return []
+
+    def _scope_of_stmt(self, b: Binding, cls: str) -> Scope:
+        for sc in self.c.scopes:
+            if sc.cls == cls and b in sc.bindings.get(dotted(b.target) or "", []):
+                return sc
+        return self.c.module_scope  # type: ignore[return-value]
+
+    def reaching(self, key: str, scope: Scope, before: int | None) -> list[tuple[Binding, Scope]]:
+        """The assignments to ``key`` that can reach a use at statement ``before`` of ``scope``:
+        the last one before it in the same scope (all of them when that is unknown)."""
+        found = self.bindings(key, scope)
+        own = [(b, s) for b, s in found if s is scope and b.kind != "param"]
+        if own and before is not None:
+            earlier = [(b, s) for b, s in own if b.index < before]
+            if earlier:
+                last = max(b.index for b, _ in earlier)
+                return [(b, s) for b, s in earlier if b.index == last]
+        return found
+
+    def class_scope(self, cls: str, method: str) -> Scope | None:
+        for s in self.c.functions.get(method, []):
+            if s.cls == cls and not s.nested:
+                return s
+        return None
+
+    def is_module_class(self, cls: str, depth: int = 0) -> bool:
+        for base in self.c.class_bases.get(cls, []):
+            q = self.m.qualname(cst.parse_expression(base)) if "." in base or base else None
+            if q in ("torch.nn.Module", "torch.nn.modules.module.Module"):
+                return True
+            if base in self.c.class_bases and depth < 4 and self.is_module_class(base, depth + 1):
+                return True
+        return False
+
+    def is_function_class(self, cls: str) -> bool:
+        for base in self.c.class_bases.get(cls, []):
+            q = self.m.qualname(cst.parse_expression(base))
+            if q in ("torch.autograd.Function", "torch.autograd.function.Function"):
+                return True
+        return False
+
+    # --- what a value is ----------------------------------------------------------------------
+
+    def kind(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> Kind | None:
+        """What ``node`` holds: raw scores, probabilities or log-probabilities (None: unknown)."""
+        if depth > MAX_DEPTH:
+            return None
+        memo = (node, depth)
+        if memo in self._kinds:
+            return self._kinds[memo]
+        if memo in self._in_progress:
+            return None
+        self._in_progress.add(memo)
+        try:
+            found = self._kind(node, scope, depth)
+        finally:
+            self._in_progress.discard(memo)
+        self._kinds[memo] = found
+        return found
+
+    def _kind(self, node: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
+        if isinstance(node, cst.Subscript):
+            return self.kind(node.value, scope, depth + 1)
+        if isinstance(node, cst.Name | cst.Attribute) and dotted(node) is not None:
+            key = dotted(node)
+            assert key is not None
+            values = []
+            for b, s in self.reaching(key, scope, self._index_of(node, scope)):
+                if b.kind == "assign" and b.value is not None:
+                    values.append(self.kind(b.value, s, depth + 1))
+                elif b.kind == "param":
+                    values.append(self._param_kind(key, s, depth))
+                else:
+                    return None
+            return _agree(values)
+        if not isinstance(node, cst.Call):
+            return None
+        func = node.func
+        q = self.m.qualname(func)
+        args = positional_args(node)
+        if q in SOFTMAX_FNS:
+            return Kind(Out.PROB, node, self.m)
+        if q in LOG_SOFTMAX_FNS:
+            return Kind(Out.LOGPROB, node, self.m)
+        if q in SIGMOID_FNS:
+            return Kind(Out.SIGMOID, node, self.m)
+        if q in LOG_FNS and args:
+            inner = self.kind(args[0], scope, depth + 1)
+            if inner is not None and inner.out in (Out.PROB, Out.SIGMOID):
+                return Kind(Out.LOGPROB, node, self.m)
+            return None
+        if q in LINEAR_FNS:
+            return Kind(Out.RAW, node, self.m)
+        if q in PASS_FNS and args:
+            return self.kind(args[0], scope, depth + 1)
+        if isinstance(func, cst.Attribute):
+            meth = func.attr.value
+            if meth in METHOD_OUT and q is None:
+                return Kind(METHOD_OUT[meth], node, self.m)
+            if meth == "log" and q is None:
+                inner = self.kind(func.value, scope, depth + 1)
+                if inner is not None and inner.out in (Out.PROB, Out.SIGMOID):
+                    return Kind(Out.LOGPROB, node, self.m)
+                return None
+            if meth in PASS_METHODS and q is None:
+                return self.kind(func.value, scope, depth + 1)
+            if meth == "forward":
+                return self.applied(func.value, scope, node, depth)
+        return self.applied(func, scope, node, depth)
+
+    def _index_of(self, node: cst.CSTNode, scope: Scope) -> int | None:
+        """The statement index (in ``scope``) of the statement holding ``node``."""
+        if self._stmt_index is None:
+            index: dict[cst.CSTNode, int] = {}
+            for sc in self.c.scopes:
+                _number_statements(sc.node, index)
+            self._stmt_index = index
+        n: cst.CSTNode | None = node
+        while n is not None:
+            if n in self._stmt_index:
+                return self._stmt_index[n]
+            if isinstance(n, cst.FunctionDef):
+                return None
+            n = self.parent(n)
+        return None
+
+    def _param_kind(self, name: str, fn: Scope, depth: int) -> Kind | None:
+        """A function parameter: what every resolved call site passes (one level)."""
+        if fn.cls is not None or fn.nested or "." in name:
+            return None
+        values = [self.kind(arg, s, depth + 1) for arg, s in self.arguments(name, fn)]
+        return _agree(values) if values else None
+
+    def arguments(self, name: str, fn: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
+        """What the call sites of ``fn`` in this module pass for parameter ``name``."""
+        if name not in fn.params:
+            return []
+        pos = fn.params.index(name)
+        out: list[tuple[cst.BaseExpression, Scope]] = []
+        for site in self.c.calls:
+            call = site.node
+            assert isinstance(call, cst.Call)
+            if not (isinstance(call.func, cst.Name) and call.func.value == fn.name):
+                continue
+            got = keyword_arg(call, name)
+            if got is None:
+                pargs = positional_args(call)
+                if any(a.star for a in call.args):
+                    return []
+                got = pargs[pos] if pos < len(pargs) else None
+            if got is None:
+                continue
+            out.append((got, site.scope))
+        return out
+
+    def applied(
+        self, func: cst.BaseExpression, scope: Scope, call: cst.Call, depth: int
+    ) -> Kind | None:
+        """What calling ``func`` (a layer, a model, an activation function) returns."""
+        # a constructor applied at once: nn.Softmax(dim=1)(x)
+        if isinstance(func, cst.Call):
+            return self.layer_kind(func, scope, call, depth + 1)
+        key = dotted(func)
+        if key is None:
+            return None
+        q = self.m.qualname(func)
+        if q in SOFTMAX_FNS:
+            return Kind(Out.PROB, call, self.m)
+        if q in SIGMOID_FNS:
+            return Kind(Out.SIGMOID, call, self.m)
+        if q in LOG_SOFTMAX_FNS:
+            return Kind(Out.LOGPROB, call, self.m)
+        helper = self.m.local_function(func, scope) if isinstance(func, cst.Name) else None
+        if helper is not None and helper.cls is None:
+            return self.returns_kind(helper, depth + 1)
+        if isinstance(func, cst.Name) and not self.bindings(key, scope):
+            found = self.m.imported_function(func)
+            if found is not None:
+                other, fn = found
+                return facts(other).returns_kind(fn, depth + 1)
+            return None
+        if (
+            isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+            and scope.cls
+        ):
+            method = self.class_scope(scope.cls, func.attr.value)
+            if method is not None:
+                return self.returns_kind(method, depth + 1)
+        values = []
+        for b, s in self.reaching(key, scope, self._index_of(call, scope)):
+            if b.kind == "assign" and b.value is not None:
+                values.append(self.layer_kind(b.value, s, call, depth + 1))
+            elif b.kind == "param" and s.name == "__init__" and s.cls is not None:
+                values.append(self.ctor_arg_kind(b, s, call, depth + 1))
+            elif b.kind == "param":
+                values.append(self._param_layer(key, s, call, depth + 1))
+            else:
+                return None
+        return _agree(values)
+
+    def _param_layer(self, name: str, fn: Scope, call: cst.Call, depth: int) -> Kind | None:
+        if fn.cls is not None or fn.nested:
+            return None
+        values = [self.layer_kind(a, s, call, depth + 1) for a, s in self.arguments(name, fn)]
+        return _agree(values) if values else None
+
+    def ctor_arg_kind(self, b: Binding, init: Scope, call: cst.Call, depth: int) -> Kind | None:
+        """``self.f = f`` with ``f`` a constructor argument: what the instantiations pass."""
+        name = dotted(b.target)
+        cls = init.cls
+        if name is None or cls is None or name not in init.params:
+            return None
+        pos = init.params.index(name) - 1  # after self
+        values: list[Kind | None] = []
+        for site in self.c.calls:
+            c = site.node
+            assert isinstance(c, cst.Call)
+            if not (isinstance(c.func, cst.Name) and c.func.value == cls):
+                continue
+            arg = keyword_arg(c, name)
+            if arg is None:
+                pargs = positional_args(c)
+                arg = pargs[pos] if 0 <= pos < len(pargs) else None
+            if arg is None:
+                return None
+            values.append(self.layer_kind(arg, site.scope, call, depth + 1))
+        return _agree(values) if values else None
+
+    def layer_kind(
+        self, value: cst.BaseExpression, scope: Scope, call: cst.Call, depth: int
+    ) -> Kind | None:
+        """What applying the layer/model/function ``value`` (as constructed) returns."""
+        if depth > MAX_DEPTH:
+            return None
+        q = self.m.qualname(value)
+        if q in SOFTMAX_FNS:
+            return Kind(Out.PROB, call, self.m)
+        if q in SIGMOID_FNS:
+            return Kind(Out.SIGMOID, call, self.m)
+        if q in LOG_SOFTMAX_FNS:
+            return Kind(Out.LOGPROB, call, self.m)
+        if isinstance(value, cst.Name | cst.Attribute):
+            key = dotted(value)
+            if key is None:
+                return None
+            values = []
+            for b, s in self.bindings(key, scope):
+                if b.kind == "assign" and b.value is not None:
+                    values.append(self.layer_kind(b.value, s, call, depth + 1))
+                elif b.kind == "param" and s.name == "__init__" and s.cls is not None:
+                    values.append(self.ctor_arg_kind(b, s, call, depth + 1))
+                elif b.kind == "param":
+                    values.append(self._param_layer(key, s, call, depth + 1))
+                else:
+                    return None
+            return _agree(values) if values else None
+        if not isinstance(value, cst.Call):
+            return None
+        q = self.m.qualname(value.func)
+        layer = nn_name(q)
+        if layer is not None:
+            if layer in MODULE_OUT:
+                return Kind(MODULE_OUT[layer], value, self.m)
+            if layer == "Sequential":
+                layers = positional_args(value)
+                for last in reversed(layers):
+                    lq = self.m.qualname(last.func) if isinstance(last, cst.Call) else None
+                    if nn_name(lq) in PASS_LAYERS:
+                        continue
+                    return self.layer_kind(last, scope, call, depth + 1)
+            return None
+        cls = self.class_of(value)
+        if cls is not None:
+            model, name = cls
+            return facts(model).forward_kind(name, depth + 1)
+        return None
+
+    def class_of(self, ctor: cst.Call) -> tuple[ModuleModel, str] | None:
+        """The nn.Module class a constructor call instantiates: this module's or a sibling's."""
+        func = ctor.func
+        if not isinstance(func, cst.Name):
+            return None
+        name = func.value
+        if name in self.c.class_bases:
+            return (self.m, name) if self.is_module_class(name) else None
+        qualified = self.c.aliases.get(name)
+        if qualified is None or self.m.path is None or qualified.split(".")[0] in ("torch",):
+            return None
+        from linter.analysis.siblings import sibling_model, sibling_path
+
+        found = sibling_path(self.m.path, qualified)
+        if found is None:
+            return None
+        other = sibling_model(found[0])
+        if other is None or found[1] not in other.c.class_bases:
+            return None
+        if not facts(other).is_module_class(found[1]):
+            return None
+        return other, found[1]
+
+    def instance_class(
+        self, key: str, scope: Scope, depth: int = 0
+    ) -> tuple[ModuleModel, str] | None:
+        """The nn.Module class ``key`` is an instance of: ``m = Net()``, ``self.m = Net()``, or a
+        parameter every call site fills with an instance of one class."""
+        if depth > 3:
+            return None
+        found: set[tuple[ModuleModel, str]] = set()
+        for b, s in self.bindings(key, scope):
+            if b.kind == "assign" and isinstance(b.value, cst.Call):
+                cls = self.class_of(b.value)
+                if cls is None:
+                    return None
+                found.add(cls)
+            elif b.kind == "param" and s.cls is None and not s.nested:
+                args = self.arguments(key, s)
+                if not args:
+                    return None
+                for a, sc in args:
+                    if isinstance(a, cst.Call):
+                        cls = self.class_of(a)
+                    else:
+                        ak = dotted(a)
+                        cls = self.instance_class(ak, sc, depth + 1) if ak else None
+                    if cls is None:
+                        return None
+                    found.add(cls)
+            else:
+                return None
+        return found.pop() if len(found) == 1 else None
+
+    def forward_kind(self, cls: str, depth: int = 0) -> Kind | None:
+        """What ``cls.forward`` returns (every return agrees), or None."""
+        fwd = self.class_scope(cls, "forward")
+        if fwd is None:
+            return None
+        return self.returns_kind(fwd, depth + 1)
+
+    def returns_kind(self, fn: Scope, depth: int) -> Kind | None:
+        if not fn.returns or depth > MAX_DEPTH:
+            return None
+        return _agree([self.kind(r, fn, depth + 1) for r in fn.returns])
+
+    # --- criteria -----------------------------------------------------------------------------
+
+    def criterion(self, call: cst.Call, scope: Scope) -> tuple[str, cst.CSTNode] | None:
+        """("ce" | "nll" | "bce_logits" | "bce", where it is made) when ``call`` computes a loss."""
+        q = self.m.qualname(call.func)
+        if q in CRITERION_FNS:
+            return CRITERION_FNS[q], call
+        return self._criterion_value(call.func, scope, 0)
+
+    def _criterion_value(
+        self, value: cst.BaseExpression, scope: Scope, depth: int
+    ) -> tuple[str, cst.CSTNode] | None:
+        if depth > 3:
+            return None
+        if isinstance(value, cst.Call):
+            crit = nn_name(self.m.qualname(value.func))
+            return (CRITERIA[crit], value) if crit in CRITERIA else None
+        key = dotted(value)
+        if key is None:
+            return None
+        found: list[tuple[str, cst.CSTNode] | None] = []
+        base, _, attr = key.rpartition(".")
+        if base and base != "self":
+            owner = self.instance_class(base, scope)
+            if owner is not None:
+                other, cls = owner
+                tf = facts(other)
+                for b in other.c.class_attrs.get(cls, {}).get(attr, []):
+                    init = tf.class_scope(cls, "__init__") or scope
+                    if b.kind == "assign" and b.value is not None:
+                        found.append(tf._criterion_value(b.value, init, depth + 1))
+                if found and all(f is not None for f in found):
+                    return found[0]
+                return None
+        for b, s in self.bindings(key, scope):
+            if b.kind == "assign" and b.value is not None:
+                found.append(self._criterion_value(b.value, s, depth + 1))
+            elif b.kind == "param" and s.cls is None and not s.nested:
+                args = self.arguments(key, s)
+                if not args:
+                    return None
+                found.extend(self._criterion_value(a, sc, depth + 1) for a, sc in args)
+            else:
+                return None
+        if not found or any(f is None for f in found):
+            return None
+        kinds = {f[0] for f in found if f}
+        return found[0] if len(kinds) == 1 else None
+
+    def pairings(self) -> Iterator[Pairing]:
+        """Every criterion call whose input has a known kind."""
+        if not self.uses_torch:
+            return
+        for site in self.c.calls:
+            call = site.node
+            assert isinstance(call, cst.Call)
+            crit = self.criterion(call, site.scope)
+            if crit is None:
+                continue
+            args = positional_args(call)
+            inp = keyword_arg(call, "input") or (args[0] if args else None)
+            if inp is None:
+                continue
+            k = self.kind(inp, site.scope)
+            if k is not None:
+                yield Pairing(call, crit[0], crit[1], k, site.scope)
+
+    # --- training loops -----------------------------------------------------------------------
+
+    def loops(self) -> list[Loop]:
+        """Every loop whose iteration (helpers called in it included) calls ``.backward()``."""
+        if self._loops is None:
+            self._loops = list(self._find_loops()) if self.uses_torch else []
+        return self._loops
+
+    def _find_loops(self) -> Iterator[Loop]:
+        for scope in self.c.scopes:
+            body = _body_of(scope.node)
+            for loop in _loops_in(body):
+                try:
+                    paths = self._paths(loop.body.body, scope, 0, frozenset())
+                except _TooMany:
+                    continue
+                events = [e for p, _ in paths for e in p]
+                if not any(e.kind == "backward" for e in events):
+                    continue
+                yield Loop(loop, scope, [p for p, _ in paths], [d for _, d in paths], events)
+
+    def _paths(
+        self,
+        stmts: Iterable[cst.BaseStatement | cst.BaseSmallStatement],
+        scope: Scope,
+        depth: int,
+        seen: frozenset[Scope],
+    ) -> list[tuple[list[Event], bool]]:
+        paths: list[tuple[list[Event], bool]] = [([], False)]
+        for stmt in stmts:
+            alts = self._stmt_paths(stmt, scope, depth, seen)
+            new: list[tuple[list[Event], bool]] = []
+            for p, done in paths:
+                if done:
+                    new.append((p, done))
+                    continue
+                for a, adone in alts:
+                    new.append((p + a, adone))
+            paths = _dedupe(new)
+            if len(paths) > MAX_PATHS:
+                raise _TooMany
+        return paths
+
+    def _stmt_paths(
+        self, stmt: cst.CSTNode, scope: Scope, depth: int, seen: frozenset[Scope]
+    ) -> list[tuple[list[Event], bool]]:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            events: list[Event] = []
+            done = False
+            for small in stmt.body:
+                if isinstance(small, cst.Return | cst.Raise | cst.Break | cst.Continue):
+                    done = True
+                events.extend(self._events(small, scope, depth, seen))
+            return [(events, done)]
+        if isinstance(stmt, cst.If):
+            test = self._events(stmt.test, scope, depth, seen)
+            alts = self._paths(stmt.body.body, scope, depth, seen)
+            other: list[tuple[list[Event], bool]] = [([], False)]
+            if isinstance(stmt.orelse, cst.If):
+                other = self._stmt_paths(stmt.orelse, scope, depth, seen)
+            elif isinstance(stmt.orelse, cst.Else):
+                other = self._paths(stmt.orelse.body.body, scope, depth, seen)
+            return _dedupe([(test + p, d) for p, d in alts + other])
+        if isinstance(stmt, cst.For | cst.While):
+            head = self._events(
+                stmt.iter if isinstance(stmt, cst.For) else stmt.test, scope, depth, seen
+            )
+            inner = self._paths(stmt.body.body, scope, depth, seen)
+            return [(head + [replace(e, nested=True) for e in p], False) for p, _ in inner]
+        if isinstance(stmt, cst.With):
+            head = [e for item in stmt.items for e in self._events(item.item, scope, depth, seen)]
+            return [(head + p, d) for p, d in self._paths(stmt.body.body, scope, depth, seen)]
+        if isinstance(stmt, cst.Try):
+            body = self._paths(stmt.body.body, scope, depth, seen)
+            if stmt.finalbody is not None:
+                fin = self._paths(stmt.finalbody.body.body, scope, depth, seen)
+                body = [(p + f, d or fd) for p, d in body for f, fd in fin]
+            return body
+        return [([], False)]
+
+    def _events(
+        self, node: cst.CSTNode, scope: Scope, depth: int, seen: frozenset[Scope]
+    ) -> list[Event]:
+        v = _Calls()
+        node.visit(v)
+        out: list[Event] = []
+        for n in v.found:
+            if isinstance(n, cst.Assign):
+                if (
+                    n.value is not None
+                    and isinstance(n.value, cst.Name)
+                    and n.value.value == "None"
+                ):
+                    if any(_is_grad_attr(t.target) for t in n.targets):
+                        out.append(Event("zero", n, None, scope))
+                continue
+            if isinstance(n, cst.AugAssign):
+                if _is_grad_attr(n.target) and isinstance(n.operator, cst.MultiplyAssign):
+                    out.append(Event("zero", n, None, scope))
+                continue
+            assert isinstance(n, cst.Call)
+            out.extend(self._call_events(n, scope, depth, seen))
+        return out
+
+    def _call_events(
+        self, call: cst.Call, scope: Scope, depth: int, seen: frozenset[Scope]
+    ) -> list[Event]:
+        func = call.func
+        q = self.m.qualname(func)
+        if q == "torch.autograd.backward":
+            return [Event("backward", call, None, scope)]
+        if isinstance(func, cst.Attribute):
+            meth = func.attr.value
+            recv = func.value
+            key = dotted(recv)
+            if meth == "backward" and self._is_loss_backward(call, scope):
+                return [Event("backward", call, None, scope)]
+            if meth == "zero_grad" and q is None:
+                return [Event("zero", call, key, scope)]
+            if (meth in ("zero_", "fill_") and _is_grad_attr(recv)) or (
+                meth in ("zero_", "fill_")
+                and isinstance(recv, cst.Attribute)
+                and recv.attr.value == "data"
+                and _is_grad_attr(recv.value)
+            ):
+                return [Event("zero", call, None, scope)]
+            if meth == "step" and q is None:
+                args = positional_args(call)
+                if not call.args and key is not None and self.is_optimizer(key, scope):
+                    return [Event("step", call, key, scope)]
+                if len(args) == 1 and not keyword_arg(call, "closure"):
+                    arg_key = dotted(args[0])
+                    if arg_key is not None and self.is_optimizer(arg_key, scope):
+                        return [Event("step", call, arg_key, scope)]  # scaler.step(optimizer)
+                return []
+        if depth < 2:
+            helper = self.m.local_function(func, scope)
+            if helper is not None and helper not in seen and helper is not scope:
+                try:
+                    inner = self._paths(_body_of(helper.node), helper, depth + 1, seen | {helper})
+                except _TooMany:
+                    inner = []
+                if inner:
+                    # a helper's events, along its longest path (returns end the helper only)
+                    best = max((p for p, _ in inner), key=len)
+                    zeros = [e for p, _ in inner for e in p if e.kind == "zero"]
+                    extra = [Event("maybe-zero", z.node, z.target, scope) for z in zeros]
+                    return best + [z for z in extra if all(z.node is not e.node for e in best)]
+                return []
+        if q is not None and q.startswith("torch."):
+            return []
+        if isinstance(func, cst.Attribute) and func.attr.value in KNOWN_NON_CLEARING:
+            return []
+        if isinstance(func, cst.Name) and q is None and not self.m.local_function(func, scope):
+            if func.value in _BUILTINS and not self.bindings(func.value, scope):
+                return []  # a builtin: print(model), len(optimizer.param_groups)
+        keys = [k for a in call.args if (k := dotted(a.value)) is not None]
+        keys = [k for k in keys if self.is_optimizer(k, scope) or k in self._param_owners()]
+        if not keys:
+            return []
+        sibling = self._sibling_function(func)
+        if sibling is not None:
+            other, fn = sibling
+            try:
+                inner = facts(other)._paths(_body_of(fn.node), fn, 2, frozenset({fn}))
+            except _TooMany:
+                inner = [([Event("zero", call)], False)]
+            if not any(e.kind in ("zero", "maybe-zero") for p, _ in inner for e in p):
+                return []
+        # an unknown callee handed an optimizer or a model may clear its gradients
+        return [Event("maybe-zero", call, k, scope) for k in keys]
+
+    def _sibling_function(self, func: cst.BaseExpression) -> tuple[ModuleModel, Scope] | None:
+        """``helper`` or ``utils.helper`` defined in a sibling module of this file."""
+        if isinstance(func, cst.Name):
+            return self.m.imported_function(func)
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return None
+        base = self.c.aliases.get(func.value.value)
+        if base is None or self.m.path is None or base.split(".")[0] == "torch":
+            return None
+        from linter.analysis.siblings import sibling_model, sibling_path
+
+        found = sibling_path(self.m.path, f"{base}.{func.attr.value}")
+        other = sibling_model(found[0]) if found else None
+        if other is None or found is None:
+            return None
+        scopes = [s for s in other.c.functions.get(found[1], []) if s.cls is None]
+        return (other, scopes[-1]) if scopes else None
+
+    def _models_by_parameters(self) -> set[str]:
+        """Keys whose ``.parameters()`` are taken: models (an optimizer has none)."""
+        return {
+            k
+            for site in self.c.calls
+            if isinstance(site.node, cst.Call)
+            and isinstance(site.node.func, cst.Attribute)
+            and site.node.func.attr.value in ("parameters", "named_parameters")
+            and (k := dotted(site.node.func.value)) is not None
+        }
+
+    def _param_owners(self) -> set[str]:
+        """Keys whose ``.parameters()`` or ``.zero_grad()`` are used: models and optimizers."""
+        if self._owners is None:
+            self._owners = {
+                k
+                for site in self.c.calls
+                if isinstance(site.node, cst.Call)
+                and isinstance(site.node.func, cst.Attribute)
+                and site.node.func.attr.value in ("parameters", "named_parameters", "zero_grad")
+                and (k := dotted(site.node.func.value)) is not None
+            }
+        return self._owners
+
+    def _is_loss_backward(self, call: cst.Call, scope: Scope) -> bool:
+        """``loss.backward()``: no positional argument other than a gradient tensor for a
+        non-scalar, and not a hand-written layer's ``backward(grad)`` on ``self``."""
+        func = call.func
+        assert isinstance(func, cst.Attribute)
+        recv = func.value
+        if isinstance(recv, cst.Name) and recv.value in ("self", "cls", "super"):
+            return False
+        if positional_args(call):
+            return False
+        # a hand-written layer object (class with its own backward) is not a tensor
+        key = dotted(recv)
+        if key is not None:
+            for b, _ in self.bindings(key, scope):
+                if isinstance(b.value, cst.Call) and isinstance(b.value.func, cst.Name):
+                    cls = b.value.func.value
+                    if self.class_scope(cls, "backward") is not None:
+                        return False
+        return True
+
+    def is_optimizer(self, key: str, scope: Scope, depth: int = 0) -> bool:
+        """What ``torch.optim.*(...)`` returns, or what ``zero_grad()`` / ``scaler.step()`` are
+        applied to (schedulers excluded: their constructor takes an optimizer)."""
+        memo = (key, scope)
+        if memo in self._optim:
+            return self._optim[memo]
+        if depth > 3:
+            return False
+        self._optim[memo] = False  # while in progress: a cycle is not evidence
+        self._optim[memo] = found = self._is_optimizer(key, scope, depth)
+        return found
+
+    def _is_optimizer(self, key: str, scope: Scope, depth: int) -> bool:
+        verdicts: list[bool | None] = []
+        for b, s in self.bindings(key, scope):
+            if b.kind == "assign" and isinstance(b.value, cst.Call):
+                q = self.m.qualname(b.value.func)
+                if q is not None and "lr_scheduler" in q.split("."):
+                    return False
+                args = positional_args(b.value)
+                if (
+                    args
+                    and dotted(args[0])
+                    and self.is_optimizer(dotted(args[0]) or "", s, depth + 1)
+                ):
+                    return False  # a scheduler or wrapper made from an optimizer
+                verdicts.append(True if _is_optim_qualname(q) else None)
+            elif b.kind == "param" and s.cls is None and not s.nested and depth < 2:
+                for a, sc in self.arguments(key, s):
+                    ak = dotted(a)
+                    verdicts.append(True if ak and self.is_optimizer(ak, sc, depth + 1) else None)
+        if any(v is True for v in verdicts):
+            return True
+        if self._zeroed_keys is None:
+            self._zeroed_keys = set()
+            self._scaler_args = set()
+            for site in self.c.calls:
+                call = site.node
+                assert isinstance(call, cst.Call)
+                if isinstance(call.func, cst.Attribute):
+                    if call.func.attr.value == "zero_grad" and (k := dotted(call.func.value)):
+                        self._zeroed_keys.add(k)
+                    if call.func.attr.value in ("unscale_", "step") and len(call.args) == 1:
+                        k2 = dotted(call.args[0].value)
+                        if k2 and call.func.attr.value == "unscale_":
+                            self._scaler_args.add(k2)
+        assert self._scaler_args is not None
+        if key in self._scaler_args:
+            return True
+        if (
+            key in self._zeroed_keys
+            and not self._is_model_key(key, scope)
+            and key not in self._models_by_parameters()
+        ):
+            return True
+        return False
+
+    def _is_model_key(self, key: str, scope: Scope) -> bool:
+        for b, _ in self.bindings(key, scope):
+            if isinstance(b.value, cst.Call) and isinstance(b.value.func, cst.Name):
+                if b.value.func.value in self.c.class_bases:
+                    return True
+            if isinstance(b.value, cst.Call) and nn_name(self.m.qualname(b.value.func)):
+                return True
+        return False
+
+    def coverage(self, key: str, scope: Scope) -> set[str] | None:
+        """The models whose ``.parameters()`` an optimizer was made from (None: unknown)."""
+        out: set[str] = set()
+        for b, _ in self.bindings(key, scope):
+            if b.kind != "assign" or not isinstance(b.value, cst.Call):
+                return None
+            args = positional_args(b.value)
+            params = keyword_arg(b.value, "params") or (args[0] if args else None)
+            if params is None:
+                return None
+            found = [
+                k
+                for c in _calls(params)
+                if isinstance(c.func, cst.Attribute)
+                and c.func.attr.value in ("parameters", "named_parameters")
+                and (k := dotted(c.func.value)) is not None
+            ]
+            if not found:
+                return None
+            out.update(found)
+        return out or None
+
+    def clears(self, zero: Event, optimizer: str, scope: Scope) -> bool:
+        """Does ``zero`` clear the gradients ``optimizer`` steps with?"""
+        if zero.target is None or zero.target == optimizer:
+            return True
+        if self.is_optimizer(zero.target, zero.scope or scope):
+            return False
+        cov = self.coverage(optimizer, scope)
+        if cov is None:
+            return True
+        t = zero.target
+        return any(c == t or c.startswith(t + ".") or t.startswith(c + ".") for c in cov)
+
+    def order_faults(self) -> list[OrderFault]:
+        """Per training loop and optimizer: gradients never cleared, a step that sees cleared
+        gradients (step before backward, or zero_grad between backward and step)."""
+        out: list[OrderFault] = []
+        seen: set[tuple[str, cst.CSTNode]] = set()
+        for loop in self.loops():
+            steps = [e for p in loop.paths for e in p if e.kind == "step" and not e.nested]
+            for opt in dict.fromkeys(e.target for e in steps if e.target):
+                fault = self._order_fault(loop, opt)
+                if fault is not None and (fault.kind, fault.node) not in seen:
+                    seen.add((fault.kind, fault.node))
+                    out.append(fault)
+        return out
+
+    def _order_fault(self, loop: Loop, opt: str) -> OrderFault | None:
+        scope = loop.scope
+        relevant: list[list[Event]] = []
+        for path, ended in zip(loop.paths, loop.ended, strict=True):
+            word = [
+                e
+                for e in path
+                if e.kind == "backward"
+                or (e.kind == "step" and e.target == opt)
+                or (e.kind in ("zero", "maybe-zero") and self.clears(e, opt, scope))
+            ]
+            if ended and word and word[-1].kind == "step":
+                continue  # steps once and leaves the loop
+            relevant.append(word)
+        with_step = [w for w in relevant if any(e.kind == "step" for e in w)]
+        if not with_step or not any(e.kind == "backward" for w in with_step for e in w):
+            return None
+        if not any(e.kind in ("zero", "maybe-zero") for w in relevant for e in w):
+            step = next(e for w in with_step for e in w if e.kind == "step")
+            return OrderFault("never-cleared", step.node, opt, loop)
+        for word in with_step:
+            if not any(e.kind == "backward" for e in word):
+                continue
+            if any(e.kind == "maybe-zero" for e in word):
+                continue
+            for i, e in enumerate(word):
+                if e.kind != "step":
+                    continue
+                # walk back (cyclically: the previous iteration's tail) to the nearest event
+                back = word[:i][::-1] + word[i + 1 :][::-1]
+                first = next((x for x in back if x.kind != "step"), None)
+                if first is None or first.kind != "zero":
+                    continue
+                zero_at = word.index(first)
+                backward_before_zero = any(x.kind == "backward" for x in word[:zero_at])
+                if zero_at < i and backward_before_zero:
+                    return OrderFault("zero-between", first.node, opt, loop)
+                return OrderFault("step-before-backward", e.node, opt, loop)
+        return None
+
+    # --- loss kept across iterations ------------------------------------------------------------
+
+    def accumulations(self) -> Iterator[Accumulation]:
+        for loop in self.loops():
+            scope = loop.scope
+            losses: set[str] = set()
+            backwarded: set[str] = set()
+            for e in loop.events:
+                if e.kind != "backward" or e.scope is not scope:
+                    continue
+                assert isinstance(e.node, cst.Call)
+                recv = e.node.func.value if isinstance(e.node.func, cst.Attribute) else None
+                for name in _loss_names(recv):
+                    losses.add(name)
+            for sc in (scope,):
+                for site in self.c.calls:
+                    call = site.node
+                    if site.scope is sc and isinstance(call, cst.Call):
+                        if (
+                            isinstance(call.func, cst.Attribute)
+                            and call.func.attr.value == "backward"
+                        ):
+                            backwarded.update(_loss_names(call.func.value))
+            if not losses:
+                continue
+            for key, bindings in scope.bindings.items():
+                if key in losses or key in backwarded:
+                    continue
+                for b in bindings:
+                    if loop.node not in b.loops or b.value is None:
+                        continue
+                    value = _accumulated(b, key)
+                    if value is None:
+                        continue
+                    live = _live_name(value, losses)
+                    if live is None:
+                        continue
+                    if self._reset_in_loop(key, bindings, b, loop.node):
+                        continue
+                    if self._under_no_grad(b.stmt):
+                        continue
+                    yield Accumulation(b.stmt, value, key, live, scope)
+
+    def _reset_in_loop(
+        self, key: str, bindings: list[Binding], acc: Binding, loop: cst.CSTNode
+    ) -> bool:
+        for b in bindings:
+            if b is acc or loop not in b.loops or b.index > acc.index:
+                continue
+            if b.kind == "assign" and _accumulated(b, key) is None:
+                return True
+        return False
+
+    def _under_no_grad(self, node: cst.CSTNode) -> bool:
+        n: cst.CSTNode | None = node
+        while n is not None:
+            if isinstance(n, cst.With) and any(
+                self.m.qualname(i.item.func if isinstance(i.item, cst.Call) else i.item) in NO_GRAD
+                for i in n.items
+            ):
+                return True
+            if isinstance(n, cst.FunctionDef):
+                for d in n.decorators:
+                    dec = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+                    if self.m.qualname(dec) in NO_GRAD:
+                        return True
+                return False
+            n = self.parent(n)
+        return False
+
+    # --- autograd Functions ---------------------------------------------------------------------
+
+    def functions(self) -> Iterator[FunctionSummary]:
+        for cls in self.c.class_bases:
+            if not self.is_function_class(cls):
+                continue
+            fwd = self.class_scope(cls, "forward")
+            bwd = self.class_scope(cls, "backward")
+            if fwd is None or bwd is None:
+                continue
+            node = self._class_node(cls)
+            if node is None:
+                continue
+            fparams = fwd.params[1:]
+            star = isinstance(fwd.node, cst.FunctionDef) and (
+                isinstance(fwd.node.params.star_arg, cst.Param)
+                or fwd.node.params.star_kwarg is not None
+            )
+            n_inputs = None if star else len(fparams)
+            yield FunctionSummary(
+                cls,
+                node,
+                fwd,
+                bwd,
+                n_inputs,
+                tuple(bwd.params[1:]),
+                tuple(bwd.returns),
+                tuple(fwd.returns),
+            )
+
+    def _class_node(self, cls: str) -> cst.ClassDef | None:
+        for s in self.c.scopes:
+            if s.cls == cls and isinstance(s.node, cst.FunctionDef):
+                n = self.parent(s.node)
+                while n is not None and not isinstance(n, cst.ClassDef):
+                    n = self.parent(n)
+                if isinstance(n, cst.ClassDef) and n.name.value == cls:
+                    return n
+        return None
+
+    def flows_from(self, node: cst.BaseExpression, names: set[str], scope: Scope) -> bool:
+        """Does ``node``'s value depend on one of ``names`` (values, not just shapes), following
+        the assignments of ``scope``?"""
+        seen: set[str] = set()
+        todo = [node]
+        while todo:
+            n = todo.pop()
+            for name in _value_names(n, self.m):
+                if name in names:
+                    return True
+                if name in seen:
+                    continue
+                seen.add(name)
+                for b in scope.bindings.get(name, []):
+                    if b.value is not None and b.kind != "param":
+                        todo.append(b.value)
+        return False
+
+    # --- train / eval mode ----------------------------------------------------------------------
+
+    def mode_calls(self) -> list[tuple[str, str, Site]]:
+        """``(receiver key, "train" | "eval", site)`` for ``m.train()`` / ``m.eval()``."""
+        out = []
+        for site in self.c.calls:
+            call = site.node
+            assert isinstance(call, cst.Call)
+            if not isinstance(call.func, cst.Attribute) or self.m.qualname(call.func):
+                continue
+            meth = call.func.attr.value
+            key = dotted(call.func.value)
+            if key is None:
+                continue
+            if meth == "eval" and not call.args:
+                out.append((key, "eval", site))
+            elif meth == "train":
+                arg = call.args[0].value if call.args else None
+                if arg is None or (isinstance(arg, cst.Name) and arg.value == "True"):
+                    out.append((key, "train", site))
+                elif isinstance(arg, cst.Name) and arg.value == "False":
+                    out.append((key, "eval", site))
+                else:
+                    out.append((key, "either", site))
+        return out
+
+    def no_grad_blocks(self) -> Iterator[tuple[cst.With, Scope]]:
+        for scope in self.c.scopes:
+            for w in _withs_in(_body_of(scope.node)):
+                for item in w.items:
+                    it = item.item
+                    q = self.m.qualname(it.func if isinstance(it, cst.Call) else it)
+                    if q in ("torch.no_grad", "torch.inference_mode"):
+                        yield w, scope
+                        break
+
+    def has_mode_layers(self, cls: str) -> bool:
+        """Does the class (or what it builds) hold dropout or batch-norm?"""
+        for bindings in self.c.class_attrs.get(cls, {}).values():
+            for b in bindings:
+                if b.value is not None and self._mentions_mode_layer(b.value):
+                    return True
+        for s in self.c.scopes:
+            if s.cls == cls:
+                for site in self.c.calls:
+                    if site.scope is s and isinstance(site.node, cst.Call):
+                        q = self.m.qualname(site.node.func)
+                        if q in DROPOUT_FNS:
+                            return True
+        return False
+
+    def _mentions_mode_layer(self, node: cst.CSTNode) -> bool:
+        for c in _calls(node):
+            name = nn_name(self.m.qualname(c.func))
+            if name and name.startswith(MODE_LAYERS):
+                return True
+        return False
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+def _dedupe(paths: list[tuple[list[Event], bool]]) -> list[tuple[list[Event], bool]]:
+    """Paths that differ only in statements without events are one path."""
+    out: dict[tuple[tuple[cst.CSTNode, ...], bool], tuple[list[Event], bool]] = {}
+    for p, done in paths:
+        out.setdefault((tuple(e.node for e in p), done), (p, done))
+    return list(out.values())
+
+
+def _agree(values: list[Kind | None]) -> Kind | None:
+    if not values or any(v is None for v in values):
+        return None
+    outs = {v.out for v in values if v}
+    return values[0] if len(outs) == 1 else None
+
+
+def _number_statements(root: cst.CSTNode, index: dict[cst.CSTNode, int]) -> None:
+    """Statement numbers as ``collect.Collector`` counts them (per scope, in visit order)."""
+    count = 0
+
+    class _V(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            nonlocal count
+            if isinstance(n, cst.FunctionDef) and n is not root:
+                return False
+            if isinstance(n, cst.SimpleStatementLine | cst.For | cst.While | cst.If | cst.With):
+                count += 1
+                index[n] = count
+            return True
+
+    root.visit(_V())
+
+
+def _body_of(node: cst.CSTNode) -> list[cst.BaseStatement]:
+    if isinstance(node, cst.Module):
+        return list(node.body)
+    if isinstance(node, cst.FunctionDef) and isinstance(node.body, cst.IndentedBlock):
+        return list(node.body.body)
+    return []
+
+
+def _loops_in(stmts: Iterable[cst.CSTNode]) -> Iterator[cst.For | cst.While]:
+    """Loops among ``stmts`` and inside their compound statements, not inside nested defs."""
+    for s in stmts:
+        if isinstance(s, cst.FunctionDef | cst.ClassDef):
+            continue
+        if isinstance(s, cst.For | cst.While):
+            yield s
+        for block in _blocks(s):
+            yield from _loops_in(block)
+
+
+def _withs_in(stmts: Iterable[cst.CSTNode]) -> Iterator[cst.With]:
+    for s in stmts:
+        if isinstance(s, cst.FunctionDef | cst.ClassDef):
+            continue
+        if isinstance(s, cst.With):
+            yield s
+        for block in _blocks(s):
+            yield from _withs_in(block)
+
+
+def _blocks(s: cst.CSTNode) -> Iterator[list[cst.BaseStatement]]:
+    body = getattr(s, "body", None)
+    if isinstance(body, cst.IndentedBlock):
+        yield list(body.body)
+    orelse = getattr(s, "orelse", None)
+    if isinstance(orelse, cst.If):
+        yield [orelse]
+    elif isinstance(orelse, cst.Else) and isinstance(orelse.body, cst.IndentedBlock):
+        yield list(orelse.body.body)
+    for h in getattr(s, "handlers", ()) or ():
+        if isinstance(h.body, cst.IndentedBlock):
+            yield list(h.body.body)
+    fin = getattr(s, "finalbody", None)
+    if fin is not None and isinstance(fin.body, cst.IndentedBlock):
+        yield list(fin.body.body)
+
+
+def _calls(node: cst.CSTNode) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class _V(cst.CSTVisitor):
+        def visit_Call(self, n: cst.Call) -> None:
+            found.append(n)
+
+    node.visit(_V())
+    return found
+
+
+def _is_grad_attr(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
+
+
+def _loss_names(recv: cst.BaseExpression | None) -> set[str]:
+    """The names a ``.backward()`` receiver is built from: ``loss``, ``(loss / k)``,
+    ``scaler.scale(loss)``, ``loss1 + loss2``."""
+    if recv is None:
+        return set()
+    if isinstance(recv, cst.Name):
+        return {recv.value}
+    if isinstance(recv, cst.BinaryOperation):
+        return _loss_names(recv.left) | _loss_names(recv.right)
+    if isinstance(recv, cst.Call) and len(recv.args) == 1 and isinstance(recv.func, cst.Attribute):
+        return _loss_names(recv.args[0].value)
+    if isinstance(recv, cst.Call) and isinstance(recv.func, cst.Attribute) and not recv.args:
+        return _loss_names(recv.func.value)  # loss.mean().backward()
+    return set()
+
+
+def _accumulated(b: Binding, key: str) -> cst.BaseExpression | None:
+    """What ``b`` adds into ``key``: ``acc += v``, ``acc = acc + v``, ``acc.append(v)``."""
+    if b.kind == "aug" and b.op == "AddAssign":
+        return b.value
+    if b.kind == "append":
+        return b.value
+    if b.kind == "assign" and isinstance(b.value, cst.BinaryOperation):
+        v = b.value
+        if isinstance(v.operator, cst.Add):
+            if dotted(v.left) == key:
+                return v.right
+            if dotted(v.right) == key:
+                return v.left
+    return None
+
+
+def _live_name(node: cst.BaseExpression, names: set[str]) -> str | None:
+    """A name of ``names`` read in ``node`` as a tensor still attached to its graph."""
+    if isinstance(node, cst.Name):
+        return node.value if node.value in names else None
+    if isinstance(node, cst.Attribute):
+        if node.attr.value in DETACHING_ATTRS:
+            return None
+        return _live_name(node.value, names)
+    if isinstance(node, cst.Call):
+        f = node.func
+        if isinstance(f, cst.Name) and f.value in ("float", "int", "round", "str", "len"):
+            return None
+        if isinstance(f, cst.Attribute):
+            if f.attr.value in DETACHING_ATTRS:
+                return None
+            if f.attr.value in ("mean", "sum", "squeeze", "view", "reshape", "clone"):
+                return _live_name(f.value, names)
+        return None
+    if isinstance(node, cst.BinaryOperation):
+        return _live_name(node.left, names) or _live_name(node.right, names)
+    if isinstance(node, cst.UnaryOperation):
+        return _live_name(node.expression, names)
+    return None
+
+
+def _value_names(node: cst.CSTNode, model: ModuleModel) -> set[str]:
+    """Names whose values (not only shapes) flow into ``node``."""
+    found: set[str] = set()
+
+    class _V(cst.CSTVisitor):
+        def visit_Call(self, n: cst.Call) -> bool:
+            q = model.qualname(n.func)
+            if q in SHAPE_ONLY_FNS:
+                return False
+            if isinstance(n.func, cst.Attribute) and n.func.attr.value in SHAPE_ONLY_ATTRS:
+                return False
+            return True
+
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            if n.attr.value in SHAPE_ONLY_ATTRS:
+                return False
+            n.value.visit(self)
+            return False
+
+        def visit_Name(self, n: cst.Name) -> None:
+            found.add(n.value)
+
+    node.visit(_V())
+    return found
+
+
+def source_path(model: ModuleModel) -> Path | None:
+    return model.path
