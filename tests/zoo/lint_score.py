@@ -21,7 +21,7 @@ from linter.rules import ALL_RULES
 from linter.selection import select_rules
 
 from .mutants import MUTANTS, line_of, mutant_id, mutated_sources
-from .sources import NETWORKS_DIR, network_names, read_sources
+from .sources import NETWORKS_DIR, network_names, read_sources, torch_network_names
 
 
 def lint_sources(sources: dict[str, str], rules: list[type[Rule]]) -> list[Finding]:
@@ -50,7 +50,7 @@ class Score:
 def score(rules: list[type[Rule]]) -> Score:
     s = Score()
     originals: dict[str, list[Finding]] = {}
-    for name in network_names():
+    for name in network_names() + torch_network_names():
         found = lint_sources(read_sources(name), rules)
         originals[name] = found
         for f in found:

@@ -32,10 +32,15 @@ class Mutant:
     description: str
     old: str
     new: str
+    at: str = ""  # where the finding belongs when not on the first changed line (a deleted
+    # zero_grad is reported at the step it leaves uncleared): a substring of one mutated line
 
     @property
     def numeric_kind(self) -> str:
-        """gradient | symmetry | large_logits | own_gradcheck (see ``NUMERIC_KINDS``)."""
+        """gradient | symmetry | large_logits | own_gradcheck (see ``NUMERIC_KINDS``); "torch"
+        for the PyTorch mutants (their claim is measured by the rule's KB numeric test)."""
+        if self.code.startswith("BP4"):
+            return "torch"
         return NUMERIC_KINDS.get(self.code, "gradient")
 
 
@@ -48,11 +53,66 @@ NUMERIC_KINDS = {
 }
 
 
-def _m(network: str, code: str, description: str, old: str, new: str, path: str = "") -> Mutant:
-    return Mutant(network, path or f"{network}.py", code, description, old, new)
+def _m(
+    network: str, code: str, description: str, old: str, new: str, path: str = "", at: str = ""
+) -> Mutant:
+    return Mutant(network, path or f"{network}.py", code, description, old, new, at)
 
 
-MUTANTS: tuple[Mutant, ...] = (
+TORCH_MUTANTS: tuple[Mutant, ...] = (
+    # --- torch/mlp_classifier ----------------------------------------------------------------
+    _m("torch/mlp_classifier", "BP401", "zero_grad() deleted from the loop",
+       "            optimizer.zero_grad()\n            logits", "            logits",
+       at="optimizer.step()"),
+    _m("torch/mlp_classifier", "BP402", "step() moved above backward()",
+       "            loss.backward()\n            optimizer.step()\n",
+       "            optimizer.step()\n            loss.backward()\n"),
+    _m("torch/mlp_classifier", "BP403", "zero_grad() moved between backward() and step()",
+       "            optimizer.zero_grad()\n            logits = model(x)\n"
+       "            loss = criterion(logits, y)\n            loss.backward()\n",
+       "            logits = model(x)\n            loss = criterion(logits, y)\n"
+       "            loss.backward()\n            optimizer.zero_grad()\n",
+       at="optimizer.zero_grad()"),
+    _m("torch/mlp_classifier", "BP404", "running loss keeps the tensor",
+       "running += loss.item()", "running += loss"),
+    _m("torch/mlp_classifier", "BP405", "forward ends in softmax before CrossEntropyLoss",
+       "        return self.out(h)", "        return torch.softmax(self.out(h), dim=1)"),
+    # --- torch/gan_loop ------------------------------------------------------------------------
+    _m("torch/gan_loop", "BP401", "the generator's zero_grad() deleted",
+       "    opt_g.zero_grad()\n", "", at="opt_g.step()"),
+    _m("torch/gan_loop", "BP402", "the discriminator steps before its backward()",
+       "    d_loss.backward()\n    opt_d.step()\n", "    opt_d.step()\n    d_loss.backward()\n"),
+    _m("torch/gan_loop", "BP406", "the discriminator ends in nn.Sigmoid, the loss stays with-logits",
+       "nn.LeakyReLU(0.2), nn.Linear(16, 1))", "nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid())"),
+    # --- torch/accum_trainer -------------------------------------------------------------------
+    _m("torch/accum_trainer", "BP401", "zero_grad() after the accumulated step deleted",
+       "                    self.optimizer.zero_grad()\n", "", at="self.optimizer.step()"),
+    _m("torch/accum_trainer", "BP403", "zero_grad() moved before the accumulated step",
+       "                    self.optimizer.step()\n                    self.optimizer.zero_grad()\n",
+       "                    self.optimizer.zero_grad()\n                    self.optimizer.step()\n"),
+    _m("torch/accum_trainer", "BP404", "running loss keeps the tensor",
+       "running += loss.detach()", "running += loss"),
+    _m("torch/accum_trainer", "BP407", "log_softmax dropped before NLLLoss",
+       "return F.log_softmax(self.fc(h), dim=1)", "return F.softmax(self.fc(h), dim=1)"),
+    # --- torch/binary_logreg -------------------------------------------------------------------
+    _m("torch/binary_logreg", "BP402", "step() moved above backward()",
+       "        loss.backward()\n        opt.step()\n", "        opt.step()\n        loss.backward()\n"),
+    _m("torch/binary_logreg", "BP406", "sigmoid in forward, loss stays with-logits",
+       "return self.linear(x).squeeze(1)", "return torch.sigmoid(self.linear(x)).squeeze(1)"),
+    # --- torch/split_pkg -----------------------------------------------------------------------
+    _m("torch/split_pkg", "BP405", "softmax applied to the imported model's scores",
+       "out = net(x)", "out = torch.softmax(net(x), dim=1)", "torch/split_pkg/train.py"),
+    _m("torch/split_pkg", "BP407", "nll_loss on the imported model's raw scores",
+       "loss = F.cross_entropy(out, y)", "loss = F.nll_loss(out, y)", "torch/split_pkg/train.py"),
+    _m("torch/split_pkg", "BP403", "zero_grad() moved between backward() and step()",
+       "            optimizer.zero_grad()\n            loss.backward()\n",
+       "            loss.backward()\n            optimizer.zero_grad()\n",
+       "torch/split_pkg/train.py", at="optimizer.zero_grad()"),
+    _m("torch/split_pkg", "BP404", "history keeps the loss tensors",
+       "history.append(loss.item())", "history.append(loss)", "torch/split_pkg/train.py"),
+)  # fmt: skip
+
+MUTANTS_NUMPY: tuple[Mutant, ...] = (
     # --- nielsen_network ---------------------------------------------------------------------
     _m(
         "nielsen_network",
@@ -641,6 +701,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "e = np.exp(z)",
     ),
 )
+MUTANTS: tuple[Mutant, ...] = MUTANTS_NUMPY + TORCH_MUTANTS
 
 
 def _ids() -> dict[Mutant, str]:
@@ -691,9 +752,15 @@ def mutated_sources(m: Mutant) -> dict[str, str]:
 
 
 def line_of(m: Mutant) -> int:
-    """1-based line of the first line of the mutated file that differs from the original."""
+    """1-based line of the first line of the mutated file that differs from the original (or of
+    the one mutated line holding ``m.at``)."""
     before = original_text(m).splitlines()
     after = apply(m).splitlines()
+    if m.at:
+        hits = [i for i, line in enumerate(after) if m.at in line]
+        if len(hits) != 1:
+            raise AssertionError(f"{mutant_id(m)}: `at` is on {len(hits)} lines, expected 1")
+        return hits[0] + 1
     for i, (a, b) in enumerate(zip(before, after)):
         if a != b:
             return i + 1

@@ -19,11 +19,25 @@ def network_names() -> list[str]:
     return sorted(names)
 
 
+def torch_network_names() -> list[str]:
+    """The PyTorch networks under ``networks/torch/`` (``torch/<stem>`` or ``torch/<folder>``).
+
+    They are linted like the others but not gradient-checked by the numpy harness (torch is not
+    a test dependency of the zoo): their mutants are tied to the KB entries' numeric tests."""
+    root = NETWORKS_DIR / "torch"
+    names = [f"torch/{p.stem}" for p in root.glob("*.py")]
+    names += [f"torch/{p.name}" for p in root.iterdir() if p.is_dir() and any(p.glob("*.py"))]
+    return sorted(names)
+
+
 def network_files(name: str) -> list[str]:
     """Relative paths of the files of network ``name``; a package lists ``__init__.py`` first."""
     module = NETWORKS_DIR / f"{name}.py"
     if module.is_file():
-        return [module.name]
+        return [module.relative_to(NETWORKS_DIR).as_posix()]
+    folder = NETWORKS_DIR / name
+    if name.startswith("torch/") and folder.is_dir():
+        return sorted(p.relative_to(NETWORKS_DIR).as_posix() for p in folder.glob("*.py"))
     package = NETWORKS_DIR / name
     if (package / "__init__.py").is_file():
         files = sorted(p.relative_to(NETWORKS_DIR).as_posix() for p in package.glob("*.py"))

@@ -11,7 +11,7 @@ import pytest
 
 from .lint_score import default_rules, lint_sources
 from .mutants import MUTANTS, line_of, mutant_id, mutated_sources
-from .sources import network_names, read_sources
+from .sources import network_names, read_sources, torch_network_names
 
 RULES = default_rules()
 
@@ -37,7 +37,7 @@ def original_findings(name: str) -> tuple:
     return tuple(lint_sources(read_sources(name), RULES))
 
 
-@pytest.mark.parametrize("name", network_names())
+@pytest.mark.parametrize("name", network_names() + torch_network_names())
 def test_correct_network_has_no_findings(name):
     found = list(original_findings(name))
     assert found == [], [f"{f.path}:{f.start.line} {f.code} {f.message}" for f in found]

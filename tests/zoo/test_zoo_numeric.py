@@ -132,6 +132,10 @@ def test_mutant_is_well_formed(mutant: Mutant) -> None:
     mutated = apply(mutant)
     ast.parse(mutated)  # still valid Python
     line = line_of(mutant)
+    if mutant.at:  # reported away from the edit (a deleted zero_grad at the step it skips)
+        assert mutant.at in mutated.splitlines()[line - 1]
+        assert set(mutated_sources(mutant)) == set(network_files(mutant.network))
+        return
     before, after = original_text(mutant).splitlines(), mutated.splitlines()
     assert before[: line - 1] == after[: line - 1]
     assert line > len(before) or before[line - 1] != after[line - 1]
@@ -205,7 +209,9 @@ def test_numerics_mutants_keep_the_gradient_right_at_ordinary_scale(mutant: Muta
 
 
 def test_numeric_kinds_are_all_exercised() -> None:
-    assert {m.numeric_kind for m in MUTANTS} == {"gradient", *NUMERIC_KINDS.values()}
+    # "torch" mutants are measured by their rules' KB numeric tests, not by the numpy harness
+    kinds = {m.numeric_kind for m in MUTANTS} - {"torch"}
+    assert kinds == {"gradient", *NUMERIC_KINDS.values()}
     for kind in NUMERIC_KINDS.values():
         assert set(harness.probes(kind)) >= {m.network for m in _of_kind(kind)}
 
