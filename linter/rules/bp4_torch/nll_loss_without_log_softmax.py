@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from linter.analysis import ModuleModel
-from linter.analysis.torch_facts import Out
+from linter.analysis.torch_facts import Out, mismatches
 from linter.rule import Invalid, Report, Rule, Valid
-from linter.rules.bp4_torch._pairing import mismatches
 
 MESSAGE = (
     "`{act}` gives {kind} that reach NLLLoss ({where}), which expects log-probabilities: it "
