@@ -145,8 +145,24 @@ def load_kb(
         pages[page.slug] = page
 
     rules = set(known_rules) if known_rules is not None else None
+    former: dict[str, str] = {}
     for page in pages.values():
         meta = page.meta
+        for i, slug in enumerate(meta.redirect_from):
+            if slug in pages:
+                problems.append(
+                    Problem(page.path, f"redirect_from.{i}", f"{slug!r} is a current entry")
+                )
+            elif slug in former:
+                problems.append(
+                    Problem(
+                        page.path,
+                        f"redirect_from.{i}",
+                        f"{slug!r} already redirects to {former[slug]!r}",
+                    )
+                )
+            else:
+                former[slug] = meta.slug
         for i, slug in enumerate(meta.see_also):
             if slug not in pages:
                 problems.append(Problem(page.path, f"see_also.{i}", f"no entry {slug!r}"))

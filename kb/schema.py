@@ -49,6 +49,10 @@ class Entry(_Strict):
     check: str = Field(pattern=MODULE_RE, description="Module in kb/checks/ with check().")
     sources: list[Source] = Field(min_length=1)
     see_also: list[str] = Field(default_factory=list)
+    redirect_from: list[str] = Field(
+        default_factory=list,
+        description="Former slugs of this page (merged entries); the site redirects them here.",
+    )
 
     @field_validator("rules")
     @classmethod
@@ -58,7 +62,7 @@ class Entry(_Strict):
                 raise ValueError(f"{code!r} is not a rule code like BP001")
         return codes
 
-    @field_validator("see_also")
+    @field_validator("see_also", "redirect_from")
     @classmethod
     def _slugs(cls, slugs: list[str]) -> list[str]:
         for slug in slugs:

@@ -160,6 +160,17 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         _add(files, config, f"kb/{page.slug}.md", entry_page(page, m, kb, registry))
         if m.svg is not None:
             _add(files, config, f"kb/figures/{page.slug}.svg", m.svg)
+        for old in page.meta.redirect_from:  # merged entries: old URLs keep working
+            _add(
+                files,
+                config,
+                f"kb/{old}/index.html",
+                redirect_page(
+                    f"../{page.slug}/",
+                    page.meta.title,
+                    f"{config.site_url or '/'}kb/{page.slug}/",
+                ),
+            )
     _add(files, config, "kb/index.md", kb_index(kb, registry))
     _add(files, config, "kb/frameworks.md", frameworks_index(kb, registry))
 

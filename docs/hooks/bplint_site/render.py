@@ -433,7 +433,8 @@ def rule_page(rule: type[Rule], entry: Page | None, measured: Measured | None) -
 
 
 def redirect_page(target: str, label: str, canonical: str) -> str:
-    """A static page that sends ``/rules/<name>/`` to ``/rules/<CODE>/`` (keeps the #anchor)."""
+    """A static page that sends an old URL to ``target`` (keeps the #anchor): ``/rules/<name>/``
+    to ``/rules/<CODE>/``, a merged KB entry's former slug to the entry it was merged into."""
     t, c, lbl = html.escape(target), html.escape(canonical), html.escape(label)
     return f"""<!doctype html>
 <html lang="en">
