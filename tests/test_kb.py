@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 from pathlib import Path
 
@@ -208,3 +209,38 @@ def test_torch_check_says_which_backend_ran(monkeypatch, check):
     assert not failed, failed
     assert "numpy model" in run.result.claim
     assert run.seconds < 1.0
+
+
+# --- the glossary on the conventions page: one meaning per symbol, in every entry ---------------
+
+CONVENTIONS = Path(__file__).resolve().parents[1] / "docs" / "conventions.md"
+
+# (pattern, what the glossary says instead); searched in every entry's text, front matter included
+GLOSSARY_CLASHES = [
+    (r"\\delta_\{?[ijk][ijky]\}?", "Kronecker delta is \\mathbf{1}[i = j]; δ is the error signal"),
+    (r"\\mathbb\{R\}\^\{N\b|\\frac\{1\}\{N", "the batch size is m, not N"),
+    (r"\be_\{?y", "the one-hot target is \\operatorname{onehot}(y); e is the residual"),
+    (r"\be = y -|\be_n = y_n -", "the residual is e = a - y (output minus target)"),
+]
+
+
+def test_conventions_page_has_the_glossary():
+    text = CONVENTIONS.read_text(encoding="utf-8")
+    assert "## Glossary {#glossary}" in text
+    for symbol in (r"$m$", r"$\delta^l$", r"$\mathbf{1}[P]$", r"$e = a^L - y$", "onehot"):
+        assert symbol in text, symbol
+    from kb.numerics import H
+
+    assert f"$10^{{{round(np.log10(H))}}}$" in text  # the step it names is the one used
+
+
+@pytest.mark.parametrize("slug", PAGES)
+def test_entry_follows_the_glossary(slug):
+    text = (ENTRIES_DIR / f"{slug}.md").read_text(encoding="utf-8")
+    clashes = [why for pattern, why in GLOSSARY_CLASHES if re.search(pattern, text)]
+    assert not clashes, f"{slug}: {clashes} (see docs/conventions.md#glossary)"
+
+
+def test_glossary_patterns_catch_the_old_spellings():
+    old = r"p_j - \delta_{jy}, \frac{1}{N}, p \to e_y, $e = y - X w$"
+    assert all(re.search(pattern, old) for pattern, _ in GLOSSARY_CLASHES)

@@ -43,12 +43,12 @@ def check() -> CheckResult:
     return CheckResult(
         claim=(
             "BCEWithLogitsLoss expects logits: fed logits, its loss goes to 0 and its gradient is "
-            "(sigmoid(z) - y)/N; fed sigmoid outputs in (0, 1), the loss of a negative never drops "
+            "(sigmoid(z) - y)/m; fed sigmoid outputs in (0, 1), the loss of a negative never drops "
             "below ln 2, that of a positive never below -ln sigmoid(1), and the gradient is different."
         ),
         measurements=[
             below("logits in, y = 0: smallest loss over z in [-60, 60]", right_min_neg, 1e-12),
-            below("logits in: rel. error of dL/dz = (sigmoid(z) - y)/N", right_err, RIGHT),
+            below("logits in: rel. error of dL/dz = (sigmoid(z) - y)/m", right_err, RIGHT),
             above(
                 "sigmoid in, y = 0: smallest loss over the same z (ln 2 = 0.693)",
                 double_min_neg,
@@ -56,7 +56,7 @@ def check() -> CheckResult:
             ),
             above("sigmoid in, y = 1: smallest loss over the same z", double_min_pos, 0.3),
             above(
-                "sigmoid in: rel. gap between its gradient and (sigmoid(z) - y)/N",
+                "sigmoid in: rel. gap between its gradient and (sigmoid(z) - y)/m",
                 rel_err(double, right),
                 WRONG,
             ),

@@ -63,17 +63,17 @@ def check() -> CheckResult:
     return CheckResult(
         claim=(
             "CrossEntropyLoss applies log-softmax itself: fed logits, its loss reaches 0 and its "
-            "gradient is (p - y)/N; fed softmax outputs, it optimises a different function whose "
-            "loss cannot go below ln(K - 1 + e) - 1 and whose gradient is not (p - y)/N."
+            "gradient is (p - y)/m; fed softmax outputs, it optimises a different function whose "
+            "loss cannot go below ln(K - 1 + e) - 1 and whose gradient is not (p - y)/m."
         ),
         measurements=[
             below("logits in, confident prediction (K = 10): loss", single, 1e-12),
-            below("logits in: rel. error of dL/dz = (p - y)/N", right_err, RIGHT),
+            below("logits in: rel. error of dL/dz = (p - y)/m", right_err, RIGHT),
             above("softmax in, same prediction: loss", double, 1.0),
             below("softmax in: |loss - (ln(K - 1 + e) - 1)|", abs(double - floor), 1e-12),
             below("softmax in: rel. error of its own exact gradient", double_is_exact, RIGHT),
             above(
-                "softmax in: rel. gap between its gradient and (p - y)/N", double_vs_right, WRONG
+                "softmax in: rel. gap between its gradient and (p - y)/m", double_vs_right, WRONG
             ),
         ],
     )
