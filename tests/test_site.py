@@ -172,6 +172,16 @@ def test_every_entry_has_its_page(site: Path, page) -> None:
         assert f'href="../../rules/{code}/"' in html
 
 
+MERGED = [(old, page.slug) for page in ENTRIES for old in page.meta.redirect_from]
+
+
+@pytest.mark.parametrize(("old", "slug"), MERGED, ids=[old for old, _ in MERGED])
+def test_merged_entry_url_redirects_to_the_entry(site: Path, old: str, slug: str) -> None:
+    redirect = _html(site, f"kb/{old}")
+    assert f'http-equiv="refresh" content="0; url=../{slug}/"' in redirect
+    assert (site / "kb" / old / f"../{slug}/index.html").resolve().is_file()
+
+
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
 def test_every_rule_has_its_page_and_name_redirect(site: Path, rule) -> None:
     html = _html(site, f"rules/{rule.code}")

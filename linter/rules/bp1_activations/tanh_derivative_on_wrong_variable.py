@@ -15,7 +15,7 @@ class TanhDerivativeOnWrongVariable(Rule):
 
     code = "BP102"
     name = "tanh-derivative-on-wrong-variable"
-    kb = "tanh-derivative-on-wrong-variable"
+    kb = "activation-derivative-on-wrong-variable"
     summary = "tanh derivative evaluated at the wrong variable (1 − z², or 1 − tanh(a)²)."
     why = (
         "tanh′(z) = 1 − tanh²(z) = 1 − a². `1 - x**2` needs the activation a = tanh(z); "
