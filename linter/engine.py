@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from linter.analysis import analyze
-from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety, Pos
-from linter.lines import split_lines_keepends
-from linter.rule import Rule
+from linter.ftypes import Edit, Evidence, FileError, Finding, Fix, FixSafety, Pos
+from linter.lines import split_lines, split_lines_keepends
+from linter.rule import Report, Rule
 from linter.source import Prepared, SourceError, SourceText, parse, prepare
 from linter.suppress import Noqa, Suppressions, is_bplint_code, removal_edit, scan
 
@@ -84,7 +84,36 @@ def lint_module(
     if want_unused and out.suppressions:
         out.findings.extend(_unused_noqa(source, path, rules, out))
     out.findings.sort(key=lambda f: f.sort_key)
+    if out.findings:
+        lines = split_lines(source)
+        out.findings = [with_snippet(f, lines) for f in out.findings]
     return out
+
+
+def with_snippet(f: Finding, lines: Sequence[str]) -> Finding:
+    """``f`` with the source lines a report shows around it (the line before, the span's first
+    lines), taken from ``lines``: the text that was linted, or the notebook cell."""
+    first, last = f.start.line, max(f.end.line, f.start.line)
+    shown = range(max(1, first - 1), min(last, first + 2, len(lines)) + 1)
+    return replace(f, snippet=tuple((n, lines[n - 1]) for n in shown))
+
+
+def _evidence(report: Report, positions: Mapping[cst.CSTNode, CodeRange]) -> tuple[Evidence, ...]:
+    """A report's (node or position, text) evidence with positions; a node the analysis built
+    (not in the file) has no position and is left out."""
+    out: list[Evidence] = []
+    for at, text in report.evidence:
+        if isinstance(at, Pos):
+            item = Evidence(at, at, text)
+        else:
+            rng = positions.get(at)
+            if rng is None:
+                continue
+            start = Pos(rng.start.line, rng.start.column + 1)
+            item = Evidence(start, Pos(rng.end.line, rng.end.column + 1), text)
+        if item not in out:
+            out.append(item)
+    return tuple(out)
 
 
 def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> None:
@@ -140,6 +169,7 @@ def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> Non
                 kb="" if rule_cls.meta else rule_cls.kb,
                 check="" if rule_cls.meta else rule_cls.check_name(),
                 fix=fix,
+                evidence=_evidence(report, positions),
             )
         )
 
@@ -233,11 +263,14 @@ def _unused_noqa(
 
 def lint_source(source: str, path: Path, rules: Sequence[type[Rule]]) -> FileReport:
     """Lint a file's text (recovered first if it is Python 2 or holds IPython syntax)."""
-    return lint_prepared(prepare(source), path, rules)
+    return lint_prepared(prepare(source), path, rules, source)
 
 
-def lint_prepared(prep: Prepared, path: Path, rules: Sequence[type[Rule]]) -> FileReport:
-    """Lint checked text; positions come back in the file's own columns.
+def lint_prepared(
+    prep: Prepared, path: Path, rules: Sequence[type[Rule]], original: str | None = None
+) -> FileReport:
+    """Lint checked text; positions come back in the file's own columns, and snippets show
+    the file's own lines when ``original`` (the text ``prep`` was made from) is given.
 
     No fix is offered in a file read as Python 2 (the fix would be computed on the rewrite) nor
     one that touches a masked IPython line.
@@ -246,6 +279,9 @@ def lint_prepared(prep: Prepared, path: Path, rules: Sequence[type[Rule]]) -> Fi
     report.notes.extend(prep.notes)
     if prep.python2 or prep.masked:
         report.findings = [_restore(f, prep) for f in report.findings]
+        if original is not None and report.findings:
+            lines = split_lines(original)
+            report.findings = [with_snippet(f, lines) for f in report.findings]
     return report
 
 
@@ -257,9 +293,12 @@ def _restore(f: Finding, prep: Prepared) -> Finding:
         line in prep.masked for e in fix.edits for line in range(e.start.line, e.end.line + 1)
     ):
         fix = None
-    start = Pos(f.start.line, prep.column(f.start.line, f.start.column))
-    end = Pos(f.end.line, prep.column(f.end.line, f.end.column))
-    return replace(f, start=start, end=end, fix=fix)
+
+    def restored(p: Pos) -> Pos:
+        return Pos(p.line, prep.column(p.line, p.column))
+
+    evidence = tuple(replace(e, start=restored(e.start), end=restored(e.end)) for e in f.evidence)
+    return replace(f, start=restored(f.start), end=restored(f.end), fix=fix, evidence=evidence)
 
 
 def needs_parse(source: str, rules: Sequence[type[Rule]]) -> bool:

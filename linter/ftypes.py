@@ -40,6 +40,17 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """One fact a finding rests on, where the analysis learnt it: "updated here", "the
+    gradient of the layer's output". ``cell``: the notebook cell of ``start`` (0-based)."""
+
+    start: Pos
+    end: Pos
+    message: str
+    cell: int | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     path: Path
     code: str
@@ -51,6 +62,10 @@ class Finding:
     check: str  # numeric test module in kb/checks
     fix: Fix | None = None
     cell: int | None = None  # notebook cell index (0-based) when linting .ipynb
+    evidence: tuple[Evidence, ...] = ()  # why: the facts behind the finding, with their lines
+    # The source lines a report shows around the finding, (line number, text), taken from the
+    # text that was linted (or the cell), so formatters never read files.
+    snippet: tuple[tuple[int, str], ...] = ()
 
     @property
     def sort_key(self) -> tuple:

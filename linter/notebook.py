@@ -31,9 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from linter.engine import FileOutcome, FileReport, FixOptions, lint_module, needs_parse
+from linter.engine import (
+    FileOutcome,
+    FileReport,
+    FixOptions,
+    lint_module,
+    needs_parse,
+    with_snippet,
+)
 from linter.fix import FixError, apply_edits, choose, unified_diff, write_atomic
-from linter.ftypes import FileError, Finding, Fix, Pos
+from linter.ftypes import Evidence, FileError, Finding, Fix, Pos
 from linter.source import (
     MAX_BYTES,
     MAX_NOTEBOOK_BYTES,
@@ -228,7 +235,7 @@ def _to_cell(nb: Notebook, f: Finding) -> Finding | None:
             )
         fix = None if edits is None else Fix(fix.safety, fix.description, tuple(edits))
     end_line = min(f.end.line - base, cell.n_lines)
-    return Finding(
+    found = Finding(
         path=f.path,
         code=f.code,
         name=f.name,
@@ -239,7 +246,19 @@ def _to_cell(nb: Notebook, f: Finding) -> Finding | None:
         check=f.check,
         fix=fix,
         cell=cell.index,
+        evidence=tuple(e for e in (_evidence_to_cell(nb, e) for e in f.evidence) if e is not None),
     )
+    return with_snippet(found, split_lines(cell.source))
+
+
+def _evidence_to_cell(nb: Notebook, e: Evidence) -> Evidence | None:
+    """Evidence at a line of the joined cells -> at its line in its own cell."""
+    cell = _cell_at(nb, e.start.line)
+    if cell is None:
+        return None
+    base = cell.first_line - 1
+    end = Pos(min(e.end.line - base, cell.n_lines), e.end.column)
+    return Evidence(Pos(e.start.line - base, e.start.column), end, e.message, cell=cell.index)
 
 
 def lint_notebook(nb: Notebook, rules: Sequence[type[Rule]]) -> tuple[FileReport, list[FileError]]:

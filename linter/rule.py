@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
-from linter.ftypes import FixSafety
+from linter.ftypes import FixSafety, Pos
 
 if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
@@ -67,12 +67,15 @@ def Invalid(
 
 @dataclass(frozen=True)
 class Report:
-    """What a rule's query yields: the node to point at, the message, an optional fix."""
+    """What a rule's query yields: the node to point at, the message, an optional fix, and the
+    evidence: (node, text) pairs saying which facts of the analysis make it a finding
+    ("`self.W` is updated here"); each is shown at the node's line."""
 
     node: cst.CSTNode
     message: str
     replacement: cst.CSTNode | None = None  # replaces ``node`` when the fix is applied
     fix_description: str = ""
+    evidence: tuple[tuple[cst.CSTNode | Pos, str], ...] = ()
 
 
 class Rule:

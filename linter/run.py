@@ -167,7 +167,7 @@ def _check_file(target: Target, fix: FixOptions | None, data: bytes | None) -> F
         if not needs_parse(prep.text, rules):
             return _result(FileOutcome(FileReport(notes=prep.notes)))
         if fix is None or prep.python2:
-            return _result(FileOutcome(lint_prepared(prep, path, rules)))
+            return _result(FileOutcome(lint_prepared(prep, path, rules, src.text)))
         from linter.fix import fix_python_file
 
         return _result(fix_python_file(path, data, src, rules, fix))

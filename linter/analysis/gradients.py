@@ -31,9 +31,9 @@ def product_operands(
 
 def inverted_weights(
     model: ModuleModel,
-) -> Iterator[tuple[cst.Call, cst.BaseExpression, cst.BaseExpression]]:
-    """(inverse call, weight, gradient): a matrix product of an inverse (or pseudo-inverse) of a
-    weight with a gradient, once per inverse call."""
+) -> Iterator[tuple[cst.Call, cst.BaseExpression, cst.BaseExpression, Scope]]:
+    """(inverse call, weight, gradient, scope): a matrix product of an inverse (or
+    pseudo-inverse) of a weight with a gradient, once per inverse call."""
     seen: set[cst.CSTNode] = set()
     for mm, site in model.matmuls():
         for side, other in ((mm.left, mm.right), (mm.right, mm.left)):
@@ -43,14 +43,14 @@ def inverted_weights(
             if not model.has(other, site.scope, Role.GRAD):
                 continue
             seen.add(inv[0])
-            yield inv[0], inv[1], other
+            yield inv[0], inv[1], other, site.scope
 
 
 def weight_solves(
     model: ModuleModel,
-) -> Iterator[tuple[cst.Call, cst.BaseExpression, cst.BaseExpression]]:
-    """(call, weight, gradient): ``solve(W, g)`` (``np.linalg.solve``, ``lstsq`` ...) of a weight
-    and a gradient."""
+) -> Iterator[tuple[cst.Call, cst.BaseExpression, cst.BaseExpression, Scope]]:
+    """(call, weight, gradient, scope): ``solve(W, g)`` (``np.linalg.solve``, ``lstsq`` ...) of
+    a weight and a gradient."""
     for site in model.c.calls:
         call = site.node
         assert isinstance(call, cst.Call)
@@ -59,7 +59,7 @@ def weight_solves(
         args = positional_args(call)
         if len(args) == 2 and model.is_weight(args[0], site.scope):
             if model.has(args[1], site.scope, Role.GRAD):
-                yield call, args[0], args[1]
+                yield call, args[0], args[1], site.scope
 
 
 def inverse_of_weight(

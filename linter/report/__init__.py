@@ -1,7 +1,8 @@
 """Formatters: findings -> text. One module per format; ``FORMATTERS`` maps names to them.
 
 Every formatter is ``format(findings, errors, ctx) -> str``; ``ctx`` carries the KB base URL,
-terminal capabilities, fix settings and a source reader, so no formatter reads global state.
+terminal capabilities and fix settings, so no formatter reads global state. What a formatter
+prints travels with the findings (the snippet's source lines, the evidence): none reads files.
 """
 
 from __future__ import annotations
@@ -18,35 +19,6 @@ if TYPE_CHECKING:
     from linter.rule import Rule
 
 
-class SourceLines:
-    """Lines of linted files (and notebook cells), read lazily for the ``full`` format."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, int | None], list[str]] = {}
-
-    def __call__(self, path: Path, cell: int | None) -> list[str]:
-        key = (str(path), cell)
-        if key not in self._cache:
-            self._cache[key] = self._read(path, cell)
-        return self._cache[key]
-
-    @staticmethod
-    def _read(path: Path, cell: int | None) -> list[str]:
-        from linter.lines import split_lines
-        from linter.source import SourceError, read_source
-
-        try:
-            if cell is None:
-                text = read_source(path)
-            else:
-                from linter.notebook import read_notebook
-
-                text = read_notebook(path).cells_by_index().get(cell, "")
-        except SourceError:
-            return []
-        return split_lines(text)
-
-
 @dataclass(frozen=True)
 class Context:
     kb_url: str = DEFAULT_KB_URL
@@ -56,7 +28,6 @@ class Context:
     unsafe_fixes: bool = False
     cwd: Path = field(default_factory=Path.cwd)
     rules: Sequence[type[Rule]] = ()  # every known rule (SARIF lists them all)
-    lines: Callable[[Path, int | None], list[str]] = field(default_factory=SourceLines)
 
     def kb_page(self, slug: str) -> str:
         return f"{self.kb_url}kb/{slug}/"

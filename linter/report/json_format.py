@@ -2,8 +2,9 @@
 
 Each finding: code, name, message, path, cell (notebooks: 0-based index into the notebook's
 cells, else null), line, column, end_line, end_column (1-based; inside the cell for notebooks),
-kb_url (null for rules with no KB entry), rule_url, check (the numeric test, or null) and fix
-(null, or its applicability, message and edits, as in ruff's JSON).
+kb_url (null for rules with no KB entry), rule_url, check (the numeric test, or null), fix
+(null, or its applicability, message and edits, as in ruff's JSON) and evidence (why it is a
+finding: a list of {message, line, column, end_line, end_column, cell}).
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ def finding_dict(f: Finding, ctx) -> dict:
                 for e in f.fix.edits
             ],
         },
+        "evidence": [
+            {
+                "message": e.message,
+                "line": e.start.line,
+                "column": e.start.column,
+                "end_line": e.end.line,
+                "end_column": e.end.column,
+                "cell": e.cell,
+            }
+            for e in f.evidence
+        ],
     }
 
 

@@ -5,8 +5,9 @@ One run; ``tool.driver.rules`` has one entry per known rule (id = code, name, de
 in ``properties``); each result points at its rule by ``ruleId`` and ``ruleIndex``. Paths are
 relative to ``%SRCROOT%`` (the working directory) when they are under it. Columns count Unicode
 code points (``columnKind``). Notebook findings keep their cell-relative region and carry the
-cell index in ``properties.cell``. Files that could not be linted become error notifications
-of the invocation, which then reports ``executionSuccessful: false``.
+cell index in ``properties.cell``. A finding's evidence (why it is one) becomes its
+``relatedLocations``, each with its message. Files that could not be linted become error
+notifications of the invocation, which then reports ``executionSuccessful: false``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from linter import __version__
-from linter.ftypes import FileError, Finding
+from linter.ftypes import Evidence, FileError, Finding
 
 SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -97,6 +98,8 @@ def _result(f: Finding, index: int | None, level: str, ctx) -> dict:
     }
     if index is not None:
         result["ruleIndex"] = index
+    if f.evidence:
+        result["relatedLocations"] = [_related(f, i, e, ctx) for i, e in enumerate(f.evidence)]
     if f.kb:
         result["properties"]["kb_url"] = ctx.kb_page(f.kb)
         result["properties"]["check"] = f.check
@@ -128,6 +131,20 @@ def _result(f: Finding, index: int | None, level: str, ctx) -> dict:
                 }
             ]
     return result
+
+
+def _related(f: Finding, i: int, e: Evidence, ctx) -> dict:
+    related: dict = {
+        "id": i,
+        "physicalLocation": {
+            "artifactLocation": _uri(f.path, ctx.cwd),
+            "region": _region(e.start.line, e.start.column, e.end.line, e.end.column),
+        },
+        "message": {"text": e.message if e.cell is None else f"{e.message} (cell {e.cell + 1})"},
+    }
+    if e.cell is not None:
+        related["properties"] = {"cell": e.cell}
+    return related
 
 
 def _notification(e: FileError, ctx) -> dict:

@@ -2,7 +2,8 @@
 
 ``concise`` (the default): ``path:line:col: CODE [*] message`` and a line with the KB link and
 the numeric test. ``full``: the same header, then the source line with a caret under the span,
-the fix (and whether ``--fix`` applies it) and the links. ``[*]`` marks a finding that ``--fix``
+one ``= note: line N: ...`` per piece of evidence (why it is a finding), the fix (and whether
+``--fix`` applies it) and the links. ``[*]`` marks a finding that ``--fix``
 would fix with the current settings. Codes are terminal hyperlinks to their rule page when the
 output is a terminal that allows it (never in pipes or files, never with ``NO_COLOR``).
 Notebook findings read ``notebook.ipynb:cell 3:line 5:col 13``.
@@ -66,18 +67,16 @@ def concise(findings: list[Finding], errors: list[FileError], ctx) -> str:
 
 
 def _snippet(f: Finding, ctx) -> list[str]:
-    src = ctx.lines(f.path, f.cell)
     first, last = f.start.line, max(f.end.line, f.start.line)
-    if not src or first > len(src):
+    if not f.snippet or f.snippet[-1][0] < first:
         return []
-    shown = list(range(max(1, first - 1), min(last, first + 2, len(src)) + 1))
+    shown = [n for n, _ in f.snippet]
     width = len(str(shown[-1]))
     gutter = " " * width + " |"
     out = [_paint(gutter, DIM, ctx)]
-    for n in shown:
-        out.append(f"{_paint(f'{n:>{width}} |', DIM, ctx)} {src[n - 1]}".rstrip())
+    for n, text in f.snippet:
+        out.append(f"{_paint(f'{n:>{width}} |', DIM, ctx)} {text}".rstrip())
         if n == first:
-            text = src[n - 1]
             start = min(f.start.column - 1, len(text))
             end = f.end.column - 1 if f.end.line == first else len(text)
             end = max(start + 1, min(end, len(text)))
@@ -104,10 +103,20 @@ def _fix_line(f: Finding, ctx) -> str | None:
     return f"  = fix ({f.fix.safety.value}; {how}): {what}"
 
 
+def _notes(f: Finding) -> list[str]:
+    out = []
+    for e in f.evidence:
+        where = f"line {e.start.line}"
+        if e.cell is not None and e.cell != f.cell:
+            where = f"cell {e.cell + 1}, {where}"
+        out.append(f"  = note: {where}: {e.message}")
+    return out
+
+
 def full(findings: list[Finding], errors: list[FileError], ctx) -> str:
     blocks: list[str] = []
     for f in findings:
-        lines = [_header(f, ctx), *_snippet(f, ctx)]
+        lines = [_header(f, ctx), *_snippet(f, ctx), *_notes(f)]
         fix = _fix_line(f, ctx)
         if fix:
             lines.append(fix)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from linter.analysis import ModuleModel
+from linter.analysis.collect import Scope
+from linter.analysis.evidence import gradient_evidence, weight_evidence
 from linter.analysis.gradients import inverted_weights, weight_solves
 from linter.edits import transposed
 from linter.ftypes import FixSafety
@@ -209,7 +213,7 @@ class InverseInBackward(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for call, weight, _grad in inverted_weights(model):
+        for call, weight, grad, scope in inverted_weights(model):
             replacement = transposed(model, weight)
             yield Report(
                 call,
@@ -218,11 +222,19 @@ class InverseInBackward(Rule):
                 f"`{model.src(replacement)}`",
                 replacement=replacement,
                 fix_description=f"Replace the inverse with `{model.src(replacement)}`",
+                evidence=_evidence(model, weight, grad, scope),
             )
-        for call, weight, grad in weight_solves(model):
+        for call, weight, grad, scope in weight_solves(model):
             yield Report(
                 call,
                 f"`{model.src(call)}` solves a linear system with weight `{model.src(weight)}` to "
                 f"carry the gradient back; backprop multiplies by the transpose instead: "
                 f"`{model.src(transposed(model, weight))} @ {model.src(grad)}`",
+                evidence=_evidence(model, weight, grad, scope),
             )
+
+
+def _evidence(
+    model: ModuleModel, weight: cst.BaseExpression, grad: cst.BaseExpression, scope: Scope
+) -> tuple[tuple[cst.CSTNode, str], ...]:
+    return (*weight_evidence(model, weight, scope), *gradient_evidence(model, grad, scope))

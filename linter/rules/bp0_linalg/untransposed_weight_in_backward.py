@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from linter.analysis import ModuleModel, Role
+from linter.analysis.evidence import gradient_evidence, weight_evidence
 from linter.edits import transposed
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -272,4 +273,8 @@ class UntransposedWeightInBackward(Rule):
                 f"`{model.src(use.matmul.node)}` applies weight `{model.src(weight)}` in the "
                 f"same orientation as the forward pass ({use.applies}); the gradient needs the "
                 f"opposite one: use `{fixed}` in place of `{model.src(use.weight)}`",
+                evidence=(
+                    *weight_evidence(model, use.weight, site.scope),
+                    *gradient_evidence(model, use.other, site.scope),
+                ),
             )

@@ -1,0 +1,142 @@
+"""A finding says why: its evidence (the facts, with their lines) in full text, JSON and SARIF;
+formatters print what they are handed and never read the files again."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from linter.config import ConfigResolver
+from linter.report import FORMATTERS, Context
+from linter.rules import ALL_RULES
+from linter.run import lint_paths
+from tests.cli_helpers import bplint
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
+
+# BP002 at line 15: the weight is initialised at 6, used on the layer input at 11, updated at 16;
+# the gradient is backward's first parameter (line 13).
+LAYER = textwrap.dedent(
+    """
+    import numpy as np
+
+
+    class Affine:
+        def __init__(self, n_in, n_out):
+            self.mat = np.random.randn(n_out, n_in)
+            self.offs = np.random.randn(n_out, 1)
+
+        def forward(self, x_in):
+            self.x_in = x_in
+            return np.dot(self.mat, self.x_in) + self.offs
+
+        def backward(self, out_gradient, learning_rate):
+            mat_step = np.dot(out_gradient, self.x_in.T)
+            back = np.dot(self.mat, out_gradient)
+            self.mat -= learning_rate * mat_step
+            self.offs -= learning_rate * out_gradient
+            return back
+    """
+).lstrip()
+
+# BP001 at line 7: W initialised at 4, updated at 8; delta (line 6) is the output minus the data.
+SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+
+    def backprop(x, y):
+        W = np.random.randn(3, 3)
+        a = W @ x
+        delta = a - y
+        back = np.linalg.pinv(W) @ delta
+        W -= 0.1 * np.outer(delta, x)
+        return back
+    """
+).lstrip()
+
+LAYER_EVIDENCE = {
+    (16, "`self.mat` is a parameter: updated with a step here"),
+    (6, "`self.mat` is randomly initialised here"),
+    (11, "`self.mat` multiplies the layer's input here"),
+    (13, "`out_gradient` is the gradient of the layer's output: the first parameter of `backward`"),
+}
+SCRIPT_EVIDENCE = {
+    (8, "`W` is a parameter: updated with a step here"),
+    (4, "`W` is randomly initialised here"),
+    (6, "`delta` is the error: the network's output minus the data"),
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "layer.py").write_text(LAYER)
+    (tmp_path / "script.py").write_text(SCRIPT)
+    return tmp_path
+
+
+def test_json_findings_carry_their_evidence(project):
+    r = bplint("check", "--output-format", "json", "layer.py", "script.py", cwd=project)
+    found = {(f["code"], f["path"], f["line"]): f for f in json.loads(r.stdout)}
+    assert set(found) == {("BP002", "layer.py", 15), ("BP001", "script.py", 7)}
+    for (code, _, _), finding in found.items():
+        got = {(e["line"], e["message"]) for e in finding["evidence"]}
+        assert got == (LAYER_EVIDENCE if code == "BP002" else SCRIPT_EVIDENCE)
+        assert all(e["cell"] is None and e["column"] >= 1 for e in finding["evidence"])
+
+
+def test_sarif_evidence_is_related_locations_and_valid(project):
+    r = bplint("check", "--output-format", "sarif", "layer.py", "script.py", cwd=project)
+    log = json.loads(r.stdout)
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    for result in log["runs"][0]["results"]:
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        related = result["relatedLocations"]
+        assert [loc["id"] for loc in related] == list(range(len(related)))
+        assert {loc["physicalLocation"]["artifactLocation"]["uri"] for loc in related} == {uri}
+        got = {
+            (loc["physicalLocation"]["region"]["startLine"], loc["message"]["text"])
+            for loc in related
+        }
+        assert got == (LAYER_EVIDENCE if result["ruleId"] == "BP002" else SCRIPT_EVIDENCE)
+
+
+def test_full_text_shows_one_note_per_fact(project):
+    r = bplint("check", "--output-format", "full", "layer.py", cwd=project)
+    notes = [line for line in r.stdout.splitlines() if line.startswith("  = note: ")]
+    assert notes == [
+        "  = note: line 16: `self.mat` is a parameter: updated with a step here",
+        "  = note: line 6: `self.mat` is randomly initialised here",
+        "  = note: line 11: `self.mat` multiplies the layer's input here",
+        "  = note: line 13: `out_gradient` is the gradient of the layer's output: the first "
+        "parameter of `backward`",
+    ]
+
+
+def test_formatters_never_read_the_files(project):
+    result = lint_paths([project / "layer.py", project / "script.py"], ConfigResolver(project))
+    for name in ("layer.py", "script.py"):
+        (project / name).write_text("# changed after linting\n")
+    ctx = Context(cwd=project, rules=ALL_RULES)
+    full = FORMATTERS["full"](result.findings, result.errors, ctx)
+    assert "15 |         back = np.dot(self.mat, out_gradient)" in full
+    assert "7 |     back = np.linalg.pinv(W) @ delta" in full
+    assert "changed after linting" not in full
+
+
+def test_notebook_evidence_names_its_cell(tmp_path):
+    nb = new_notebook()
+    nb.cells = [new_code_cell("import numpy as np"), new_code_cell(LAYER)]
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    r = bplint("check", "--output-format", "json", "nb.ipynb", cwd=tmp_path)
+    (finding,) = json.loads(r.stdout)
+    assert finding["cell"] == 1 and finding["line"] == 15
+    assert {(e["cell"], e["line"], e["message"]) for e in finding["evidence"]} == {
+        (1, line, message) for line, message in LAYER_EVIDENCE
+    }
