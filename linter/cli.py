@@ -311,8 +311,6 @@ def _check(args: argparse.Namespace) -> int:
         cwd=cwd,
         rules=rules,
     )
-    if stdin_data is not None:
-        ctx = _with_stdin_lines(ctx, args.stdin_filename, stdin_data)
     for err in result.errors:
         print(f"{location(err)}: error: {err.message}", file=sys.stderr)
     for warning in result.warnings:
@@ -372,26 +370,6 @@ def _read_stdin() -> bytes:
         return sys.stdin.buffer.read()
     except (OSError, AttributeError, ValueError) as exc:
         raise UsageError(f"cannot read stdin: {exc}") from None
-
-
-def _with_stdin_lines(ctx, name: Path | None, data: bytes):
-    """The ``full`` format shows source lines: for stdin, from what was read, not the disk."""
-    import re
-    from dataclasses import replace
-
-    from linter.run import STDIN
-
-    label = name or Path("stdin.py")
-    text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
-    lines = re.split(r"\r\n|\r|\n", text)
-    fallback = ctx.lines
-
-    def read(path: Path, cell: int | None) -> list[str]:
-        if path in (label, STDIN) and cell is None:
-            return lines
-        return fallback(path, cell)
-
-    return replace(ctx, lines=read)
 
 
 def _encode(text: str, errors: str) -> bytes:
