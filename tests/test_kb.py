@@ -218,7 +218,7 @@ CONVENTIONS = Path(__file__).resolve().parents[1] / "docs" / "conventions.md"
 # (pattern, what the glossary says instead); searched in every entry's text, front matter included
 GLOSSARY_CLASHES = [
     (r"\\delta_\{?[ijk][ijky]\}?", "Kronecker delta is \\mathbf{1}[i = j]; δ is the error signal"),
-    (r"\\mathbb\{R\}\^\{N\b|\\frac\{1\}\{N", "the batch size is m, not N"),
+    (r"\\mathbb\{R\}\^\{N\b|\\frac\{1\}\{N|/\s?N\b", "the batch size is m, not N"),
     (r"\be_\{?y", "the one-hot target is \\operatorname{onehot}(y); e is the residual"),
     (r"\be = y -|\be_n = y_n -", "the residual is e = a - y (output minus target)"),
 ]
@@ -242,5 +242,5 @@ def test_entry_follows_the_glossary(slug):
 
 
 def test_glossary_patterns_catch_the_old_spellings():
-    old = r"p_j - \delta_{jy}, \frac{1}{N}, p \to e_y, $e = y - X w$"
+    old = r"p_j - \delta_{jy}, (P - Y)/N, p \to e_y, $e = y - X w$"
     assert all(re.search(pattern, old) for pattern, _ in GLOSSARY_CLASHES)
