@@ -1238,6 +1238,85 @@ class TorchFacts:
                 tuple(fwd.returns),
             )
 
+    def ignored_gradients(self) -> Iterator[tuple[FunctionSummary, cst.BaseExpression]]:
+        """Gradients a ``backward`` returns that do not depend on any incoming gradient (only on
+        its shape, as ``ones_like(grad_output)``): the chain rule's upstream factor is missing."""
+        for fn in self.functions():
+            grads = set(fn.grad_params)
+            if not grads:
+                continue
+            for ret in fn.returns:
+                for el in _elements(ret):
+                    if _no_gradient(el, self.m):
+                        continue
+                    if not self.flows_from(el, grads, fn.backward):
+                        yield fn, el
+
+    def gradient_counts(
+        self,
+    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, int, int, int]]:
+        """``(function, return, returned, fewest, most)`` when a ``backward`` returns fewer
+        gradients than ``forward`` has required inputs, or more than it has inputs."""
+        for fn in self.functions():
+            if fn.n_inputs is None or not isinstance(fn.forward.node, cst.FunctionDef):
+                continue
+            params = fn.forward.node.params
+            plain = [*params.posonly_params, *params.params][1:]
+            required = sum(1 for p in plain if p.default is None)
+            most = len(plain) + len(params.kwonly_params)
+            for ret in fn.returns:
+                count = self._count(ret, fn.backward)
+                if count is None:
+                    continue
+                if count < required or count > most:
+                    yield fn, ret, count, required, most
+
+    def _count(self, ret: cst.BaseExpression, scope: Scope) -> int | None:
+        if isinstance(ret, cst.Tuple):
+            if any(isinstance(e, cst.StarredElement) for e in ret.elements):
+                return None
+            return len(ret.elements)
+        if isinstance(ret, cst.Name):
+            whole = [
+                b
+                for b in scope.bindings.get(ret.value, [])
+                if not isinstance(b.target, cst.Subscript)
+            ]
+            if not whole or any(b.kind != "assign" or b.value is None for b in whole):
+                return None
+            counts = {self._count(b.value, scope) for b in whole if b.value is not None}
+            return counts.pop() if len(counts) == 1 else None
+        if isinstance(ret, cst.BinaryOperation | cst.UnaryOperation):
+            return 1
+        if isinstance(ret, cst.Call) and self.m.qualname(ret.func) in SHAPE_ONLY_FNS:
+            return 1
+        if (
+            isinstance(ret, cst.Call)
+            and isinstance(ret.func, cst.Attribute)
+            and ret.func.attr.value in PASS_METHODS | {"sum", "mean", "neg", "mul", "clamp"}
+        ):
+            return 1
+        return None
+
+    def dropout_always_on(self) -> Iterator[cst.Call]:
+        """``F.dropout(x, p)`` in a method of an ``nn.Module`` without ``training=`` (its default
+        is True) or with ``training=True``: dropout stays on after ``model.eval()``."""
+        for site in self.c.calls:
+            call = site.node
+            if not isinstance(call, cst.Call) or self.m.qualname(call.func) not in DROPOUT_FNS:
+                continue
+            cls = site.scope.cls
+            if cls is None or not self.is_module_class(cls):
+                continue
+            training = keyword_arg(call, "training")
+            if training is None:
+                pos = positional_args(call)
+                if len(pos) >= 3 or any(a.star for a in call.args):
+                    continue
+                yield call
+            elif isinstance(training, cst.Name) and training.value == "True":
+                yield call
+
     def _class_node(self, cls: str) -> cst.ClassDef | None:
         for s in self.c.scopes:
             if s.cls == cls and isinstance(s.node, cst.FunctionDef):
@@ -1264,6 +1343,16 @@ class TorchFacts:
                 for b in scope.bindings.get(name, []):
                     if b.value is not None and b.kind != "param":
                         todo.append(b.value)
+                for site in self.c.calls:  # in-place updates: grad.index_add_(0, i, g)
+                    call = site.node
+                    if (
+                        site.scope is scope
+                        and isinstance(call, cst.Call)
+                        and isinstance(call.func, cst.Attribute)
+                        and call.func.attr.value.endswith("_")
+                        and dotted(call.func.value) == name
+                    ):
+                        todo.extend(a.value for a in call.args)
         return False
 
     # --- train / eval mode ----------------------------------------------------------------------
@@ -1326,6 +1415,27 @@ class TorchFacts:
 
 
 # --- small helpers ---------------------------------------------------------------------------
+
+
+def _elements(ret: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(ret, cst.Tuple):
+        return [e.value for e in ret.elements if not isinstance(e, cst.StarredElement)]
+    return [ret]
+
+
+def _no_gradient(node: cst.BaseExpression, model: ModuleModel) -> bool:
+    """``None``, a constant, or zeros: a deliberate "no gradient" for that input."""
+    if isinstance(node, cst.Name) and node.value == "None":
+        return True
+    if isinstance(node, cst.Integer | cst.Float):
+        return True
+    if isinstance(node, cst.Call):
+        q = model.qualname(node.func)
+        if q in ("torch.zeros_like", "torch.zeros", "torch.empty_like"):
+            return True
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("new_zeros", "zero_"):
+            return True
+    return False
 
 
 def _dedupe(paths: list[tuple[list[Event], bool]]) -> list[tuple[list[Event], bool]]:

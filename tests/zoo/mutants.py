@@ -110,6 +110,20 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "torch/split_pkg/train.py", at="optimizer.zero_grad()"),
     _m("torch/split_pkg", "BP404", "history keeps the loss tensors",
        "history.append(loss.item())", "history.append(loss)", "torch/split_pkg/train.py"),
+    # --- torch/functions ----------------------------------------------------------------------
+    _m("torch/functions", "BP408", "Exp.backward returns the local derivative only",
+       "        return grad_output * y", "        return y"),
+    _m("torch/functions", "BP409", "Mul.backward returns one gradient for two inputs",
+       "return grad_output * b, grad_output * a", "return grad_output * b"),
+    # --- torch/quantized_net -------------------------------------------------------------------
+    _m("torch/quantized_net", "BP408", "straight-through backward returns ones, not grad_output",
+       "grad = grad_output.clone()", "grad = torch.ones_like(grad_output)", at="return grad, None"),
+    _m("torch/quantized_net", "BP409", "None for the scale input dropped",
+       "return grad, None", "return grad"),
+    _m("torch/quantized_net", "BP410", "functional dropout without the module's mode",
+       "h = F.dropout(h, self.p, training=self.training)", "h = F.dropout(h, self.p)"),
+    _m("torch/accum_trainer", "BP410", "functional dropout always in training mode",
+       "training=self.training", "training=True"),
 )  # fmt: skip
 
 MUTANTS_NUMPY: tuple[Mutant, ...] = (

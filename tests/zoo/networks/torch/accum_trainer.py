@@ -15,6 +15,7 @@ class TextCNN(nn.Module):
     def forward(self, tokens):
         h = self.embed(tokens).transpose(1, 2)
         h = F.relu(self.conv(h)).max(dim=2).values
+        h = F.dropout(h, 0.2, training=self.training)
         return F.log_softmax(self.fc(h), dim=1)
 
 

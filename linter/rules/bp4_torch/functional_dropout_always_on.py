@@ -1,0 +1,221 @@
+"""BP410: F.dropout inside an nn.Module without training=self.training stays on in eval()."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from linter.analysis import ModuleModel
+from linter.analysis.torch_facts import facts
+from linter.rule import Invalid, Report, Rule, Valid
+
+MESSAGE = (
+    "`{call}` drops units in evaluation too: the functional form defaults to training=True "
+    "and model.eval() cannot switch it; pass `training=self.training` or use an nn.Dropout "
+    "layer"
+)
+
+
+class FunctionalDropoutAlwaysOn(Rule):
+    """Flags ``F.dropout`` in an ``nn.Module`` method called without ``training=self.training``
+    (or with ``training=True``)."""
+
+    code = "BP410"
+    name = "functional-dropout-always-on"
+    kb = "eval-mode-vs-no-grad"
+    summary = "F.dropout in a module without training=self.training (on in eval mode too)."
+    why = (
+        "`model.eval()` flips `self.training` on every submodule, and `nn.Dropout` reads it. "
+        "The functional `F.dropout(x, p)` does not: its `training` argument defaults to True, "
+        "so validation and inference keep dropping units and scaling the rest, and the "
+        "reported accuracy is noisy and too low."
+    )
+    instead = "Write `F.dropout(x, p, training=self.training)` or use `self.drop = nn.Dropout(p)`."
+    known_problems = "Only calls inside methods of classes derived from `nn.Module` are checked."
+    valid = [
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, 0.5, training=self.training)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, p=0.3, training=self.training, inplace=False)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x):
+                    return self.drop(x)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn.functional as F
+
+            def mlp(x, w1, w2, training):
+                h = F.dropout(x @ w1, 0.5, training=training)
+                return h @ w2
+            """,
+            note="not a module method: the caller passes the mode",
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, 0.5, self.training)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class MCDropout(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, 0.1, training=self.mc or self.training)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn.functional as F
+
+            class Augment:
+                def __call__(self, x):
+                    return F.dropout(x, 0.1)
+            """,
+            note="not an nn.Module",
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, 0.5, training=False)
+            """
+        ),
+    ]
+    invalid = [
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, 0.5)
+            """,
+            at=(6, 16),
+        ),
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return F.dropout(x, p=0.5, training=True)
+            """,
+            at=(6, 16),
+        ),
+        Invalid(
+            """
+            import torch.nn as nn
+            from torch.nn.functional import dropout
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    return dropout(x, 0.2)
+            """,
+            at=(6, 16),
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    h = torch.relu(self.fc1(x))
+                    h = nn.functional.dropout(h, 0.5)
+                    return self.fc2(h)
+            """,
+            at=(7, 13),
+        ),
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Block(nn.Module):
+                def helper(self, x):
+                    return F.dropout2d(x, 0.1)
+            """,
+            at=(6, 16),
+        ),
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Base(nn.Module):
+                pass
+
+            class Net(Base):
+                def forward(self, x):
+                    return F.dropout(x)
+            """,
+            at=(9, 16),
+        ),
+        Invalid(
+            """
+            from torch import nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def forward(self, x):
+                    x = F.dropout(x, 0.5, inplace=True)
+                    return x
+            """,
+            at=(6, 13),
+        ),
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Attention(nn.Module):
+                def forward(self, q, k, v):
+                    w = (q @ k.transpose(-2, -1)).softmax(-1)
+                    w = F.dropout(w, p=self.p)
+                    return w @ v
+            """,
+            at=(7, 13),
+        ),
+    ]
+
+    def query(self, model: ModuleModel) -> Iterator[Report]:
+        for call in facts(model).dropout_always_on():
+            text = " ".join(model.src(call).split())
+            yield Report(call, MESSAGE.format(call=text if len(text) <= 50 else text[:47] + "..."))
