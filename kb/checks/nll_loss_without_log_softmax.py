@@ -63,28 +63,28 @@ def check() -> CheckResult:
     y = r.integers(0, K, size=N)
     z = x @ w
     onehot = np.eye(K)[y]
-    ce_grad = (np.exp(log_softmax(z)) - onehot) / N  # the cross-entropy gradient (p - y)/N
+    ce_grad = (np.exp(log_softmax(z)) - onehot) / N  # the cross-entropy gradient (p - y)/m
     right = score_grad(torch, z, y, log_sm=True)
     raw = score_grad(torch, z, y, log_sm=False)
     final_raw, _ = train(torch, x, w, y, log_sm=False)
     claim = (
         "With log_softmax before it, NLLLoss is the cross-entropy: its gradient with respect to "
-        "the scores is (p - y)/N. On raw scores its "
-        "gradient is -y/N whatever the prediction, and the loss falls without bound."
+        "the scores is (p - y)/m. On raw scores its "
+        "gradient is -y/m whatever the prediction, and the loss falls without bound."
     )
     return CheckResult(
         claim=says_which(claim, torch),
         measurements=[
             below(
-                "log_softmax + nll_loss: rel. error against (p - y)/N",
+                "log_softmax + nll_loss: rel. error against (p - y)/m",
                 rel_err(right, ce_grad),
                 RIGHT,
             ),
             above(
-                "raw scores + nll_loss: rel. error against (p - y)/N", rel_err(raw, ce_grad), WRONG
+                "raw scores + nll_loss: rel. error against (p - y)/m", rel_err(raw, ce_grad), WRONG
             ),
             below(
-                "raw scores + nll_loss: rel. error against -y/N", rel_err(raw, -onehot / N), RIGHT
+                "raw scores + nll_loss: rel. error against -y/m", rel_err(raw, -onehot / N), RIGHT
             ),
             below("raw scores: nll_loss value after 50 steps (unbounded below)", final_raw, -1.0),
         ],
