@@ -668,6 +668,8 @@ def _explain_one(rule, page, kb_url: str | None = None) -> int:
                 f"\nFix: {rule.fix_safety.value} (apply with --fix"
                 f"{' --unsafe-fixes' if rule.fix_safety.value == 'unsafe' else ''})"
             )
+            if rule.fix_safety_note:
+                print("\n".join(wrap.wrap(rule.fix_safety_note)))
         if not rule.default_enabled:
             print(f"\nOff by default: {rule.disabled_reason}")
         if rule.meta:

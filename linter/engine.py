@@ -146,15 +146,17 @@ def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> Non
             continue
         fix = None
         if report.replacement is not None and rule_cls.fix_safety is not None:
+            replaced = report.replaces or report.node
+            fix_rng = positions[replaced]
             fix = Fix(
                 rule_cls.fix_safety,
                 report.fix_description or "Apply the suggested replacement",
                 (
                     Edit(
-                        start,
-                        end,
+                        Pos(fix_rng.start.line, fix_rng.start.column + 1),
+                        Pos(fix_rng.end.line, fix_rng.end.column + 1),
                         module.code_for_node(report.replacement),
-                        expect=module.code_for_node(report.node),
+                        expect=module.code_for_node(replaced),
                     ),
                 ),
             )

@@ -74,6 +74,7 @@ class Report:
     node: cst.CSTNode
     message: str
     replacement: cst.CSTNode | None = None  # replaces ``node`` when the fix is applied
+    replaces: cst.CSTNode | None = None  # what ``replacement`` replaces, if not ``node`` itself
     fix_description: str = ""
     evidence: tuple[tuple[cst.CSTNode | Pos, str], ...] = ()
 
@@ -89,6 +90,7 @@ class Rule:
     instead: ClassVar[str]  # what to do instead (used in the docs and in `explain`)
     known_problems: ClassVar[str] = ""
     fix_safety: ClassVar[FixSafety | None] = None
+    fix_safety_note: ClassVar[str] = ""  # when the fix is offered and why it is safe (docs)
     default_enabled: ClassVar[bool] = True
     # A rule with no misconception behind it (e.g. BP900 unused-noqa): no KB entry, no numeric
     # test; its findings link the rule's own page.

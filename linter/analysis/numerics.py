@@ -1,5 +1,6 @@
-"""Numerical facts: softmaxes and their max shift, log-probabilities, finite-difference gradient
-checks. The BP5xx rules query these."""
+"""Numerical facts: logs of probabilities, helpers' callers, finite-difference gradient checks.
+The BP5xx rules query these; exponentials normalised by their own sum (softmax, log-sum-exp) and
+values that cannot overflow ``exp`` are in ``linter.analysis.softmax``."""
 
 from __future__ import annotations
 
@@ -10,31 +11,10 @@ import libcst as cst
 
 from linter.analysis import ModuleModel, Role
 from linter.analysis.collect import Scope, Site
-from linter.analysis.exprs import dotted, number_value, positional_args
+from linter.analysis.exprs import number_value, positional_args
 
 # library functions by qualified name
-EXP = frozenset({"numpy.exp", "torch.exp", "math.exp"})
-MAX = frozenset({"numpy.max", "numpy.amax", "torch.max", "numpy.nanmax", "torch.amax"})
-SUM = frozenset({"numpy.sum", "torch.sum", "numpy.nansum"})
 LOG = frozenset({"numpy.log", "torch.log", "math.log", "numpy.log2", "numpy.log10"})
-
-
-def normalised_exps(
-    model: ModuleModel,
-) -> Iterator[tuple[cst.Call, cst.BaseExpression, cst.Call, Site]]:
-    """(exp call, its argument, the sum that normalises it, site) for every ``exp(x)`` that a
-    sum of the same exponentials divides or subtracts: a softmax or a log-sum-exp."""
-    for site in model.c.calls:
-        call = site.node
-        assert isinstance(call, cst.Call)
-        if model.qualname(call.func) not in EXP:
-            continue
-        args = positional_args(call)
-        if not args:
-            continue
-        normaliser = normalising_sum(model, call, site)
-        if normaliser is not None:
-            yield call, args[0], normaliser, site
 
 
 def logs(model: ModuleModel) -> Iterator[tuple[cst.Call, cst.BaseExpression, Site]]:
@@ -55,101 +35,6 @@ def logs(model: ModuleModel) -> Iterator[tuple[cst.Call, cst.BaseExpression, Sit
             arg = call.func.value
         if arg is not None:
             yield call, arg, site
-
-
-def normalising_sum(model: ModuleModel, exp_call: cst.Call, site: Site) -> cst.Call | None:
-    """The ``sum`` call this exponential (or the name it is stored in) is summed by."""
-    scope = site.scope
-    targets: list[cst.CSTNode] = [exp_call]
-    stmt = site.stmt
-    if isinstance(stmt, cst.SimpleStatementLine):
-        for small in stmt.body:
-            if isinstance(small, cst.Assign) and small.value is exp_call:
-                for t in small.targets:
-                    if isinstance(t.target, cst.Name | cst.Attribute):
-                        targets.append(t.target)
-    for other in model.c.calls:
-        if other.scope is not scope:
-            continue
-        call = other.node
-        assert isinstance(call, cst.Call)
-        summed = None
-        if model.qualname(call.func) in SUM:
-            args = positional_args(call)
-            summed = args[0] if args else None
-        elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "sum":
-            summed = call.func.value
-        if summed is None:
-            continue
-        for t in targets:
-            if summed is t or summed.deep_equals(t):
-                return call
-    return None
-
-
-def max_shifted(model: ModuleModel, x: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
-    """``z - max(z)`` (or a name bound to it, or shifted in place with ``-=``)."""
-    if depth > 4:
-        return False
-    if isinstance(x, cst.BinaryOperation) and isinstance(x.operator, cst.Subtract):
-        right = unwrap_broadcast(x.right)
-        if isinstance(right, cst.Call):
-            if model.qualname(right.func) in MAX:
-                return True
-            if isinstance(right.func, cst.Attribute) and right.func.attr.value in ("max", "amax"):
-                return True
-            if model.qualname(right.func) in ("scipy.special.logsumexp", "torch.logsumexp"):
-                return True
-        if isinstance(right, cst.Attribute) and right.attr.value == "values":
-            return True
-        if isinstance(right, cst.Name):  # m = np.max(x, ...); np.exp(x - m)
-            values = [
-                b.value for b in model._visible_bindings(right.value, scope) if b.kind == "assign"
-            ]
-            if values and all(
-                v is not None
-                and max_shifted(
-                    model, cst.BinaryOperation(x.left, cst.Subtract(), v), scope, depth + 1
-                )
-                for v in values
-            ):
-                return True
-        return False
-    if isinstance(x, cst.Name):
-        bindings = model._visible_bindings(x.value, scope)
-        for b in bindings:
-            if b.kind == "aug" and b.op == "SubtractAssign" and b.value is not None:
-                probe = cst.BinaryOperation(x, cst.Subtract(), b.value)
-                if max_shifted(model, probe, scope, depth + 1):
-                    return True
-        assigns = [b for b in bindings if b.kind == "assign" and b.value is not None]
-        if assigns and all(max_shifted(model, b.value, scope, depth + 1) for b in assigns):
-            return True
-    return False
-
-
-def unwrap_broadcast(node: cst.BaseExpression) -> cst.BaseExpression:
-    """``np.max(z, axis=1)[:, None]``, ``.reshape(-1, 1)``, ``np.expand_dims(m, 1)``, ``.T`` ->
-    the max itself: reshaping for broadcasting keeps it a shift."""
-    for _ in range(4):
-        if isinstance(node, cst.Subscript):
-            node = node.value
-        elif isinstance(node, cst.Attribute) and node.attr.value == "T":
-            node = node.value
-        elif (
-            isinstance(node, cst.Call)
-            and isinstance(node.func, cst.Attribute)
-            and node.func.attr.value in ("reshape", "unsqueeze", "view")
-        ):
-            node = node.func.value
-        elif isinstance(node, cst.Call) and dotted(node.func) in (
-            "np.expand_dims",
-            "numpy.expand_dims",
-        ):
-            node = node.args[0].value
-        else:
-            break
-    return node
 
 
 def callers_for_param(

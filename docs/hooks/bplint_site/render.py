@@ -326,16 +326,20 @@ def fix_safety_text(rule: type[Rule]) -> str:
             "No automatic fix. The finding says what to write instead; the rewrite depends on "
             "code bplint cannot see, so it is left to you."
         )
+    note = getattr(rule, "fix_safety_note", "")
     if safety == "safe":
-        return (
-            f"The fix is **safe**: `{FIX_FLAG}` applies it. It changes only the flagged "
-            "expression and keeps everything else the code computes."
+        text = (
+            f"The fix is **safe**: `{FIX_FLAG}` applies it. It is offered only where it keeps "
+            "every value the code computes; the test suite runs every safe fix on seeded inputs "
+            "and compares the results with the original's."
         )
-    return (
-        f"The fix is **unsafe**: it is applied only with `{UNSAFE_FIX_FLAG}`, because it changes "
-        "what the code computes and bplint cannot prove the new code is what you meant. "
-        "Review the diff."
-    )
+    else:
+        text = (
+            f"The fix is **unsafe**: it is applied only with `{UNSAFE_FIX_FLAG}`, because it "
+            "changes what the code computes and bplint cannot prove the new code is what you "
+            "meant. Review the diff."
+        )
+    return f"{text}\n\n{note}" if note else text
 
 
 def is_meta(rule: type[Rule]) -> bool:

@@ -6,9 +6,17 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from linter.analysis import ModuleModel, Role
-from linter.analysis.numerics import callers_for_param, max_shifted, normalised_exps
-from linter.edits import max_shifted_exp
+from linter.analysis import ModuleModel
+from linter.analysis.numerics import callers_for_param
+from linter.analysis.softmax import ExpSum, bounded_above_by_zero, exp_sums
+from linter.edits import (
+    logsumexp_with_max,
+    max_shift,
+    numpy_name,
+    reusable,
+    shifted_exp,
+    shifted_ratio,
+)
 from linter.ftypes import FixSafety
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -21,17 +29,36 @@ class SoftmaxWithoutMaxShift(Rule):
     kb = "softmax-without-max-shift"
     summary = "Softmax or log-sum-exp computed without subtracting the max."
     why = (
-        "softmax(z) = softmax(z − c) for any constant c. Without c = max(z), `np.exp` overflows "
-        "to inf for logits above about 709 (float64; 88 in float32) and the division gives nan; "
-        "large negative logits underflow the sum to 0. The shift changes nothing else."
+        "Without a shift, `np.exp` overflows to inf for inputs above about 709 (float64; 88 in "
+        "float32): a softmax becomes inf/inf = nan, a log-sum-exp inf; large negative inputs "
+        "underflow the sum to 0. In a ratio exp(z) / sum(exp(z)) the shift cancels, so "
+        "softmax(z − max z) = softmax(z) exactly; in a log-sum-exp it does not cancel and must "
+        "be added back: log Σ exp(z) = m + log Σ exp(z − m)."
     )
-    instead = "Subtract the max first: `e = np.exp(z - np.max(z, axis=1, keepdims=True))`."
+    instead = (
+        "In a softmax, subtract the max first: `e = np.exp(z - np.max(z, axis=1, keepdims=True))`."
+        " In a log-sum-exp, add it back: `m + np.log(np.sum(np.exp(z - m)))`, or use "
+        "`scipy.special.logsumexp`."
+    )
     known_problems = (
-        "A helper that receives already-shifted logits from every caller in the module is not "
-        "flagged; if only some callers shift, the others are. Logits that are bounded for another "
-        "reason (a log-softmax output) are not flagged."
+        "Only an exponential whose own sum divides it (a softmax) or goes under a log (a "
+        "log-sum-exp) is flagged, once per softmax; a plain sum of exponentials (a kernel "
+        "density, a partition function) is not. An exponential of a value that is at most 0 by "
+        "construction (max-shifted, a log-probability `x - logsumexp(x)`, minus a square) is not "
+        "flagged; until the analysis carries value ranges this is a structural check. A helper "
+        "that receives already-shifted logits from every caller in the module is not flagged; if "
+        "only some callers shift, the others are."
     )
     fix_safety = FixSafety.SAFE
+    fix_safety_note = (
+        "A fix is offered only where it provably keeps every value the code computes: the max "
+        "shift when every use of the exponential is a ratio to its own sum (the shift cancels); "
+        "an inline log-sum-exp `log(sum(exp(z)))` is rewritten `m + log(sum(exp(z - m)))`. "
+        "Anywhere else (a sum that is reused or logged later, an exponential kept at module "
+        "level, an argument that is a call) the finding comes without a fix. The test suite "
+        "runs every fix on seeded inputs: the values must agree to 1e-12, and be finite where "
+        "the original overflowed."
+    )
     valid = [
         Valid(
             """
@@ -91,6 +118,29 @@ class SoftmaxWithoutMaxShift(Rule):
         ),
         Valid(
             """
+            def kernel_density(x, points, h):
+                k = np.exp(-((x - points) ** 2) / (2 * h**2))
+                return np.sum(k) / len(points)
+
+            def rbf_weights(d):
+                w = np.exp(-(d**2))
+                return w / np.sum(w)
+            """,
+            note="Exponentials of minus a square are at most 1: no overflow, shift or not.",
+        ),
+        Valid(
+            """
+            from scipy.special import logsumexp
+
+            def forward_step(log_alpha):
+                log_norm = logsumexp(log_alpha)
+                alpha = np.exp(log_alpha - log_norm)
+                return alpha / alpha.sum()
+            """,
+            note="Log-probabilities normalised by their logsumexp are at most 0.",
+        ),
+        Valid(
+            """
             import torch
 
             def softmax(z):
@@ -126,7 +176,12 @@ class SoftmaxWithoutMaxShift(Rule):
             def softmax(x):
                 return np.exp(x) / np.sum(np.exp(x))
             """,
-            at=[(2, 12), (2, 31)],
+            at=(2, 12),
+            fixed="""
+            def softmax(x):
+                return np.exp(x - np.max(x)) / np.sum(np.exp(x - np.max(x)))
+            """,
+            note="One softmax, one finding; the fix shifts both exponentials of the ratio.",
         ),
         Invalid(
             """
@@ -149,6 +204,35 @@ class SoftmaxWithoutMaxShift(Rule):
                 return np.log(np.sum(np.exp(v)))
             """,
             at=(2, 26),
+            fixed="""
+            def logsumexp(v):
+                return np.max(v) + np.log(np.sum(np.exp(v - np.max(v))))
+            """,
+            note="A log-sum-exp: the max goes back outside the log.",
+        ),
+        Invalid(
+            """
+            def loss(z, y):
+                return -z[y] + np.log(np.sum(np.exp(z)))
+            """,
+            at=(2, 34),
+            fixed="""
+            def loss(z, y):
+                return -z[y] + (np.max(z) + np.log(np.sum(np.exp(z - np.max(z)))))
+            """,
+        ),
+        Invalid(
+            """
+            def softmax_loss(scores, y):
+                exp_scores = np.exp(scores)
+                sums = np.sum(exp_scores, axis=1, keepdims=True)
+                probs = exp_scores / sums
+                loss = np.mean(np.log(sums) - scores[np.arange(len(y)), y][:, None])
+                return loss, probs
+            """,
+            at=(2, 18),
+            note="The sum is reused in the loss: shifting inside exp would change the loss, "
+            "so the finding comes without a fix.",
         ),
         Invalid(
             """
@@ -178,6 +262,13 @@ class SoftmaxWithoutMaxShift(Rule):
                     return self.out
             """,
             at=(3, 13),
+            fixed="""
+            class Softmax:
+                def forward(self, x):
+                    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+                    self.out = e / np.sum(e, axis=-1, keepdims=True)
+                    return self.out
+            """,
         ),
         Invalid(
             """
@@ -185,19 +276,20 @@ class SoftmaxWithoutMaxShift(Rule):
             probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
             """,
             at=(1, 14),
+            note="At module level `exp_scores` outlives the ratio: reported without a fix.",
         ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for call, x, normaliser, site in normalised_exps(model):
-            scope = site.scope
-            if max_shifted(model, x, scope) or model.has(x, scope, Role.LOGPROB):
+        for group in exp_sums(model):
+            x, scope = group.x, group.site.scope
+            if bounded_above_by_zero(model, x, scope):
                 continue
             if isinstance(x, cst.Name) and x.value in scope.params:
                 # When some callers shift, the helper's contract is "the caller shifts": judge
                 # the call sites. When none does, the helper itself is missing the shift.
                 callers = callers_for_param(model, scope, x.value)
-                unshifted = [c for c in callers if not max_shifted(model, c[0], c[1])]
+                unshifted = [c for c in callers if not bounded_above_by_zero(model, c[0], c[1])]
                 if callers and not unshifted:
                     continue
                 if callers and len(unshifted) < len(callers):
@@ -209,10 +301,52 @@ class SoftmaxWithoutMaxShift(Rule):
                             f"do); `exp` overflows for large logits",
                         )
                     continue
-            yield Report(
-                call,
-                f"`{model.src(call)}` is normalised by a sum of exponentials without subtracting "
-                f"the max first: it overflows to inf (and the softmax to nan) for large logits",
-                replacement=max_shifted_exp(model, call, x, normaliser),
-                fix_description="Subtract the max inside the exponential",
-            )
+            yield _report(model, group)
+
+
+def _report(model: ModuleModel, group: ExpSum) -> Report:
+    """One finding per softmax or log-sum-exp, at its first exponential. A fix only where it
+    provably keeps every value (tests/test_fix_equivalence.py runs each one)."""
+    exp = group.exp
+    if group.is_logsumexp:
+        message = (
+            f"`{model.src(exp)}` is summed and its log taken (a log-sum-exp) without "
+            f"subtracting the max first: it overflows to inf for large inputs; compute "
+            f"`m + log(sum(exp(z - m)))` with `m = max(z)`"
+        )
+    else:
+        message = (
+            f"`{model.src(exp)}` is normalised by a sum of exponentials without subtracting "
+            f"the max first: it overflows to inf (and the softmax to nan) for large logits"
+        )
+    np_name = numpy_name(model, exp)
+    if np_name is None or not reusable(group.x):
+        return Report(exp, message)
+    if group.lse_call is not None:
+        (summed,) = group.sums
+        return Report(
+            exp,
+            message,
+            replacement=logsumexp_with_max(
+                np_name, group.lse_call, summed, exp, group.x, group.axis, group.lse_alone
+            ),
+            replaces=group.lse_call,
+            fix_description="Add the max back outside the log: m + log(sum(exp(z - m)))",
+        )
+    if not group.shift_safe:
+        return Report(exp, message)
+    shift = max_shift(np_name, group.x, group.axis)
+    if group.ratio is not None:
+        return Report(
+            exp,
+            message,
+            replacement=shifted_ratio(group.ratio, group.exps, shift),
+            replaces=group.ratio,
+            fix_description="Subtract the max inside both exponentials of the ratio",
+        )
+    return Report(
+        exp,
+        message,
+        replacement=shifted_exp(exp, shift),
+        fix_description="Subtract the max inside the exponential",
+    )
