@@ -77,6 +77,8 @@ MODULE_OUT = {
 # layers that hand their input on unchanged as far as the loss cares (shape, not values)
 PASS_LAYERS = {"Flatten", "Unflatten", "Identity", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d"}
 PASS_METHODS = {
+    "resize",
+    "resize_as",
     "squeeze",
     "unsqueeze",
     "view",
@@ -366,7 +368,9 @@ class TorchFacts:
     def is_module_class(self, cls: str, depth: int = 0) -> bool:
         for base in self.c.class_bases.get(cls, []):
             q = self.m.qualname(cst.parse_expression(base)) if "." in base or base else None
-            if q in ("torch.nn.Module", "torch.nn.modules.module.Module"):
+            if q in ("torch.nn.Module", "torch.nn.modules.module.Module") or (
+                q is not None and q.endswith(".LightningModule")
+            ):
                 return True
             if base in self.c.class_bases and depth < 4 and self.is_module_class(base, depth + 1):
                 return True
@@ -510,6 +514,8 @@ class TorchFacts:
             return Kind(Out.SIGMOID, call, self.m)
         if q in LOG_SOFTMAX_FNS:
             return Kind(Out.LOGPROB, call, self.m)
+        if isinstance(func, cst.Name) and func.value == "self" and scope.cls:
+            return self.forward_kind(scope.cls, depth + 1)  # self(x) runs this class's forward
         helper = self.m.local_function(func, scope) if isinstance(func, cst.Name) else None
         if helper is not None and helper.cls is None:
             return self.returns_kind(helper, depth + 1)

@@ -225,6 +225,28 @@ class ProbabilitiesIntoCrossEntropy(Rule):
             """,
             at=(5, 12),
         ),
+        Invalid(
+            """
+            import torch
+            import torch.nn as nn
+            import pytorch_lightning as pl
+
+            class Classifier(pl.LightningModule):
+                def __init__(self, body):
+                    super().__init__()
+                    self.body = body
+                    self.loss = nn.CrossEntropyLoss()
+
+                def forward(self, x):
+                    return torch.softmax(self.body(x), dim=1)
+
+                def training_step(self, batch, i):
+                    x, y = batch
+                    return self.loss(self(x).resize(len(x), 10), y)
+            """,
+            at=(12, 16),
+            note="self(x) runs this class's forward; resize keeps the values",
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
