@@ -947,15 +947,25 @@ class TorchFacts:
         return (other, scopes[-1]) if scopes else None
 
     def _models_by_parameters(self) -> set[str]:
-        """Keys whose ``.parameters()`` are taken: models (an optimizer has none)."""
-        return {
-            k
-            for site in self.c.calls
-            if isinstance(site.node, cst.Call)
-            and isinstance(site.node.func, cst.Attribute)
-            and site.node.func.attr.value in ("parameters", "named_parameters")
-            and (k := dotted(site.node.func.value)) is not None
-        }
+        """Keys whose ``.parameters()`` are taken or that are called (``model(x)``): models, not
+        optimizers."""
+        out: set[str] = set()
+        for site in self.c.calls:
+            call = site.node
+            if not isinstance(call, cst.Call):
+                continue
+            if isinstance(call.func, cst.Attribute) and call.func.attr.value in (
+                "parameters",
+                "named_parameters",
+                "train",
+                "eval",
+            ):
+                k = dotted(call.func.value)
+            else:
+                k = dotted(call.func)
+            if k is not None:
+                out.add(k)
+        return out
 
     def _param_owners(self) -> set[str]:
         """Keys whose ``.parameters()`` or ``.zero_grad()`` are used: models and optimizers."""
