@@ -28,19 +28,19 @@ def errors(x: np.ndarray, upstream: np.ndarray) -> tuple[float, float]:
 
 def directions(r, scale: float, batch: int, draws: int) -> tuple[float, float, float]:
     """For z = W a, y = tanh(z), C = sum(U * y): how the pass-through gradient compares with the
-    true one. Returns (fraction of entries with a flipped sign at the op's input z, the same for
-    dW, fraction of draws where the pass-through dW points uphill)."""
-    flipped_z, flipped_w, uphill = 0.0, 0.0, 0
-    for _ in range(draws):
-        w, a = r.normal(size=(5, 4)), r.normal(size=(4, batch))
-        upstream = r.normal(size=(5, batch))
-        slope = 1.0 - np.tanh(scale * (w @ a) / 2.0) ** 2
-        true_z, pass_z = upstream * slope, upstream
-        true_w, pass_w = true_z @ a.T, pass_z @ a.T
-        flipped_z += np.mean(np.sign(true_z) != np.sign(pass_z)) / draws
-        flipped_w += np.mean(np.sign(true_w) != np.sign(pass_w)) / draws
-        uphill += int(np.sum(true_w * pass_w) < 0)
-    return flipped_z, flipped_w, uphill / draws
+    true one, over ``draws`` independent draws at once. Returns (fraction of entries with a
+    flipped sign at the op's input z, the same for dW, fraction of draws where the pass-through
+    dW points uphill)."""
+    w, a = r.normal(size=(draws, 5, 4)), r.normal(size=(draws, 4, batch))
+    upstream = r.normal(size=(draws, 5, batch))
+    slope = 1.0 - np.tanh(scale * (w @ a) / 2.0) ** 2
+    true_z, pass_z = upstream * slope, upstream
+    at = np.swapaxes(a, 1, 2)
+    true_w, pass_w = true_z @ at, pass_z @ at
+    flipped_z = float(np.mean(np.sign(true_z) != np.sign(pass_z)))
+    flipped_w = float(np.mean(np.sign(true_w) != np.sign(pass_w)))
+    uphill = float(np.mean(np.sum(true_w * pass_w, axis=(1, 2)) < 0))
+    return flipped_z, flipped_w, uphill
 
 
 def check() -> CheckResult:

@@ -19,7 +19,7 @@ from kb.torch_support import backend, get_torch, preload, says_which
 
 preload()  # import torch (if installed) now, not inside the timed check()
 
-ITERATIONS = 50
+ITERATIONS = 20
 BATCH, N_IN, N_HIDDEN = 32, 8, 16
 
 
