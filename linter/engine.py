@@ -9,7 +9,6 @@ build on this module, which imports neither.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,12 +27,6 @@ from linter.suppress import Noqa, Suppressions, is_bplint_code, removal_edit, sc
 __all__ = ["SourceError", "SourceText", "parse"]  # re-exported: read them from linter.source
 
 UNUSED_NOQA = "BP900"
-# Words without which a file cannot contain the code our rules look at.
-PREFILTER = re.compile(
-    r"\b(?:numpy|torch|scipy|jax|cupy)\b|backward\s*\(|_backward|backward_prop|backprop"
-    r"|\bsigmoid|\bsoftmax|\brelu"
-)
-_BP_NOQA = re.compile(r"noqa[^\n]*?\b(?:BP\d{3}|[a-z]+-[a-z-]+)", re.IGNORECASE)
 _STATEMENTS = (cst.SimpleStatementLine, cst.Decorator)
 _COMPOUND = (
     cst.If,
@@ -304,10 +297,11 @@ def _restore(f: Finding, prep: Prepared) -> Finding:
 
 
 def needs_parse(source: str, rules: Sequence[type[Rule]]) -> bool:
-    """The cheap pre-filter: could any rule fire, or any suppression be unused?"""
-    if PREFILTER.search(source):
-        return True
-    return any(r.code == UNUSED_NOQA for r in rules) and bool(_BP_NOQA.search(source))
+    """The cheap pre-filter: could any selected rule fire (each declares what it needs to see,
+    ``Rule.prefilter``), or any suppression be unused?"""
+    from linter.prefilter import could_fire
+
+    return could_fire(source, rules)
 
 
 @dataclass(frozen=True)

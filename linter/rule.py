@@ -95,6 +95,10 @@ class Rule:
     # A rule with no misconception behind it (e.g. BP900 unused-noqa): no KB entry, no numeric
     # test; its findings link the rule's own page.
     meta: ClassVar[bool] = False
+    # What must occur in a file's text for ``query`` to possibly report anything: regular
+    # expressions (``linter.prefilter`` names the common ones), all of which must match. A file
+    # no selected rule could fire on is not parsed. Empty: ``prefilter.BASE``.
+    prefilter: ClassVar[tuple[str, ...]] = ()
     disabled_reason: ClassVar[str] = ""  # why a rule is off by default
     valid: ClassVar[list[Example]] = []
     invalid: ClassVar[list[Example]] = []

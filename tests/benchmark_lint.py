@@ -1,34 +1,88 @@
-"""Benchmark: `bplint check` against a bare libcst parse of the same files.
+"""Benchmark: bplint against a bare libcst parse of the same files, and against ruff.
 
-    python tests/benchmark_lint.py [PATH ...]      (default: the running Python's stdlib)
+    python tests/benchmark_lint.py --prepare MIRROR      # extract the corpus (once)
+    python tests/benchmark_lint.py [--corpus DIR] [--check-prefilter] [PATH ...]
 
-Prints files/s and lines/s for both, their ratio, and how many files bplint's text pre-filter
-skipped without parsing. Run it on an idle machine; it is not part of the test suite (timings
-are measured here, not asserted).
+The corpus (public code, never copied into this repository; ``--prepare`` extracts the ``.py``
+files of each repository's commit from a mirror of git snapshots, ``OWNER+NAME/repo``, into
+``--corpus``, default ``/tmp/bplint-corpus``):
+
+    ddbourgin/numpy-ml               b0359af5285fbf9699d64fd5ec059493228af03e  (numpy library)
+    eriklindernoren/ML-From-Scratch  a2806c6732eee8d27762edd6d864e0c179d8e9e8  (numpy library)
+    pytorch/examples                 77f55b912142e11fcfdf5b530231fb9c52f181e8  (PyTorch examples)
+    shenweichen/DeepCTR-Torch        f6854257b1fc29caab655ce72c6b5528b7432574  (PyTorch library)
+
+345 files, 58,048 lines. Printed side by side, each a single run (the machine this was written
+on is shared and noisy: read ratios, not absolute times):
+
+- bare parse: ``libcst.parse_module`` of every file, one process, no start-up;
+- bplint cold: ``bplint check --no-cache`` (default ``--jobs``, then ``--jobs 1``), wall time of
+  the process, start-up included;
+- bplint warm: ``bplint check`` a second time over a filled cache;
+- one file as pre-commit runs it: the corpus file closest to 300 lines, a fresh process,
+  ``--force-exclude`` and no cache entry for it;
+- ruff: ``ruff check --no-cache`` with ruff's default rules on the same files.
+
+``--check-prefilter`` also lints every file with the pre-filter off and checks that the findings
+are the same (the pre-filter must never skip a file a rule would flag). Timings are measured
+here, not asserted: this script is not part of the test suite.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import shutil
 import subprocess
 import sys
-import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
-import libcst as cst
+CORPUS = (
+    ("ddbourgin/numpy-ml", "b0359af5285fbf9699d64fd5ec059493228af03e"),
+    ("eriklindernoren/ML-From-Scratch", "a2806c6732eee8d27762edd6d864e0c179d8e9e8"),
+    ("pytorch/examples", "77f55b912142e11fcfdf5b530231fb9c52f181e8"),
+    ("shenweichen/DeepCTR-Torch", "f6854257b1fc29caab655ce72c6b5528b7432574"),
+)
+DEFAULT_CORPUS = Path(tempfile.gettempdir()) / "bplint-corpus"
+BIN = Path(sys.executable).parent
 
-from linter.config import ConfigResolver
-from linter.discovery import discover
-from linter.engine import PREFILTER
-from linter.run import lint_paths
+
+def prepare(mirror: Path, dest: Path) -> None:
+    """Extract the ``.py`` files of each corpus commit from ``mirror/OWNER+NAME/repo``."""
+    for repo, commit in CORPUS:
+        git_dir = mirror / repo.replace("/", "+") / "repo"
+        names = subprocess.run(
+            ["git", "-C", str(git_dir), "ls-tree", "-r", "--name-only", commit],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+        py = [n for n in names if n.endswith(".py")]
+        target = dest / repo.replace("/", "+")
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(git_dir), "archive", commit, "--", *py],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+        print(f"{repo}@{commit[:12]}: {len(py)} files -> {target}")
 
 
 def python_files(paths: list[Path]) -> list[Path]:
-    targets = discover(paths, ConfigResolver(Path.cwd()), suffixes=(".py",)).targets
-    return [t.path for t in targets]
+    from linter.config import ConfigResolver
+    from linter.discovery import discover
+
+    found = discover(paths, ConfigResolver(Path.cwd()), suffixes=(".py",))
+    return [t.path for t in found.targets]
 
 
 def bare_parse(files: list[Path]) -> tuple[float, int, int]:
+    import libcst as cst
+
     lines = parsed = 0
     start = time.perf_counter()
     for f in files:
@@ -45,47 +99,120 @@ def bare_parse(files: list[Path]) -> tuple[float, int, int]:
     return time.perf_counter() - start, lines, parsed
 
 
+def wall(cmd: list[str], cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    return time.perf_counter() - t0, r
+
+
+def prefilter_counts(files: list[Path]) -> tuple[int, int]:
+    """Files the pre-filter sends to libcst: with the rules' own markers, and with BASE only."""
+    import re
+
+    from linter.prefilter import BASE, could_fire
+    from linter.rules import ALL_RULES
+
+    rules = [r for r in ALL_RULES if r.default_enabled]
+    base = re.compile(BASE)
+    sharp = broad = 0
+    for f in files:
+        text = f.read_text(encoding="utf-8", errors="replace")
+        sharp += could_fire(text, rules)
+        broad += bool(base.search(text))
+    return sharp, broad
+
+
+def check_prefilter(paths: list[Path]) -> int:
+    """Findings with the pre-filter on and off must be identical."""
+    import linter.engine as engine
+    from linter.config import ConfigResolver
+    from linter.run import RunOptions, lint_paths
+
+    options = RunOptions(jobs=1, cache=False)
+    on = lint_paths(paths, ConfigResolver(Path.cwd()), None, options)
+    real = engine.needs_parse
+    engine.needs_parse = lambda text, rules: True
+    try:
+        off = lint_paths(paths, ConfigResolver(Path.cwd()), None, options)
+    finally:
+        engine.needs_parse = real
+    key = [(str(f.path), f.start, f.code) for f in on.findings]
+    missed = [
+        (str(f.path), f.start.line, f.code)
+        for f in off.findings
+        if (str(f.path), f.start, f.code) not in key
+    ]
+    print(
+        f"pre-filter check: {len(off.findings)} findings without it, {len(on.findings)} with it; "
+        f"missed by the pre-filter: {len(missed)} {missed[:10]}"
+    )
+    return len(missed)
+
+
 def main(argv: list[str]) -> int:
-    paths = [Path(a) for a in argv] or [Path(sysconfig.get_paths()["stdlib"])]
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("paths", nargs="*", type=Path, help="lint these instead of the corpus")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--prepare", type=Path, metavar="MIRROR", help="extract the corpus")
+    parser.add_argument("--check-prefilter", action="store_true")
+    args = parser.parse_args(argv)
+    if args.prepare:
+        prepare(args.prepare, args.corpus)
+        return 0
+    paths = args.paths or [args.corpus]
     files = python_files(paths)
-    skipped = 0
+    n = len(files)
+    parse_s, lines, parsed = bare_parse(files)
+    sharp, broad = prefilter_counts(files)
+
+    bplint = [str(BIN / "bplint"), "check", "--exit-zero", "-q"]
+    cold_s, cold = wall([*bplint, "--no-cache", *map(str, paths)])
+    cold1_s, _ = wall([*bplint, "--no-cache", "--jobs", "1", *map(str, paths)])
+    with tempfile.TemporaryDirectory() as cache:
+        fill_s, _ = wall([*bplint, "--cache-dir", cache, *map(str, paths)])
+        warm_s, warm = wall([*bplint, "--cache-dir", cache, *map(str, paths)])
+    assert warm.stdout == cold.stdout, "a warm run must print what a cold one prints"
+    sizes = []
     for f in files:
         try:
-            if not PREFILTER.search(f.read_text(encoding="utf-8", errors="replace")):
-                skipped += 1
-        except OSError:
+            sizes.append((abs(f.read_text(encoding="utf-8").count("\n") - 300), str(f)))
+        except (OSError, UnicodeDecodeError):
             pass
+    one = min(sizes)[1]
+    one_s, _ = wall([*bplint, "--no-cache", "--force-exclude", one])
+    ruff = shutil.which("ruff", path=str(BIN)) or shutil.which("ruff")
+    ruff_s = None
+    if ruff:
+        ruff_s, _ = wall([ruff, "check", "--no-cache", "--exit-zero", "-q", *map(str, paths)])
 
-    parse_s, lines, parsed = bare_parse(files)
-
-    start = time.perf_counter()
-    result = lint_paths(files, ConfigResolver(Path.cwd()))
-    lint_s = time.perf_counter() - start
-
-    # start-up as a user sees it: the CLI on one small file, in a fresh process
-    probe = Path(__file__)
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "linter.cli", "check", "-q", "--exit-zero", str(probe)],
-        capture_output=True,
-        check=False,
-    )
-    startup_s = time.perf_counter() - t0
-
-    n = len(files)
-    print(f"corpus: {', '.join(map(str, paths))}")
     print(
-        f"files: {n} ({lines} lines); libcst parsed {parsed}; bplint pre-filter skipped {skipped}"
+        f"corpus: {', '.join(map(str, paths))}  ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})"
     )
-    print(
-        f"bare libcst parse: {parse_s:7.2f} s  {n / parse_s:8.1f} files/s  {lines / parse_s:9.0f} lines/s"
-    )
-    print(
-        f"bplint check:      {lint_s:7.2f} s  {n / lint_s:8.1f} files/s  {lines / lint_s:9.0f} lines/s"
-    )
-    print(f"ratio bplint / bare parse: {lint_s / parse_s:.2f}")
-    print(f"findings: {len(result.findings)}; files with errors: {len(result.errors)}")
-    print(f"CLI on one file (process start to exit): {startup_s:.2f} s")
+    print(f"files: {n} ({lines} lines); libcst parsed {parsed}")
+    print(f"pre-filter: {sharp} files reach libcst ({broad} with the library words alone)")
+    findings = len([ln for ln in cold.stdout.splitlines() if ": BP" in ln])
+    print(f"findings: {findings}")
+    rows = [
+        ("bare libcst parse (1 process)", parse_s),
+        ("bplint cold, default --jobs", cold_s),
+        ("bplint cold, --jobs 1", cold1_s),
+        ("bplint warm (cache)", warm_s),
+        (f"one file ({Path(one).name}), pre-commit", one_s),
+    ]
+    if ruff_s is not None:
+        rows.append(("ruff, default rules", ruff_s))
+    for label, s in rows:
+        print(f"  {label:<42} {s:7.2f} s  {lines / s:9.0f} lines/s")
+    print(f"cold / bare parse: {cold_s / parse_s:.2f} (--jobs 1: {cold1_s / parse_s:.2f})")
+    print(f"warm speed-up over cold: {cold_s / warm_s:.1f}x (cache filled in {fill_s:.2f} s)")
+    if ruff_s is not None:
+        print(
+            f"bplint cold / ruff: {cold_s / ruff_s:.1f}; bplint warm / ruff: {warm_s / ruff_s:.1f}"
+        )
+    if args.check_prefilter:
+        return 1 if check_prefilter(paths) else 0
     return 0
 
 

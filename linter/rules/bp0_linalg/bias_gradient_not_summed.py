@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.gradients import batched, unreduced
 from linter.rule import Invalid, Report, Rule, Valid
@@ -15,6 +16,7 @@ class BiasGradientNotSummed(Rule):
     """Flags a batched bias gradient that is not reduced over the batch axis."""
 
     code = "BP005"
+    prefilter = (P.BASE, P.BIAS_GRAD)
     name = "bias-gradient-not-summed"
     kb = "bias-gradient-not-summed"
     summary = "Bias gradient not reduced over the batch axis."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.gradients import overwrites_accumulator, reads_grad
 from linter.rule import Invalid, Report, Rule, Valid
@@ -13,6 +14,11 @@ class GradientOverwrittenAtFanOut(Rule):
     """Flags a gradient assigned with `=` where contributions must be accumulated with `+=`."""
 
     code = "BP006"
+    prefilter = (
+        P.BASE,
+        f"{P.GRAD_ATTR}|{P.WEIGHT_GRAD}",
+        f"{P.GRAD_ATTR}|{P.CONST_INIT}",
+    )
     name = "gradient-overwritten-at-fan-out"
     kb = "fan-out-gradients-accumulate"
     summary = "Gradient overwritten instead of accumulated (`=` where `+=` is needed)."

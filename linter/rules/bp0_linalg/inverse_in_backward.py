@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.collect import Scope
 from linter.analysis.evidence import gradient_evidence, weight_evidence
@@ -19,6 +20,7 @@ class InverseInBackward(Rule):
     """Flags an inverse, pseudo-inverse or solve of a weight matrix that carries a gradient back."""
 
     code = "BP001"
+    prefilter = (P.BASE, P.INVERSE, f"{P.MATMUL}|{P.SOLVE}")
     name = "inverse-in-backward"
     kb = "transpose-is-not-inverse"
     summary = "Inverse, pseudo-inverse or solve of a weight used to propagate a gradient."

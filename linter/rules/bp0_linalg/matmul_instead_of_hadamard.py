@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.edits import elementwise_product
 from linter.ftypes import FixSafety
@@ -14,6 +15,7 @@ class MatmulInsteadOfHadamard(Rule):
     """Flags a matrix product between a gradient and an elementwise local derivative."""
 
     code = "BP004"
+    prefilter = (P.BASE, P.MATMUL, P.DERIVATIVE)
     name = "matmul-instead-of-hadamard"
     kb = "dot-vs-hadamard"
     summary = "Matrix product where the chain rule needs an elementwise (Hadamard) product."

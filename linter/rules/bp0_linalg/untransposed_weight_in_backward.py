@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.evidence import gradient_evidence, weight_evidence
 from linter.edits import transposed
@@ -14,6 +15,7 @@ class UntransposedWeightInBackward(Rule):
     """Flags a gradient propagated with a weight in the same orientation as the forward pass."""
 
     code = "BP002"
+    prefilter = (P.BASE, P.MATMUL)
     name = "untransposed-weight-in-backward"
     kb = "transpose-does-not-move-error"
     summary = "Gradient propagated with the weight in its forward orientation (missing transpose)."

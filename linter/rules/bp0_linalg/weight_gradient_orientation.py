@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis import names as N
 from linter.analysis.gradients import product_operands, transposed_in_updates
@@ -14,6 +15,7 @@ class WeightGradientOrientation(Rule):
     """Flags a weight gradient built as an outer product in the orientation of the other layout."""
 
     code = "BP003"
+    prefilter = (P.BASE, f"{P.MATMUL}|{P.OUTER}", P.WEIGHT_GRAD)
     name = "weight-gradient-orientation"
     kb = "weight-gradient-orientation"
     summary = "Weight gradient outer product in the wrong orientation for the forward convention."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import derivative_sites
 from linter.rule import Invalid, Report, Rule, Valid
@@ -13,6 +14,7 @@ class DerivativeOfUpstreamGradient(Rule):
     """An activation derivative evaluated at the upstream gradient instead of z or a."""
 
     code = "BP104"
+    prefilter = (P.DERIVATIVE,)
     name = "derivative-of-upstream-gradient"
     kb = "activation-derivative-applied-to-error"
     summary = "Activation derivative evaluated at the upstream gradient (e.g. `dh * (1 - dh)`)."

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.forms import Kind
 from linter.rule import Invalid, Report, Rule, Valid
@@ -15,6 +16,7 @@ class ReluDerivativeIsRelu(Rule):
     """A ReLU "derivative" that is ReLU itself (``max(0, z)``) multiplying a gradient."""
 
     code = "BP103"
+    prefilter = (P.BASE, P.RELU_FORM)
     name = "relu-derivative-is-relu"
     kb = "relu-derivative-written-as-relu"
     summary = "ReLU derivative written as max(0, z) instead of the step 1[z > 0]."

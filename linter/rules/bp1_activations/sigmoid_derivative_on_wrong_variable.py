@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import derivative_sites
 from linter.analysis.forms import Kind
@@ -14,6 +15,7 @@ class SigmoidDerivativeOnWrongVariable(Rule):
     """σ′ evaluated at the activation where it wants z, or ``x * (1 - x)`` evaluated at z."""
 
     code = "BP101"
+    prefilter = (P.BASE, f"{P.ONE_MINUS}|{P.HELPER_IMPORT}")
     name = "sigmoid-derivative-on-wrong-variable"
     kb = "activation-derivative-on-wrong-variable"
     summary = "Sigmoid derivative evaluated at the wrong variable (σ′(a) for σ′(z), or z(1 − z))."

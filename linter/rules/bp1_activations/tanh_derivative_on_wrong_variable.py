@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import derivative_sites
 from linter.analysis.forms import Kind
@@ -14,6 +15,7 @@ class TanhDerivativeOnWrongVariable(Rule):
     """tanh′ written ``1 - x**2`` evaluated at z, or ``1 - tanh(x)**2`` evaluated at the activation."""
 
     code = "BP102"
+    prefilter = (P.BASE, f"{P.ONE_MINUS}|{P.HELPER_IMPORT}")
     name = "tanh-derivative-on-wrong-variable"
     kb = "activation-derivative-on-wrong-variable"
     summary = "tanh derivative evaluated at the wrong variable (1 − z², or 1 − tanh(a)²)."

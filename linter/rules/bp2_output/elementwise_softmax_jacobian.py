@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import derivative_sites, softmax_counted_twice
 from linter.analysis.exprs import contains
@@ -17,6 +18,7 @@ class ElementwiseSoftmaxJacobian(Rule):
     """Flags p(1 − p) used as the derivative of a softmax output."""
 
     code = "BP203"
+    prefilter = (P.BASE, f"{P.ONE_MINUS}|{P.HELPER_IMPORT}")
     name = "elementwise-softmax-jacobian"
     kb = "softmax-jacobian-treated-elementwise"
     summary = "Softmax Jacobian treated as elementwise: s * (1 - s)."

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.derivatives import raw_error_source
 from linter.rule import Invalid, Report, Rule, Valid
@@ -15,6 +16,7 @@ class OutputDerivativeMissing(Rule):
     """Flags the raw error a − y propagated from a sigmoid/tanh output under the quadratic cost."""
 
     code = "BP202"
+    prefilter = (P.BASE, P.MATMUL)
     name = "output-derivative-missing"
     kb = "output-derivative-missing-from-error"
     summary = "σ′ factor missing from the output delta with the quadratic cost."

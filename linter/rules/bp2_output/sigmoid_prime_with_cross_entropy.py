@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import error_products, sigmoid_prime_among
 from linter.analysis.forms import Kind
@@ -14,6 +15,7 @@ class SigmoidPrimeWithCrossEntropy(Rule):
     """Flags an output delta that keeps σ′(z) although the cost is cross-entropy."""
 
     code = "BP201"
+    prefilter = (P.BASE, f"{P.ONE_MINUS}|{P.HELPER_IMPORT}")
     name = "sigmoid-prime-with-cross-entropy"
     kb = "sigmoid-prime-kept-with-cross-entropy"
     summary = "σ′ factor kept in the output delta with the cross-entropy cost."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.derivatives import softmax_counted_twice
 from linter.rule import Invalid, Report, Rule, Valid
@@ -13,6 +14,7 @@ class SoftmaxDerivativeTimesPMinusY(Rule):
     """Flags a softmax derivative multiplied into the softmax–cross-entropy gradient p − y."""
 
     code = "BP204"
+    prefilter = (P.BASE, f"{P.DERIVATIVE}|softmax|jacobian")
     name = "softmax-derivative-times-p-minus-y"
     kb = "softmax-ce-double-counting"
     summary = "Softmax derivative multiplied into p − y (the softmax counted twice)."

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.training import const_inits, feeds_constant, stacked_layer
 from linter.rule import Invalid, Report, Rule, Valid
@@ -15,6 +16,7 @@ class ConstantWeightInit(Rule):
     """Flags hidden-layer weights initialised to a constant (zeros, ones, a fill value)."""
 
     code = "BP303"
+    prefilter = (P.BASE, P.CONST_INIT)
     name = "constant-weight-init"
     kb = "zero-init-symmetry"
     summary = "Hidden weights initialised to a constant: every hidden unit stays identical."

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -14,6 +15,7 @@ class UpdateBeforePropagate(Rule):
     """Flags a weight updated before the same backward pass propagates the gradient through it."""
 
     code = "BP302"
+    prefilter = (P.BASE, P.MATMUL, P.UPDATE)
     name = "update-before-propagate"
     kb = "update-before-propagate"
     summary = "Weight updated before it is used to propagate delta to the layer below."

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -14,6 +15,7 @@ class UpdateSignInconsistent(Rule):
     """Flags an update that moves a parameter along its gradient instead of against it."""
 
     code = "BP301"
+    prefilter = (P.UPDATE,)
     name = "update-sign-inconsistent"
     kb = "gradient-sign-convention"
     summary = "Update sign inconsistent with the error's sign (the step climbs the cost)."

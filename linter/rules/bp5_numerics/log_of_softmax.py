@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.numerics import is_probability, logs
 from linter.edits import log_softmax
@@ -15,6 +16,7 @@ class LogOfSoftmax(Rule):
     """Flags the logarithm of a softmax output instead of a log-softmax."""
 
     code = "BP502"
+    prefilter = (P.BASE, P.LOG, r"softmax|\bexp\b")
     name = "log-of-softmax"
     kb = "log-of-softmax"
     summary = "log of a softmax instead of log-softmax."

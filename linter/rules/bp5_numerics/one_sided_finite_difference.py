@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.numerics import half_steps, in_gradient_check, perturbs, small_step
 from linter.rule import Invalid, Report, Rule, Valid
@@ -15,6 +16,7 @@ class OneSidedFiniteDifference(Rule):
     """Flags a one-sided (forward) finite difference ``(f(x + h) - f(x)) / h`` in a gradient check."""
 
     code = "BP503"
+    prefilter = (P.DIVIDE, P.GRADIENT_CHECK, P.SMALL_NUMBER)
     name = "one-sided-finite-difference"
     kb = "gradcheck-one-sided-or-bad-epsilon"
     summary = "One-sided finite difference in a gradient check."

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.numerics import callers_for_param
 from linter.analysis.softmax import ExpSum, bounded_above_by_zero, exp_sums
@@ -25,6 +26,7 @@ class SoftmaxWithoutMaxShift(Rule):
     """Flags ``exp(z)`` normalised by a sum of exps (softmax, log-sum-exp) without the max shift."""
 
     code = "BP501"
+    prefilter = (P.BASE, r"\bexp\b")
     name = "softmax-without-max-shift"
     kb = "softmax-without-max-shift"
     summary = "Softmax or log-sum-exp computed without subtracting the max."

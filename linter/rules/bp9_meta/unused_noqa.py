@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from linter import prefilter as P
 from linter.ftypes import FixSafety
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -20,6 +21,7 @@ class UnusedNoqa(Rule):
     """
 
     code = "BP900"
+    prefilter = (P.NOQA_CODE,)
     name = "unused-noqa"
     kb = ""
     meta = True

@@ -1,0 +1,123 @@
+"""The cheap pass that decides which files reach libcst: regular expressions over the text.
+
+Each rule declares what its query needs to see (``Rule.prefilter``): a tuple of markers, all of
+which must occur in the text for the rule to possibly fire (a marker is a regular expression,
+usually an alternation: "a matrix product", "an inverse or a solve"). A rule that declares
+nothing gets ``BASE`` (the array libraries and backprop words). A file is parsed when at least
+one selected rule could fire on it; every distinct marker is searched at most once per file.
+
+A marker must be a necessary condition, never a guess: it names the library calls, operators or
+name shapes the rule's query tests, generously (``inv`` also matches ``invoke``; that costs a
+parse, not a finding). The test suite checks every rule's INVALID examples and the zoo's mutants
+pass their rule's markers, and the benchmark compares findings with the pre-filter on and off
+over a public corpus.
+
+Known limit: a matrix product written as ``@`` at the very start of a continuation line, with
+no space after it (``(a\\n@b)``), is not seen as one (it looks like a decorator).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linter.rule import Rule
+
+# Words without which a file cannot contain the code any rule looks at (``np.`` and ``F.``: the
+# analysis reads the conventional aliases even where the import is not in the file).
+BASE = (
+    r"\b(?:numpy|torch|scipy|jax|cupy)\b|(?<![\w.])(?:np|F)\.|backward\s*\(|_backward"
+    r"|backward_prop|backprop|\bsigmoid|\bsoftmax|\brelu"
+)
+# ``a @ b``, ``a @= b``, ``np.dot``/``x.dot``, ``matmul``, ``mm``, ``bmm``, ``inner``; a
+# decorator's ``@`` (first on its line, a name right after it) is not a product.
+MATMUL = r"[\w)\]}'\"][ \t]*@|^[ \t]*@[ \t(]|\b(?:dot|matmul|mm|bmm|inner)\b"
+OUTER = r"\bouter\b"
+INVERSE = r"inv|solve|lstsq"  # inv, pinv, inverse, pinverse, tensorinv, pinvh
+SOLVE = r"solve|lstsq"
+# what a derivative formula or helper is written with: 1 - x (σ′, tanh′), a comparison with 0
+# (the ReLU step), heaviside, or a helper imported from a sibling module under a helper-like
+# name (``from acts import sigmoid_prime``; a helper defined here shows its formula)
+ONE_MINUS = r"(?<![\w.])1(?:\.0*)?\s*-(?!=)"
+STEP = r">=?\s*0(?:\.0*)?(?![\w.])|heaviside"
+_HELPER_WORDS = (
+    r"(?:(?i:sigm|tanh|relu|softmax|logistic|expit|prime|deriv|grad|activ|jacobian)|\bd_?[a-z])"
+)
+HELPER_IMPORT = (
+    rf"^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]+[^#\n(]*{_HELPER_WORDS}"
+    rf"|^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]*\([^)]*{_HELPER_WORDS}"
+)
+DERIVATIVE = f"{ONE_MINUS}|{STEP}|{HELPER_IMPORT}"
+RELU_FORM = rf"maximum|clip|clamp|relu|{STEP}|{HELPER_IMPORT}"
+EXP = r"\bexp\b|expit|sigmoid|softmax|logistic|logsumexp"
+LOG = r"\blog"
+CONST_INIT = r"zeros|ones|full"
+DIVIDE = r"/"
+GRADIENT_CHECK = r"(?i:grad|check|numer|finite|approx|estimate|\bd\w*_d\w+)|\]\s*=|\.append\b"
+# names a weight gradient is stored under (WEIGHT_GRAD_NAME, or grads['W1'] read as dW1)
+WEIGHT_GRAD = (
+    r"\bd_?[A-Z]?[Ww]|\bd_?w|nabla_?w|\bgrads?_?[Ww]|delta_?w|[Ww]\d*_grad|weights?_grad"
+    r"|['\"]_?[A-Z]?[Ww]"
+)
+# names a bias gradient is stored under (BIAS_GRAD_NAME, or grads['b1'] read as db1)
+BIAS_GRAD = r"\bd_?b|nabla_?b|\bgrads?_?b|delta_?b|\bb\d*_grad|bias(?:es)?_grad|['\"]_?b"
+GRAD_ATTR = r"\.grad\b"
+# Where the analysis gets a gradient from at all (``Role.GRAD`` is derived from these only): a
+# name in a function named for backprop, ``dscores[range(N), y] -= 1``, or a target (``y``,
+# ``targets``, ``labels``...) subtracted from an output.
+GRAD = (
+    r"(?:def|class)\s+(?:\w*(?:backward|backprop|bprop|back_prop|bptt|gradient)|\w*_grad\b|grad_)"
+    r"|-=\s*1\b"
+    r"|\b(?:y|Y|t|targets?|labels?|y_\w*|Y_\w+|yb|yt|expected\w*|desired\w*|truth|ground_truth"
+    r"|onehot\w*|one_hot\w*)\b"
+)
+# a parameter update: ``-=``/``+=``, or ``w = w - step``; its step is scaled by a learning-rate
+# name or a float literal
+UPDATE = (
+    r"[-+]=[^\n]*[*/@]|[-+]=[ \t]*-?[A-Za-z_][\w.]*[ \t]*(?:#|$)"  # W -= lr * g, W -= step
+    r"|([\w.]+(?:\[[^\]\n]*\])?)[ \t]*=[ \t]*\1[ \t]*[-+]"  # W = W - lr * g
+    r"|\[[ \t]*[\w.]+[ \t]*[-+][^\]]*\bfor\b"  # [w - eta * nw for w, nw in ...]
+)
+# a literal step 0 < h < 0.1 (``1e-5``, ``0.001``, ``.01``)
+SMALL_NUMBER = r"\d[eE]-\s*\d|(?<![\w.])0*\.0"
+NOQA_CODE = r"(?i:noqa[^\n]*?\b(?:BP\d{3}|[a-z]+-[a-z-]+))"
+
+
+@lru_cache(maxsize=256)
+def _compile(marker: str) -> re.Pattern[str]:
+    return re.compile(marker, re.MULTILINE)
+
+
+def markers_of(rule: type[Rule]) -> tuple[str, ...]:
+    declared = getattr(rule, "prefilter", None)
+    return tuple(declared) if declared else (BASE,)
+
+
+@lru_cache(maxsize=64)
+def _plan(rules: tuple[type[Rule], ...]) -> tuple[tuple[re.Pattern[str], ...], ...]:
+    """One conjunction of compiled markers per rule, duplicates dropped, cheapest first."""
+    plans = {tuple(_compile(m) for m in markers_of(r)) for r in rules}
+    return tuple(sorted(plans, key=len))
+
+
+def could_fire(text: str, rules: Sequence[type[Rule]]) -> bool:
+    """True if some rule's markers all occur in ``text`` (then the file is parsed)."""
+    seen: dict[re.Pattern[str], bool] = {}
+    for conjunction in _plan(tuple(rules)):
+        for pattern in conjunction:
+            hit = seen.get(pattern)
+            if hit is None:
+                hit = seen[pattern] = pattern.search(text) is not None
+            if not hit:
+                break
+        else:
+            return True
+    return False
+
+
+def rules_that_could_fire(text: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
+    """The rules whose markers all occur in ``text`` (tests and the benchmark use it)."""
+    return [r for r in rules if all(_compile(m).search(text) for m in markers_of(r))]
