@@ -57,7 +57,8 @@ LOG = r"\blog"
 CONST_INIT = r"zeros|ones|full"
 DIVIDE = r"/"
 GRADIENT_CHECK = r"(?i:grad|check|numer|finite|approx|estimate|\bd\w*_d\w+)|\]\s*=|\.append\b"
-# names a weight gradient is stored under (WEIGHT_GRAD_NAME, or grads['W1'] read as dW1)
+# names a weight gradient is stored under when the update is made elsewhere (WEIGHT_GRAD_NAME, or
+# grads['W1'] read as dW1); otherwise the store is found from the update (``UPDATE``)
 WEIGHT_GRAD = (
     r"\bd_?[A-Z]?[Ww]|\bd_?w|nabla_?w|\bgrads?_?[Ww]|delta_?w|[Ww]\d*_grad|weights?_grad"
     r"|['\"]_?[A-Z]?[Ww]"
@@ -74,11 +75,11 @@ GRAD = (
     r"|\b(?:y|Y|t|targets?|labels?|y_\w*|Y_\w+|yb|yt|expected\w*|desired\w*|truth|ground_truth"
     r"|onehot\w*|one_hot\w*)\b"
 )
-# a parameter update: ``-=``/``+=``, or ``w = w - step``; its step is scaled by a learning-rate
-# name or a float literal
+# a parameter update: ``-=``/``+=`` (but not of an integer), ``w = w - step``, or a list
+# comprehension ``[w - eta * nw for ...]``
 UPDATE = (
-    r"[-+]=[^\n]*[*/@]|[-+]=[ \t]*-?[A-Za-z_][\w.]*[ \t]*(?:#|$)"  # W -= lr * g, W -= step
-    r"|([\w.]+(?:\[[^\]\n]*\])?)[ \t]*=[ \t]*\1[ \t]*[-+]"  # W = W - lr * g
+    r"[-+]=(?![ \t]*\d+[ \t]*(?:#|$))"  # W -= lr * g, W -= step (not a counter: i += 1)
+    r"|(?P<updated>[\w.]+(?:\[[^\]\n]*\])?)[ \t]*=[ \t]*(?P=updated)[ \t]*[-+]"  # W = W - g
     r"|\[[ \t]*[\w.]+[ \t]*[-+][^\]]*\bfor\b"  # [w - eta * nw for w, nw in ...]
 )
 # a literal step 0 < h < 0.1 (``1e-5``, ``0.001``, ``.01``)

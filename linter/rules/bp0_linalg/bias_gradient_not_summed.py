@@ -16,7 +16,7 @@ class BiasGradientNotSummed(Rule):
     """Flags a batched bias gradient that is not reduced over the batch axis."""
 
     code = "BP005"
-    prefilter = (P.BASE, P.BIAS_GRAD)
+    prefilter = (P.BASE, f"{P.UPDATE}|{P.BIAS_GRAD}")
     name = "bias-gradient-not-summed"
     kb = "bias-gradient-not-summed"
     summary = "Bias gradient not reduced over the batch axis."

@@ -15,7 +15,7 @@ class WeightGradientOrientation(Rule):
     """Flags a weight gradient built as an outer product in the orientation of the other layout."""
 
     code = "BP003"
-    prefilter = (P.BASE, f"{P.MATMUL}|{P.OUTER}", P.WEIGHT_GRAD)
+    prefilter = (P.BASE, f"{P.MATMUL}|{P.OUTER}", f"{P.UPDATE}|{P.WEIGHT_GRAD}")
     name = "weight-gradient-orientation"
     kb = "weight-gradient-orientation"
     summary = "Weight gradient outer product in the wrong orientation for the forward convention."
