@@ -84,6 +84,12 @@ UPDATE = (
 )
 # a literal step 0 < h < 0.1 (``1e-5``, ``0.001``, ``.01``)
 SMALL_NUMBER = r"\d[eE]-\s*\d|(?<![\w.])0*\.0"
+# PyTorch training loops and losses (BP4xx): the optimizer step, backward, the loss
+OPTIMIZER_STEP = r"\.step\s*\("
+BACKWARD_CALL = r"backward"
+CROSS_ENTROPY = r"(?i:cross_?entropy)"
+NLL = r"(?i:nll)"
+WITH_LOGITS = r"(?i:with_?logits)"
 NOQA_CODE = r"(?i:noqa[^\n]*?\b(?:BP\d{3}|[a-z]+-[a-z-]+))"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
@@ -19,6 +20,7 @@ class GradientsNeverCleared(Rule):
     """Flags an optimizer step inside a loop that back-propagates but never zeroes gradients."""
 
     code = "BP401"
+    prefilter = (P.BASE, P.OPTIMIZER_STEP)
     name = "gradients-never-cleared"
     kb = "grads-accumulate-without-zero-grad"
     summary = "Optimizer steps in a loop whose gradients are never cleared (no zero_grad())."

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
@@ -22,6 +23,7 @@ class LossKeptAcrossIterations(Rule):
     ``loss``: the running sum is a tensor attached to every iteration's graph."""
 
     code = "BP404"
+    prefilter = (P.BASE, P.BACKWARD_CALL)
     name = "loss-kept-across-iterations"
     kb = "loss-history-holds-graph"
     summary = "Loss tensor accumulated across iterations without .item() / .detach()."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import Out, mismatches
 from linter.rule import Invalid, Report, Rule, Valid
@@ -19,6 +20,7 @@ class NllLossWithoutLogSoftmax(Rule):
     """Flags ``NLLLoss``/``F.nll_loss`` applied to raw scores or softmax probabilities."""
 
     code = "BP407"
+    prefilter = (P.BASE, P.NLL)
     name = "nll-loss-without-log-softmax"
     kb = "nll-loss-without-log-softmax"
     summary = "NLLLoss on raw scores or probabilities (log_softmax missing)."

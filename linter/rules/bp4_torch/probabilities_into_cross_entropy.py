@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import Out, mismatches
 from linter.rule import Invalid, Report, Rule, Valid
@@ -19,6 +20,7 @@ class ProbabilitiesIntoCrossEntropy(Rule):
     """Flags softmax (or sigmoid) output passed to ``nn.CrossEntropyLoss``/``F.cross_entropy``."""
 
     code = "BP405"
+    prefilter = (P.BASE, P.CROSS_ENTROPY)
     name = "probabilities-into-cross-entropy"
     kb = "softmax-before-crossentropyloss"
     summary = "Softmax or sigmoid output passed to CrossEntropyLoss (which expects logits)."

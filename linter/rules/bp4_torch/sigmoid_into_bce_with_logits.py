@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import Out, mismatches
 from linter.rule import Invalid, Report, Rule, Valid
@@ -20,6 +21,7 @@ class SigmoidIntoBceWithLogits(Rule):
     ``binary_cross_entropy_with_logits``."""
 
     code = "BP406"
+    prefilter = (P.BASE, P.WITH_LOGITS)
     name = "sigmoid-into-bce-with-logits"
     kb = "sigmoid-before-bcewithlogits"
     summary = "Sigmoid output passed to BCEWithLogitsLoss (sigmoid applied twice)."

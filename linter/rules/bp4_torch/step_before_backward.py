@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
@@ -18,6 +19,7 @@ class StepBeforeBackward(Rule):
     """Flags an optimizer step that sees cleared gradients because backward() comes after it."""
 
     code = "BP402"
+    prefilter = (P.BASE, P.OPTIMIZER_STEP)
     name = "step-before-backward"
     kb = "step-before-backward"
     summary = "optimizer.step() before loss.backward() in the same iteration."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
@@ -18,6 +19,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     """Flags zero_grad() placed after backward() and before the step that needs the gradients."""
 
     code = "BP403"
+    prefilter = (P.BASE, P.OPTIMIZER_STEP)  # a zero can be a helper call: no word for it
     name = "zero-grad-between-backward-and-step"
     kb = "step-before-backward"
     summary = "zero_grad() between loss.backward() and optimizer.step()."
