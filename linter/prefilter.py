@@ -90,6 +90,8 @@ BACKWARD_CALL = r"backward"
 CROSS_ENTROPY = r"(?i:cross_?entropy)"
 NLL = r"(?i:nll)"
 WITH_LOGITS = r"(?i:with_?logits)"
+AUTOGRAD_FUNCTION = r"Function"  # a class based on torch.autograd.Function
+DROPOUT = r"(?i:dropout)"
 NOQA_CODE = r"(?i:noqa[^\n]*?\b(?:BP\d{3}|[a-z]+-[a-z-]+))"
 
 

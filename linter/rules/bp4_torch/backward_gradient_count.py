@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
@@ -20,6 +21,7 @@ class BackwardGradientCount(Rule):
     """Flags a ``backward`` whose returned tuple does not match ``forward``'s inputs."""
 
     code = "BP409"
+    prefilter = (P.BASE, P.AUTOGRAD_FUNCTION)
     name = "backward-gradient-count"
     kb = "custom-backward-wrong-gradient-count-or-order"
     summary = "Custom autograd backward returns the wrong number of gradients."

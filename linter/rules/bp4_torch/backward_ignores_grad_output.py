@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
@@ -19,6 +20,7 @@ class BackwardIgnoresGradOutput(Rule):
     gradient it receives (``grad_output``) except for its shape."""
 
     code = "BP408"
+    prefilter = (P.BASE, P.AUTOGRAD_FUNCTION)
     name = "backward-ignores-grad-output"
     kb = "custom-backward-ignores-grad-output"
     summary = "Custom autograd backward returns a gradient that does not use grad_output."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
@@ -20,6 +21,7 @@ class FunctionalDropoutAlwaysOn(Rule):
     (or with ``training=True``)."""
 
     code = "BP410"
+    prefilter = (P.BASE, P.DROPOUT)
     name = "functional-dropout-always-on"
     kb = "eval-mode-vs-no-grad"
     summary = "F.dropout in a module without training=self.training (on in eval mode too)."
