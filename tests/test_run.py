@@ -437,8 +437,14 @@ def test_jobs_give_the_same_output_as_one_process(tmp_path, monkeypatch):
     many = run([src], tmp_path, jobs=3, cache=False)
     assert fingerprint(one) == fingerprint(many) and one.errors == many.errors
     assert [f.path.name for f in many.findings] == sorted(f.path.name for f in many.findings)
-    r1 = bplint("check", "src", "--no-cache", "-j", "1", cwd=tmp_path)
-    r2 = bplint("check", "src", "--no-cache", "-j", "2", cwd=tmp_path)
+    small = tmp_path / "small"  # through the CLI: 12 files of 6 kB, enough for the pool
+    small.mkdir()
+    padding = "# " + "x" * 70 + "\n"
+    for i, rule in enumerate(ALL_RULES[:12]):
+        (small / f"f{i:02}.py").write_text(rule.invalid[0].source + padding * 80)
+    r1 = bplint("check", "small", "--no-cache", "-j", "1", cwd=tmp_path)
+    r2 = bplint("check", "small", "--no-cache", "-j", "2", cwd=tmp_path)
+    assert r1.returncode == 1 and ": BP" in r1.stdout
     assert (r1.returncode, r1.stdout, r1.stderr) == (r2.returncode, r2.stdout, r2.stderr)
     bad = bplint("check", "src", "-j", "0", cwd=tmp_path)
     assert bad.returncode == 2 and "must be at least 1" in bad.stderr
