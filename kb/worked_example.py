@@ -119,6 +119,20 @@ def _col_text(v: np.ndarray) -> str:
     return "$(" + ", ".join(_num(x) for x in v) + ")$"
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "The two layers as a graph: inputs a1, a2, a3 with their values on the left, pre-activations "
+    "z1 and z2 with their deltas on the right, and an arrow from every a_k to every z_i labelled "
+    "with its weight w_ik. The two arrows leaving a1 are highlighted, and the line below adds "
+    "them up with the numbers: dC/da1 = w11 delta1 + w21 delta2, which is the first entry of "
+    "W^T delta."
+)
+FIGURE_CAPTION = (
+    "Each a_k feeds every z_i through w_ik, so ∂C/∂a_k sums over the arrows leaving a_k: the "
+    "column k of W, which is row k of Wᵀ."
+)
+
+
 def figure() -> Figure:
     """The two layers: each a_k feeds every z_i with weight w_ik; the edges leaving a_1 are the
     terms of the sum (W^T delta)_1."""

@@ -274,3 +274,100 @@ def test_rule_name_redirects_to_its_code(reader: Reader) -> None:
         reader.page.locator("article h1").first.wait_for()
         assert reader.page.locator("article h1").first.inner_text().startswith(rule.code)
     reader.assert_clean()
+
+
+# --- every page, as a reader at 1280 px sees it ------------------------------------------------
+
+# What the reader cannot see without hunting for it: an element that clips or scrolls its content
+# sideways (a code comment or the end of an equation behind a scrollbar), or content that sticks
+# out of the text column (Material hides the page's own horizontal overflow). Visually hidden
+# copies made for screen readers (KaTeX's MathML) and SVG internals are not the reader's view.
+HIDDEN_OVERFLOW_JS = r"""() => {
+  const article = document.querySelector("article");
+  const root = document.documentElement;
+  const bleed = 0.8 * parseFloat(getComputedStyle(root).fontSize);  // Material's table bleed
+  const limit = article.getBoundingClientRect().right + bleed + 1;
+  const name = (e) => `<${e.tagName.toLowerCase()} class="${e.getAttribute("class") || ""}"> `
+    + JSON.stringify((e.textContent || "").trim().slice(0, 50));
+  const problems = [];
+  for (const e of article.querySelectorAll("*")) {
+    if (e.closest(".katex-mathml, svg")) continue;
+    const style = getComputedStyle(e);
+    if (style.display === "none" || style.visibility === "hidden") continue;
+    if (e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && style.overflowX !== "visible") {
+      problems.push(`${name(e)}: ${e.scrollWidth}px wide in ${e.clientWidth}px (${style.overflowX})`);
+    }
+    const box = e.getBoundingClientRect();
+    if (box.width > 0 && box.right > limit) {
+      problems.push(`${name(e)}: ends ${Math.round(box.right - limit)}px right of the column`);
+    }
+  }
+  if (root.scrollWidth > root.clientWidth) problems.push(`page is ${root.scrollWidth}px wide`);
+  return problems.slice(0, 5);
+}"""
+
+IMAGES_JS = r"""() => [...document.querySelectorAll("article img")].map((img) => ({
+  src: img.getAttribute("src"),
+  alt: img.getAttribute("alt") || "",
+  caption: img.closest("figure")?.querySelector("figcaption")?.textContent.trim() || "",
+}))"""
+
+# Alt text that says where a figure came from, not what it shows.
+PROVENANCE = re.compile(r"figure\(\)|\.py\b|\bdrawn (by|at)\b|\bkb/checks\b", re.IGNORECASE)
+
+
+def _site_pages(site: Path) -> list[str]:
+    """Every page of the build a reader can open (redirect stubs excluded), as URL paths."""
+    pages = []
+    for index in sorted(site.rglob("index.html")):
+        rel = index.parent.relative_to(site).as_posix()
+        if rel.startswith(("assets", "search")) or 'http-equiv="refresh"' in index.read_text(
+            encoding="utf-8"
+        ):
+            continue
+        pages.append("/" if rel == "." else f"/{rel}/")
+    return pages
+
+
+@pytest.fixture(scope="session")
+def every_page(build: Build, base_url: str, context: Any) -> dict[str, dict[str, Any]]:
+    """One walk over the whole site at 1280 px: hidden overflow and images of every page."""
+    pages = _site_pages(build.site)
+    assert len(pages) >= len(ENTRIES) + 10
+    reader = Reader(context, base_url)
+    seen = {}
+    try:
+        for path in pages:
+            reader.goto(path)
+            reader.page.wait_for_function(MATH_DONE_JS)
+            seen[path] = {
+                "overflow": reader.page.evaluate(HIDDEN_OVERFLOW_JS),
+                "images": reader.page.evaluate(IMAGES_JS),
+            }
+    finally:
+        reader.page.close()
+    return seen
+
+
+def test_no_page_hides_content_sideways(every_page: dict[str, dict[str, Any]]) -> None:
+    hidden = {path: facts["overflow"] for path, facts in every_page.items() if facts["overflow"]}
+    assert hidden == {}
+
+
+def test_every_figure_says_what_it_shows(every_page: dict[str, dict[str, Any]]) -> None:
+    import importlib
+
+    images = [(path, img) for path, facts in every_page.items() for img in facts["images"]]
+    bad = [
+        (path, img["src"], img["alt"])
+        for path, img in images
+        if len(img["alt"].split()) < 8 or PROVENANCE.search(img["alt"] + " " + img["caption"])
+    ]
+    assert bad == []
+    # Each figure a numeric test draws is on its entry's page, described by its own words.
+    for page in ENTRIES:
+        module = importlib.import_module(f"kb.checks.{page.meta.check}")
+        if not hasattr(module, "figure"):
+            continue
+        alts = [img["alt"] for img in every_page[f"/kb/{page.slug}/"]["images"]]
+        assert " ".join(module.FIGURE_ALT.split()) in alts, page.slug

@@ -79,6 +79,19 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Two panels over the error e from -3 to 3. Left, the loss: 0.5 e², the clipped square 0.5 "
+    "clip(e)² that is flat beyond |e| = 1, and the Huber loss that continues as a straight "
+    "line. Right, their gradients: the clipped square's gradient drops to 0 beyond |e| = 1, "
+    "Huber's stays at ±1."
+)
+FIGURE_CAPTION = (
+    "Clipping the error inside the loss makes the loss flat, so large errors get a zero "
+    "gradient (left, right: solid); Huber keeps a gradient of ±1 there (dashed)."
+)
+
+
 def figure() -> Figure:
     from matplotlib.figure import Figure
 

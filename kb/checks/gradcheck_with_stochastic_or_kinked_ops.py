@@ -103,6 +103,19 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Log-log plot of the relative error of a correct gradient against the distance of one pre-"
+    "activation from the ReLU kink, in units of the step h. While the kink is within about h "
+    "the error sits above the fail line; once it is a few h away the error falls far below the "
+    "pass line."
+)
+FIGURE_CAPTION = (
+    "A gradient check fails a correct ReLU gradient when a pre-activation lies within the "
+    "finite-difference step of the kink, and passes once it is a few steps away."
+)
+
+
 def figure() -> Figure:
     from matplotlib.figure import Figure
 

@@ -76,6 +76,18 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Mean squared error over the gradient-descent steps on a log scale, for err = y - pred with"
+    " w += lr X.T @ err, which falls and levels off, and with w -= lr X.T @ err, which grows "
+    "without bound."
+)
+FIGURE_CAPTION = (
+    "With err = y - pred the update must add lr X.T @ err: the loss falls; the flipped sign "
+    "makes it grow every step."
+)
+
+
 def figure() -> matplotlib.figure.Figure:
     """Loss over gradient-descent steps for both signs of the update (log scale)."""
     from matplotlib.figure import Figure

@@ -107,6 +107,18 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Training loss over the SGD steps on a log scale: with zero_grad() every step it falls "
+    "smoothly and levels off; without zeroing, .grad keeps adding up and the loss oscillates "
+    "and never converges."
+)
+FIGURE_CAPTION = (
+    "Zeroing .grad every step (solid) converges; never zeroing it (dashed) applies the running "
+    "sum of past gradients and the loss does not go down."
+)
+
+
 def figure() -> Figure:
     from matplotlib.figure import Figure
 

@@ -64,6 +64,19 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "BCEWithLogitsLoss against the model output z from -8 to 8, for targets y = 0 and y = 1, "
+    "fed the logits (solid) or sigmoid(z) (dashed). With logits the loss goes to 0 on the right"
+    " side and grows on the wrong one; with the sigmoid applied first, the dashed curves stay "
+    "squeezed near ln 2, never reach 0 and barely change with z."
+)
+FIGURE_CAPTION = (
+    "Feeding sigmoid(z) to BCEWithLogitsLoss applies the sigmoid twice: the loss (dashed) stays"
+    " near ln 2 and hardly responds to the output, while the loss on logits (solid) does."
+)
+
+
 def figure() -> Figure:
     from matplotlib.figure import Figure
 

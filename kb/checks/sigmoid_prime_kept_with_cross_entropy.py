@@ -145,6 +145,18 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Cross-entropy loss of one saturated sigmoid neuron over the gradient-descent steps. With "
+    "delta = a - y the loss drops to near 0 within the first few dozen steps; with the extra "
+    "factor sigma'(z) it stays high for most of the run and has not reached 0 by the last step."
+)
+FIGURE_CAPTION = (
+    "Keeping σ′(z) with cross-entropy brings back the learning slowdown of a saturated neuron "
+    "(orange); δ = a − y learns at once (blue)."
+)
+
+
 def figure() -> matplotlib.figure.Figure:
     """Loss of Nielsen's saturated neuron under cross-entropy, with and without the extra sigma'."""
     from matplotlib.figure import Figure

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from kb.numerics import RIGHT, WRONG, numerical_grad, rel_err, rng, softmax
 from kb.schema import CheckResult, above, below
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _full_jacobian(s_row: np.ndarray, g_row: np.ndarray) -> np.ndarray:
@@ -80,3 +85,42 @@ def check() -> CheckResult:
             ),
         ],
     )
+
+
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Two heat maps of 4 by 4 matrices for the first example's softmax output s, on one colour "
+    "scale with each entry written in its cell. Left, the full Jacobian ds_i/dz_j = diag(s) - s "
+    "s^T: positive entries s_i(1 - s_i) on the diagonal and negative entries -s_i s_j everywhere "
+    "off it, every row summing to zero. Right, what the element-wise derivative s(1 - s) uses: "
+    "the same diagonal and zeros off it, so its rows do not sum to zero."
+)
+FIGURE_CAPTION = (
+    "The softmax Jacobian of one example (left) and the part of it that s(1 − s) keeps (right): "
+    "the element-wise version drops every off-diagonal −sᵢsⱼ, which is how one class's "
+    "probability pulls on the others."
+)
+
+
+def figure() -> Figure:
+    from matplotlib.figure import Figure
+
+    z = rng(91).normal(scale=1.5, size=(7, 4))  # the check's logits (its first draw)
+    s = softmax(z, axis=1)[0]
+    full = np.diag(s) - np.outer(s, s)
+    diagonal = np.diag(s * (1.0 - s))
+    limit = float(np.abs(full).max())
+    fig = Figure(figsize=(7.2, 3.4))
+    axes = fig.subplots(1, 2)
+    panels = (("full Jacobian diag(s) - s s^T", full), ("element-wise s(1 - s)", diagonal))
+    for ax, (title, matrix) in zip(axes, panels, strict=True):
+        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        for (i, j), entry in np.ndenumerate(matrix):
+            colour = "white" if abs(entry) > 0.6 * limit else "black"
+            label = f"{entry:.2f}".replace("-0.00", "0.00")
+            ax.text(j, i, label, ha="center", va="center", fontsize=8, color=colour)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(4), [f"z{j + 1}" for j in range(4)])
+        ax.set_yticks(range(4), [f"s{i + 1}" for i in range(4)])
+    fig.colorbar(image, ax=axes, shrink=0.8, label="ds_i / dz_j")
+    return fig

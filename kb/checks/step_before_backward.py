@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kb.numerics import RIGHT, WRONG, numerical_grad, rel_err, rng
 from kb.schema import CheckResult, above, below
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 LR, STEPS = 0.2, 40
 
@@ -149,3 +153,58 @@ def check() -> CheckResult:
             ),
         ],
     )
+
+
+ORDERS: list[tuple[str, Callable[[SGD, Regression, Param], None]]] = [
+    ("zero_grad, backward, step", correct),
+    ("zero_grad, step, backward", step_before_backward),
+    ("backward, zero_grad, step", zero_between),
+    ("step, zero_grad, backward", step_then_zero_then_backward),
+]
+
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Left: the four orders of the calls in one training iteration, one row each, drawn as three "
+    "boxes in the order they run (zero_grad, backward, step and their permutations), each row "
+    "labelled with the relative error of the update step() applies against minus the learning "
+    "rate times the current gradient. Right: the training loss of each order over the SGD steps "
+    "on a log scale. zero_grad, backward, step falls; zero_grad, step, backward and backward, "
+    "zero_grad, step stay flat at the starting loss, because step() finds no gradient; step, "
+    "zero_grad, backward falls one step behind the right order."
+)
+FIGURE_CAPTION = (
+    "step() applies whatever .grad holds when it runs: only backward before step, with no "
+    "zero_grad in between, trains; step before backward or zero_grad between them never moves "
+    "the weights."
+)
+
+
+def figure() -> Figure:
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    fig = Figure(figsize=(8.4, 3.6))
+    calls, curves = fig.subplots(1, 2, width_ratios=[1.15, 1.0])
+    colours = {"zero_grad": "#9e9e9e", "backward": "#3f51b5", "step": "#ff7043"}
+    for row, (name, order) in enumerate(ORDERS):
+        y = len(ORDERS) - 1 - row
+        for col, call in enumerate(name.split(", ")):
+            calls.add_patch(
+                Rectangle((col * 1.1, y + 0.15), 1.0, 0.5, color=colours[call], alpha=0.85)
+            )
+            calls.text(
+                col * 1.1 + 0.5, y + 0.4, call, ha="center", va="center", fontsize=8, color="white"
+            )
+        error = applied_update_error(order, 5)
+        calls.text(3.35, y + 0.4, f"update error\n{error:.2g}", va="center", fontsize=7)
+        _, losses = run(order)
+        curves.semilogy(np.arange(1, STEPS + 1), losses, label=name, ls=("-", "--", ":", "-.")[row])
+    calls.set_xlim(-0.1, 4.4)
+    calls.set_ylim(0, len(ORDERS))
+    calls.axis("off")
+    calls.set_title("one iteration, calls in order", fontsize=9)
+    curves.set_xlabel("SGD step")
+    curves.set_ylabel("training loss")
+    curves.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -84,6 +84,19 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Log-log plot of the relative error of dW1 against the learning rate when W2 is updated "
+    "before the error is propagated through it: the error grows in proportion to the learning "
+    "rate and stays above the 1e-7 bound for a right gradient at every rate tried, the smallest"
+    " included."
+)
+FIGURE_CAPTION = (
+    "Updating W2 before propagating through it gives a wrong dW1 at every learning rate; the "
+    "error only shrinks in proportion to the rate."
+)
+
+
 def figure() -> matplotlib.figure.Figure:
     """Relative error of dW1 against the learning rate used by the interleaved update."""
     from matplotlib.figure import Figure

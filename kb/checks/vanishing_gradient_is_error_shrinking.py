@@ -84,6 +84,19 @@ def check() -> CheckResult:
     )
 
 
+# What the figure shows, for the page: its alt text and its caption.
+FIGURE_ALT = (
+    "Bars: the norm of the gradient of the cost for each of 8 sigmoid layers, on a log scale, "
+    "growing by orders of magnitude from the layer next to the input (layer 1) to the output "
+    "layer (layer 8). Dots: the slope of the cost along the same direction measured with "
+    "forward passes only, on top of every bar."
+)
+FIGURE_CAPTION = (
+    "Small gradients near the input are the cost's true sensitivity: forward-only measurements "
+    "(dots) match backprop (bars) in every layer."
+)
+
+
 def figure() -> Figure:
     from matplotlib.figure import Figure
 

@@ -31,6 +31,8 @@ class Measured:
     run: Run | None = None
     error: str | None = None  # why the check did not produce a result
     svg: bytes | None = None  # the figure, when the check module defines figure()
+    figure_alt: str = ""  # what the figure shows (the module's FIGURE_ALT), for its alt text
+    figure_caption: str = ""  # its caption (FIGURE_CAPTION, else FIGURE_ALT)
     figure_error: str | None = None
     figure_seconds: float = 0.0
     example: str | None = None  # Markdown from the check module's example(), when defined
@@ -75,12 +77,32 @@ def render_svg(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+def figure_text(module: ModuleType) -> tuple[str, str]:
+    """``(alt, caption)``: what the module's figure shows, in words.
+
+    A figure is published only with a ``FIGURE_ALT`` that says what it shows (the axes, the
+    curves, what they do), for readers who cannot see it; ``FIGURE_CAPTION`` is the point to
+    take from it and defaults to the alt text.
+    """
+    alt = getattr(module, "FIGURE_ALT", None)
+    if not isinstance(alt, str) or len(alt.split()) < 8:
+        raise TypeError(
+            f"{module.__name__} draws a figure but has no FIGURE_ALT: a sentence or two saying "
+            "what the figure shows (axes, curves, what they do), at least 8 words"
+        )
+    caption = getattr(module, "FIGURE_CAPTION", None) or alt
+    if not isinstance(caption, str):
+        raise TypeError(f"{module.__name__}.FIGURE_CAPTION must be a string")
+    return " ".join(alt.split()), " ".join(caption.split())
+
+
 def _figure(module: ModuleType) -> bytes | None:
     draw = getattr(module, "figure", None)
     if draw is None:
         return None
     if not callable(draw):
         raise TypeError(f"{module.__name__}.figure is not a function")
+    figure_text(module)  # no figure without words for it
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -114,6 +136,7 @@ def measure(check: str, *, figures: bool = True) -> Measured:
     start = time.perf_counter()
     try:
         svg = _figure(module)
+        alt, caption = figure_text(module) if svg is not None else ("", "")
     except Exception as exc:
         return Measured(
             check,
@@ -126,6 +149,8 @@ def measure(check: str, *, figures: bool = True) -> Measured:
         check,
         run=run,
         svg=svg,
+        figure_alt=alt,
+        figure_caption=caption,
         figure_seconds=time.perf_counter() - start,
         example=example,
         example_error=example_error,

@@ -99,6 +99,11 @@ def admonition(kind: str, title: str, body: str) -> str:
     return f'!!! {kind} "{title}"\n\n{indent(body.strip())}\n'
 
 
+def md_escape(text: str) -> str:
+    """Plain text safe inside Markdown inline syntax (an image's alt text, a link's label)."""
+    return re.sub(r"([\\`*_\[\]<>])", r"\\\1", text)
+
+
 def cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
     return " ".join(text.split()).replace("|", "\\|")
@@ -196,12 +201,11 @@ def measured_section(page: Page, measured: Measured) -> str:
         "",
     ]
     if measured.svg is not None:
+        caption = html.escape(measured.figure_caption).replace("*", "&#42;").replace("_", "&#95;")
         parts += [
             '<figure markdown="span">',
-            f"  ![Figure drawn by {page.meta.check}.figure()](figures/{page.slug}.svg)",
-            "  <figcaption>Drawn at build time by <code>figure()</code> in "
-            f"<code>kb/checks/{page.meta.check}.py</code>, from the same seeded computation "
-            "as the numbers above.</figcaption>",
+            f"  ![{md_escape(measured.figure_alt)}](figures/{page.slug}.svg)",
+            f"  <figcaption>{caption}</figcaption>",
             "</figure>",
             "",
         ]
@@ -319,6 +323,19 @@ def example_block(example: Example, *, invalid: bool, fix_safety: str | None) ->
     return "\n".join(parts)
 
 
+def split_valid(rule: type[Rule]) -> tuple[list[Example], list[Example]]:
+    """The VALID examples that show the fix, and the other non-findings.
+
+    The fix is a VALID example that is what ``--fix`` makes of an INVALID one; a rule whose fixes
+    match none (or that has no fix) shows its first VALID example as the rewrite.
+    """
+    fixed = {ex.fixed.strip() for ex in rule.invalid if ex.fixed is not None}
+    fixes = [ex for ex in rule.valid if ex.source.strip() in fixed]
+    if not fixes and rule.valid:
+        fixes = [rule.valid[0]]
+    return fixes, [ex for ex in rule.valid if ex not in fixes]
+
+
 def fix_safety_text(rule: type[Rule]) -> str:
     safety = getattr(rule.fix_safety, "value", rule.fix_safety)
     if safety is None:
@@ -379,9 +396,20 @@ def rule_page(rule: type[Rule], entry: Page | None, measured: Measured | None) -
     ]
     for example in rule.invalid:
         out.append(example_block(example, invalid=True, fix_safety=safety))
+    fixes, others = split_valid(rule)
     out += ["## Use instead {#use-instead}", "", doc(rule.instead), ""]
-    for example in rule.valid:
+    for example in fixes:
         out.append(example_block(example, invalid=False, fix_safety=safety))
+    if others:
+        out += [
+            "## Not flagged {#not-flagged}",
+            "",
+            "Code that looks close to the flagged examples but is right, so the rule leaves it "
+            "alone (each is a test of the rule):",
+            "",
+        ]
+        for example in others:
+            out.append(example_block(example, invalid=False, fix_safety=safety))
     out += ["## Fix safety {#fix-safety}", "", fix_safety_text(rule), ""]
     out += ["## Known problems {#known-problems}", ""]
     out += [doc(rule.known_problems) or "None known.", ""]
