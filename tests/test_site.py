@@ -371,3 +371,25 @@ def test_failing_numeric_test_is_logged_as_an_error(
     text = entry_page(page, measured[page.slug], kb, {})
     assert "The numbers do not support this claim" in text
     assert 'class="bp-fail"' in text
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.code)
+def test_rule_page_shows_the_fix_apart_from_other_non_findings(rule) -> None:
+    from bplint_site.render import rule_page, split_valid
+
+    md = rule_page(rule, None, None)
+    by_id = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"^## .+? \{#([a-z-]+)\}$\n(.*?)(?=^## |\Z)", md, re.M | re.S)
+    }
+    fixes, others = split_valid(rule)
+    assert len(fixes) + len(others) == len(rule.valid)
+    assert fixes or not rule.valid
+    fixed = {ex.fixed.strip() for ex in rule.invalid if ex.fixed}
+    assert all(ex.source.strip() in fixed for ex in fixes) or fixes == rule.valid[:1]
+
+    def blocks(section: str) -> list[str]:
+        return re.findall(r"^(`{3,})python[^\n]*\n(.*?)\n\1$", by_id.get(section, ""), re.M | re.S)
+
+    assert [code for _, code in blocks("use-instead")] == [ex.source.rstrip() for ex in fixes]
+    assert [code for _, code in blocks("not-flagged")] == [ex.source.rstrip() for ex in others]
