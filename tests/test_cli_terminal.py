@@ -154,3 +154,59 @@ def test_check_help_names_the_colour_switches(tmp_path):
     r = bplint("check", "--help", cwd=tmp_path)
     assert r.returncode == 0
     assert "NO_COLOR" in r.stdout and "FORCE_COLOR" in r.stdout
+
+
+# --- messages in the code's own terms ----------------------------------------------------------
+
+
+def _messages(tmp_path, source: str) -> list[str]:
+    (tmp_path / "net.py").write_text("import numpy as np\n" + textwrap.dedent(source))
+    r = bplint("check", "net.py", cwd=tmp_path)
+    return [line for line in r.stdout.splitlines() if line.startswith("net.py:")]
+
+
+def test_bp002_names_the_product_to_write_not_w_transpose(tmp_path):
+    row = """
+        def forward(x, W):
+            return np.tanh(x @ W)
+
+        def backward(dz, W):
+            return dz @ W
+        """
+    (msg,) = _messages(tmp_path, row)
+    assert "BP002" in msg and "write `dz @ W.T`" in msg and "W^T" not in msg
+    column = row.replace("x @ W", "W @ x").replace("dz @ W", "W @ dz")
+    (msg,) = _messages(tmp_path, column)
+    assert "write `W.T @ dz`" in msg and "W^T" not in msg
+
+
+def test_bp003_says_which_operand_goes_where(tmp_path):
+    (msg,) = _messages(
+        tmp_path,
+        """
+        def train(X, y, W1, lr):
+            h = np.tanh(W1 @ X)
+            delta = h - y
+            dW1 = X @ delta.T
+            W1 -= lr * dW1
+            return W1
+        """,
+    )
+    assert "BP003" in msg and "`delta` on the left and `X` on the right (`delta @ X.T`)" in msg
+    assert "gradient first" not in msg
+
+
+def test_bp301_says_once_what_to_flip(tmp_path):
+    msgs = _messages(
+        tmp_path,
+        """
+        def train(X, y, W, lr):
+            out = sigmoid(X @ W)
+            error = y - out
+            W -= lr * X.T @ (error * out * (1 - out))
+            return W
+        """,
+    )
+    (msg,) = msgs
+    assert "BP301" in msg and "subtracts a step built from y − a" in msg
+    assert "add it, or build the step from a − y" in msg and "opposite" not in msg

@@ -268,13 +268,15 @@ class UntransposedWeightInBackward(Rule):
             forward = model.forward_orientation(use.key)
             if len(forward) != 1 or use.applies not in forward:
                 continue
-            weight, _ = model.strip_transpose(use.weight)
-            fixed = model.src(transposed(model, use.weight))
+            written = model.src(use.weight)
+            fixed = use.matmul.node.deep_replace(use.weight, transposed(model, use.weight))
+            # Said in the code's own terms (the operand as written, the product to write), not in
+            # W / W^T, which reads the other way round in row-major code.
             yield Report(
                 use.matmul.node,
-                f"`{model.src(use.matmul.node)}` applies weight `{model.src(weight)}` in the "
-                f"same orientation as the forward pass ({use.applies}); the gradient needs the "
-                f"opposite one: use `{fixed}` in place of `{model.src(use.weight)}`",
+                f"`{model.src(use.matmul.node)}` multiplies by `{written}` the same way the "
+                f"forward pass does; going backwards needs the transpose of `{written}`: "
+                f"write `{model.src(fixed)}`",
                 evidence=(
                     *weight_evidence(model, use.weight, site.scope),
                     *gradient_evidence(model, use.other, site.scope),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis import names as N
@@ -295,16 +297,27 @@ class WeightGradientOrientation(Rule):
                 ):
                     yield self._untransposed(model, node, other, layout)
                 continue
-            want = (
-                "the gradient first (`delta @ a_prev.T`)"
-                if layout == "out-in"
-                else "the input first (`a_prev.T @ dZ`)"
-            )
+            # Said with the code's own operands: which one goes on the left.
+            grad = _operand(model, left if lg else right)
+            data = _operand(model, other)
+            first, second = (grad, data) if layout == "out-in" else (data, grad)
+            if isinstance(node, cst.Call):  # np.outer(a, b) / np.dot(a, b) as written
+                func = model.src(node.func)
+                outer = model.qualname(node.func) in ("numpy.outer", "torch.outer")
+                tail = "" if outer else ".T"
+                rewrite = (
+                    f"{func}({first}, {second}{tail})"
+                    if layout == "out-in"
+                    else f"{func}({first}{tail}, {second})"
+                )
+            else:
+                rewrite = f"{first} @ {second}.T" if layout == "out-in" else f"{first}.T @ {second}"
+            want = f"`{first}` on the left and `{second}` on the right (`{rewrite}`)"
             yield Report(
                 node,
                 f"`{model.src(node)}` builds the weight gradient in the orientation of the "
                 f"other convention: the forward pass stores weights as ({layout.replace('-', ', ')}), "
-                f"so the gradient needs {want}",
+                f"so the product needs {want}",
             )
 
     def _untransposed(self, model: ModuleModel, node, other, layout: str) -> Report:
@@ -317,3 +330,11 @@ class WeightGradientOrientation(Rule):
             f"`{model.src(other)}` without transposing it; the weight gradient sums over the "
             f"batch: use `{fixed}` ({'`delta @ a_prev.T`' if layout == 'out-in' else '`a_prev.T @ dZ`'})",
         )
+
+
+def _operand(model: ModuleModel, node: cst.BaseExpression) -> str:
+    """A product operand as written, without its transpose, parenthesised unless atomic."""
+    base = model.strip_transpose(node)[0]
+    text = model.src(base)
+    atomic = isinstance(base, (cst.Name, cst.Attribute, cst.Subscript, cst.Call))
+    return text if atomic else f"({text})"

@@ -191,12 +191,11 @@ class UpdateSignInconsistent(Rule):
                 continue
             stmt = u.binding.stmt
             node = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else u.binding.target
-            error = "a − y" if sign == 1 else "y − a"
-            op = "+" if u.direction == 1 else "−"
+            error, other = ("a − y", "y − a") if sign == 1 else ("y − a", "a − y")
+            verb, flip = ("adds", "subtract it") if u.direction == 1 else ("subtracts", "add it")
             yield Report(
                 node,
-                f"`{model.src(node).strip()}` moves `{model.src(u.binding.target)}` along its "
-                f"gradient: the step is built from {error}, which has the "
-                f"{'same' if sign == 1 else 'opposite'} sign as ∂C/∂w, and is applied with "
-                f"{op}; gradient descent needs the opposite sign",
+                f"`{model.src(node).strip()}` {verb} a step built from {error}, so "
+                f"`{model.src(u.binding.target)}` moves up its gradient and the loss grows; "
+                f"{flip}, or build the step from {other}",
             )
