@@ -13,6 +13,7 @@ from kb.worked_example import NUDGE, compute
 
 example = worked_example.markdown  # the 2x3 worked example, rendered into the page at build
 figure = worked_example.figure  # the two layers, drawn from the same numbers
+FIGURE_ALT, FIGURE_CAPTION = worked_example.FIGURE_ALT, worked_example.FIGURE_CAPTION
 
 
 def check() -> CheckResult:
