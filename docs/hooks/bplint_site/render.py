@@ -404,8 +404,8 @@ def rule_page(rule: type[Rule], entry: Page | None, measured: Measured | None) -
         out += [
             "## Not flagged {#not-flagged}",
             "",
-            "Code that looks close to the flagged examples but is right, so the rule leaves it "
-            "alone (each is a test of the rule):",
+            "Other code this rule leaves alone, on purpose (each example is one of the rule's "
+            "tests):",
             "",
         ]
         for example in others:
