@@ -108,6 +108,12 @@ CLAIMS = [
     ),
     Claim("numeric-tests.md", r"with step `H = ([^`]+)`", lambda: (numerics.H,)),
     Claim(
+        "conventions.md",
+        r"the finite-difference step \(\$10\^\{(-?\d+)\}\$",
+        lambda: (numerics.H,),
+        "order",
+    ),
+    Claim(
         "numeric-tests.md",
         r"rounding of order \$\\varepsilon/h\$, about\s+\$10\^\{(-?\d+)\}\$ relative in float64",
         lambda: (value(GRADCHECK, "centred, h = 1e-5, float64"),),
