@@ -213,7 +213,7 @@ def test_notebook_with_500_cells(tmp_path: Path) -> None:
 def test_recursion_and_memory_errors_stay_in_their_file(tmp_path: Path, monkeypatch) -> None:
     import linter.engine
 
-    def boom(prep, path, rules):
+    def boom(prep, path, rules, original=None):
         raise MemoryError if path.name == "a.py" else RecursionError
 
     monkeypatch.setattr(linter.engine, "lint_prepared", boom)
