@@ -111,6 +111,15 @@ _SCALAR_FUNCS = frozenset(
         "numpy.float32",
     }
 )
+_RNG_FACTORIES = frozenset(
+    {
+        "numpy.random.default_rng",
+        "numpy.random.RandomState",
+        "numpy.random.Generator",
+        "torch.Generator",
+        "random.Random",
+    }
+)
 _OUTPUT_ROLES = frozenset({Role.ACT, Role.PROB, Role.PREACT, Role.LINEAR})
 CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.functional"}
 
@@ -139,6 +148,7 @@ class ModuleModel:
         self._input_weights: set[str] | None = None
         self._bias_keys: set[str] | None = None
         self._random: set[str] | None = None
+        self._rngs: set[str] | None = None
 
     # --- names ---------------------------------------------------------------------------------
 
@@ -404,9 +414,27 @@ class ModuleModel:
                 isinstance(func, cst.Attribute)
                 and func.attr.value in N.RANDOM_METHODS
                 and self.qualname(func) is None
-                and _looks_like_rng(func.value)
+                and self.is_rng(func.value)
             )
         return False
+
+    def is_rng(self, node: cst.BaseExpression) -> bool:
+        """A random generator: what ``np.random.default_rng(...)``/``RandomState(...)`` returned
+        (followed through names and ``self.`` attributes); a conventional name breaks a tie."""
+        if self._rngs is None:
+            found: set[str] = set()
+            for scope in self.c.scopes:
+                for key, bindings in scope.bindings.items():
+                    for b in bindings:
+                        if (
+                            b.kind == "assign"
+                            and isinstance(b.value, cst.Call)
+                            and self.qualname(b.value.func) in _RNG_FACTORIES
+                        ):
+                            found.add(key)
+            self._rngs = found
+        key = dotted(node)
+        return (key is not None and key in self._rngs) or _looks_like_rng(node)
 
     def _update_key(self, b: Binding, scope: Scope) -> str | None:
         if b.value is None:
@@ -672,14 +700,14 @@ class ModuleModel:
             if forward is None:
                 return None
             fparams = [p for p in forward.params if p not in ("self", "cls", "ctx")]
-            return None if fparams and fparams[0] == params[0] else params[0]
+            return _upstream_of(params, fparams)
         for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
             if back in fn.name:
                 partner = fn.name.replace(back, fwd)
                 for s in self.c.functions.get(partner, []):
                     if s.cls is None:
                         fparams = [p for p in s.params if p not in ("self", "cls")]
-                        return None if fparams and fparams[0] == params[0] else params[0]
+                        return _upstream_of(params, fparams)
         return None
 
     def forward_input_weights(self) -> set[str]:
@@ -1249,7 +1277,7 @@ class ModuleModel:
         func = node.func
         if isinstance(func, cst.Attribute) and qn is None:
             method = func.attr.value
-            if method in N.RANDOM_METHODS and _looks_like_rng(func.value):
+            if method in N.RANDOM_METHODS and self.is_rng(func.value):
                 return {Role.INIT}
             local = self.local_function(func, scope)
             if local is None:
@@ -1614,11 +1642,62 @@ class ModuleModel:
             if b not in seen:
                 seen.add(b)
                 yield b, scope
+        chain = list(self._chain_rule_weight_gradients())
+        if kind == "weight":
+            for b, scope in chain:
+                if b not in seen:
+                    seen.add(b)
+                    yield b, scope
+        else:
+            for b, scope in self._upstream_copies({sc for _, sc in chain}):
+                if b not in seen:
+                    seen.add(b)
+                    yield b, scope
         pattern = N.WEIGHT_GRAD_NAME if kind == "weight" else N.BIAS_GRAD_NAME
         for b, scope in self._named_stores(pattern):
             if b not in seen:
                 seen.add(b)
                 yield b, scope
+
+    def _chain_rule_weight_gradients(self) -> Iterator[tuple[Binding, Scope]]:
+        """In the backward half of a forward/backward pair, a value computed as a product of
+        the upstream gradient with data (the layer's input, never a weight) is a weight
+        gradient: the chain rule gives nothing else that shape."""
+        for scope in self.c.scopes:
+            upstream = self.upstream_gradient_param(scope)
+            if upstream is None:
+                continue
+            for bindings in scope.bindings.values():
+                for b in bindings:
+                    if b.kind != "assign" or b.value is None:
+                        continue
+                    mm = self.matmul(self.core_value(b.value))
+                    if mm is None:
+                        continue
+                    sides = [self.strip_transpose(x)[0] for x in (mm.left, mm.right)]
+                    grads = [self.has(x, scope, Role.GRAD) for x in sides]
+                    if grads[0] == grads[1]:
+                        continue
+                    other = sides[1] if grads[0] else sides[0]
+                    if self.is_weight(other, scope):
+                        continue
+                    if self.is_data(other, scope) or self.has(other, scope, Role.ACT):
+                        yield b, scope
+
+    def _upstream_copies(self, scopes: set[Scope]) -> Iterator[tuple[Binding, Scope]]:
+        """``db = dout`` / ``db = dZ / m`` beside a weight gradient ``x.T @ dout``: the upstream
+        gradient itself, kept as a separate result, is the bias gradient (the weight gradient
+        sums the batch; this one must too)."""
+        for scope in scopes:
+            upstream = self.upstream_gradient_param(scope)
+            for bindings in scope.bindings.values():
+                for b in bindings:
+                    if b.kind != "assign" or b.value is None:
+                        continue
+                    core = self.core_value(b.value)
+                    if isinstance(core, cst.Name) and core.value == upstream:
+                        if not (isinstance(b.target, cst.Name) and b.target.value == upstream):
+                            yield b, scope
 
     def bias_keys(self) -> set[str]:
         """Keys added to a matrix product (``W @ x + b``, ``np.dot(x, W) + self.b``)."""
@@ -1843,6 +1922,17 @@ def _one_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
         and number_value(node.left) == 1.0
     ):
         return node.right
+    return None
+
+
+def _upstream_of(params: list[str], forward_params: list[str]) -> str | None:
+    """The upstream-gradient parameter of a backward half, given its forward half's parameters:
+    the first one, unless that is the forward's input (then the backward takes data first, and
+    only ``backward(x, g)`` says which one is the gradient)."""
+    if not forward_params or forward_params[0] != params[0]:
+        return params[0]
+    if len(params) == 2 and params[1] not in forward_params:
+        return params[1]
     return None
 
 
