@@ -22,6 +22,8 @@ import re
 import libcst as cst
 
 KEEP = frozenset(dir(builtins)) | {"self", "cls", "ctx", "__name__", "__file__", "_"}
+# Attributes a framework defines (a tensor's ``.grad``), assigned by users but not named by them.
+FRAMEWORK_ATTRS = frozenset({"grad", "data", "requires_grad", "training", "grad_fn", "is_leaf"})
 _KEY_RE = re.compile(r"^([A-Za-z_]+)(\d*)$")
 
 
@@ -262,7 +264,7 @@ def alpha_rename(source: str) -> str:
             names[n] = f"v{len(names)}"
     attrs: dict[str, str] = {}
     for a in census.attrs:
-        if a not in kept and a not in attrs and not a.startswith("__"):
+        if a not in kept and a not in attrs and not a.startswith("__") and a not in FRAMEWORK_ATTRS:
             attrs[a] = f"f{len(attrs)}"
     prefixes: dict[str, str] = {}
     for k in census.keys:

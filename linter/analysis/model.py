@@ -856,9 +856,7 @@ class ModuleModel:
                 node.operator, cst.Multiply
             ):
                 continue
-            factors = factors_of(node)
-            if len(factors) < 2:
-                continue
+            factors = [*factors_of(node.left), *factors_of(node.right)]  # its own parens too
             deriv = {i for i, f in enumerate(factors) if self._is_derivative(f, site.scope)}
             for i, f in enumerate(factors):
                 for j, g in enumerate(factors):

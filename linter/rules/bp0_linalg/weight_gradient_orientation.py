@@ -139,6 +139,19 @@ class WeightGradientOrientation(Rule):
             """,
             note="The batch is summed by `P.T @ g`: the right weight gradient.",
         ),
+        Valid(
+            """
+            import numpy as np
+
+            def train(X, Y, lr):
+                W = np.random.randn(3, 2)
+                for _ in range(10):
+                    out = np.tanh(X @ W)
+                    W -= lr * X.T @ ((out - Y) * (1 - out**2))
+                return W
+            """,
+            note="`lr * X.T @ g` is `(lr * X.T) @ g`: the input is transposed, the scale aside.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -292,10 +305,11 @@ class WeightGradientOrientation(Rule):
             if got == layout:
                 if (
                     model.matmul(node) is not None
-                    and not model.strip_transpose(left)[1]
-                    and not model.strip_transpose(right)[1]
+                    and not model.strip_transpose(model.core_value(left))[1]
+                    and not model.strip_transpose(model.core_value(right))[1]
+                    and isinstance(model.core_value(other), cst.Name | cst.Attribute)
                 ):
-                    yield self._untransposed(model, node, other, layout)
+                    yield self._untransposed(model, node, model.core_value(other), layout)
                 continue
             # Said with the code's own operands: which one goes on the left.
             grad = _operand(model, left if lg else right)
