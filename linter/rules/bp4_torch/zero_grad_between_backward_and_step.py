@@ -21,7 +21,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     code = "BP403"
     prefilter = (P.BASE, P.OPTIMIZER_STEP)  # a zero can be a helper call: no word for it
     name = "zero-grad-between-backward-and-step"
-    kb = "step-before-backward"
+    kb = "zero-grad-between-backward-and-step"
     summary = "zero_grad() between loss.backward() and optimizer.step()."
     why = (
         "`zero_grad()` sets every `.grad` to `None` (or zero). Between `backward()` and "
