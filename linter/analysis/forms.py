@@ -107,7 +107,8 @@ def _square_of(model: ModuleModel, node: cst.BaseExpression) -> cst.BaseExpressi
     return None
 
 
-def _one_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
+def one_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``1 - x`` -> x."""
     if (
         isinstance(node, cst.BinaryOperation)
         and isinstance(node.operator, cst.Subtract)
@@ -323,7 +324,7 @@ class Forms:
         for f in firsts:
             for g in seconds:
                 for a, b in ((f, g), (g, f)):
-                    rest = _one_minus(b)
+                    rest = one_minus(b)
                     if rest is not None and _same(a, rest):
                         inner = self.form(self._through_local(a, scope), scope)
                         if inner is not None and inner.kind is Kind.SIGMOID:

@@ -28,7 +28,7 @@ from linter.analysis.exprs import (
     positional_args,
     string_value,
 )
-from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind
+from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind, one_minus
 
 
 class Role(StrEnum):
@@ -860,7 +860,7 @@ class ModuleModel:
             deriv = {i for i, f in enumerate(factors) if self._is_derivative(f, site.scope)}
             for i, f in enumerate(factors):
                 for j, g in enumerate(factors):
-                    rest = _one_minus(g)
+                    rest = one_minus(g)
                     if i != j and rest is not None and rest.deep_equals(f):
                         deriv |= {i, j}
             if not deriv:
@@ -1753,11 +1753,9 @@ class ModuleModel:
                 if rs and not ls:
                     node = node.left
                     continue
-                lstep = self.is_step(node.left, scope) or N.LR_NAME.match(dotted(node.left) or "")
-                rstep = self.is_step(node.right, scope) or N.LR_NAME.match(
-                    (dotted(node.right) or "").rsplit(".", 1)[-1]
-                )
-                if bool(lstep) != bool(rstep):
+                lstep = self.is_step(node.left, scope)  # is_step breaks ties by a rate's name
+                rstep = self.is_step(node.right, scope)
+                if lstep != rstep:
                     node = node.right if lstep else node.left
                     continue
                 lm, rm = self._is_product(node.left), self._is_product(node.right)
@@ -1911,16 +1909,6 @@ class ModuleModel:
 
 
 # --- small syntactic helpers ----------------------------------------------------------------------
-
-
-def _one_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
-    if (
-        isinstance(node, cst.BinaryOperation)
-        and isinstance(node.operator, cst.Subtract)
-        and number_value(node.left) == 1.0
-    ):
-        return node.right
-    return None
 
 
 def _upstream_of(params: list[str], forward_params: list[str]) -> str | None:
