@@ -11,7 +11,7 @@ import libcst as cst
 from linter.analysis import ModuleModel, Role
 from linter.analysis import names as N
 from linter.analysis.collect import Binding, Scope
-from linter.analysis.exprs import calls_in, names_in, number_value, positional_args
+from linter.analysis.exprs import calls_in, int_value, names_in, number_value, positional_args
 from linter.analysis.model import _is_scalar, resolve_local
 
 
@@ -242,3 +242,16 @@ def reads_grad(value: cst.BaseExpression) -> bool:
 
     value.visit(_V())
     return found
+
+
+def one_example(model: ModuleModel, value: cst.BaseExpression, scope: Scope) -> int | None:
+    """``dout[0]`` in a layer's backward whose weight gradient sums ``dout`` over the batch
+    (``x.T @ dout``): one row of the upstream gradient, i.e. one example's gradient; the row."""
+    if not (isinstance(value, cst.Subscript) and isinstance(value.value, cst.Name)):
+        return None
+    if value.value.value != model.upstream_gradient_param(scope) or len(value.slice) != 1:
+        return None
+    index = value.slice[0].slice
+    if not isinstance(index, cst.Index):
+        return None
+    return int_value(index.value)

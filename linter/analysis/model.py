@@ -1693,6 +1693,13 @@ class ModuleModel:
                     if b.kind != "assign" or b.value is None:
                         continue
                     core = self.core_value(b.value)
+                    if (  # ``db = dout[0]``: one example's row of it
+                        isinstance(core, cst.Subscript)
+                        and len(core.slice) == 1
+                        and isinstance(core.slice[0].slice, cst.Index)
+                        and int_value(core.slice[0].slice.value) is not None
+                    ):
+                        core = core.value
                     if isinstance(core, cst.Name) and core.value == upstream:
                         if not (isinstance(b.target, cst.Name) and b.target.value == upstream):
                             yield b, scope

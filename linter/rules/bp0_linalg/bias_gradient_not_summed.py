@@ -8,7 +8,7 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
-from linter.analysis.gradients import batched, unreduced
+from linter.analysis.gradients import batched, one_example, unreduced
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -122,6 +122,20 @@ class BiasGradientNotSummed(Rule):
     invalid = [
         Invalid(
             """
+            class Affine:
+                def forward(self, x):
+                    self.x = x
+                    return np.dot(x, self.W) + self.b
+
+                def backward(self, dout):
+                    self.dW = np.dot(self.x.T, dout)
+                    self.db = dout[0]
+                    return np.dot(dout, self.W.T)
+            """,
+            at=(8, 19),
+        ),
+        Invalid(
+            """
             def backward(dZ, A_prev, m):
                 dW = A_prev.T @ dZ / m
                 db = dZ / m
@@ -205,6 +219,15 @@ class BiasGradientNotSummed(Rule):
         for b, scope in model.gradient_stores("bias"):
             assert b.value is not None
             value = b.value
+            row = one_example(model, value, scope)
+            if row is not None:
+                yield Report(
+                    value,
+                    f"bias gradient `{model.src(value)}` is the gradient of example {row} only; "
+                    f"a bias is added to every example, so its gradient is the sum over the "
+                    f"batch: e.g. `np.sum({model.src(value.value)}, axis=0)`",  # type: ignore[attr-defined]
+                )
+                continue
             if isinstance(value, cst.Subscript | cst.Attribute):
                 continue  # ``db1 = grads['db1']``: a lookup; the gradient was formed elsewhere
             if not model.has(value, scope, Role.GRAD) or not unreduced(model, value, scope):

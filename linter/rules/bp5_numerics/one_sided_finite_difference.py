@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from fractions import Fraction
 
 import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.numerics import half_steps, in_gradient_check, perturbs, small_step
+from linter.analysis.stencil import Stencil, stencil
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -101,6 +103,34 @@ class OneSidedFiniteDifference(Rule):
             """,
             note="A slope shown to build intuition, not a gradient check.",
         ),
+        Valid(
+            """
+            def check_gradient(net, X, y, i, eps=1e-5):
+                w = net.get_weight(i)
+                net.set_weight(i, w + eps)
+                plus = net.loss(X, y)
+                net.set_weight(i, w - eps)
+                minus = net.loss(X, y)
+                net.set_weight(i, w)
+                return (plus - minus) / (2 * eps)
+            """,
+            note="Centred, with the parameter set through a setter method.",
+        ),
+        Valid(
+            """
+            def grad_check(f, x, h=1e-5):
+                g = np.zeros_like(x)
+                for i in range(len(x)):
+                    x[i] = x[i] + h
+                    fp = f(x)
+                    x[i] = x[i] - 2 * h
+                    fm = f(x)
+                    x[i] = x[i] + h
+                    g[i] = (fp - fm) / (2 * h)
+                return g
+            """,
+            note="Centred: the second change moves x from x + h to x − h.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -190,6 +220,33 @@ class OneSidedFiniteDifference(Rule):
             """,
             at=(6, 16),
         ),
+        Invalid(
+            """
+            def numerical_gradient(f, x, h=1e-4):
+                grad = np.zeros_like(x)
+                for i in range(x.size):
+                    old = x.flat[i]
+                    x.flat[i] = old + h
+                    up = f(x)
+                    x.flat[i] = old
+                    here = f(x)
+                    grad.flat[i] = (up - here) / (2 * h)
+                return grad
+            """,
+            at=(9, 24),
+        ),
+        Invalid(
+            """
+            def check_gradient(net, X, y, i, eps=1e-5):
+                w = net.get_weight(i)
+                net.set_weight(i, w + eps)
+                plus = net.loss(X, y)
+                net.set_weight(i, w)
+                base = net.loss(X, y)
+                return (plus - base) / eps
+            """,
+            at=(7, 12),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -203,6 +260,14 @@ class OneSidedFiniteDifference(Rule):
                 isinstance(num, cst.BinaryOperation) and isinstance(num.operator, cst.Subtract)
             ):
                 continue
+            if not in_gradient_check(site):
+                continue
+            found = stencil(model, site)
+            if found is not None:
+                if found.centred and found.consistent:
+                    continue
+                yield Report(node, _message(model, node, found), evidence=_evidence(found))
+                continue
             step = node.right
             if not small_step(step, site.scope):
                 continue
@@ -210,10 +275,43 @@ class OneSidedFiniteDifference(Rule):
                 continue
             if half_steps(model, step, site.scope):
                 continue
-            if not in_gradient_check(site):
-                continue
             yield Report(
                 node,
                 f"`{model.src(node)}` is a one-sided finite difference (error O(h)); use the "
                 f"centred difference (f(x + h) − f(x − h)) / (2h), error O(h²)",
             )
+
+
+def _points(found: Stencil) -> str:
+    def at(offset: Fraction) -> str:
+        if offset == 0:
+            return "x"
+        mag = abs(offset)
+        return f"x {'+' if offset > 0 else '−'} {'' if mag == 1 else f'{mag}·'}h"
+
+    return f"{at(found.plus.offset)} and {at(found.minus.offset)}"
+
+
+def _message(model: ModuleModel, node: cst.BaseExpression, found: Stencil) -> str:
+    text = f"`{model.src(node)}` evaluates the function at {_points(found)}"
+    spread = found.plus.offset - found.minus.offset
+    if not found.consistent:
+        if spread == -found.divisor:
+            scale = "so it estimates the negated derivative"
+        else:
+            ratio = spread / found.divisor
+            shown = str(ratio) if ratio.denominator == 1 else f"{float(ratio):g}"
+            scale = f"so it estimates {shown}× the derivative"
+        div = "h" if found.divisor == 1 else f"{found.divisor}·h"
+        text += f" but divides by {div}, {scale}"
+        if not found.centred:
+            text += "; it is also one-sided (error O(h))"
+        return text + "; use (f(x + h) − f(x − h)) / (2h)"
+    return (
+        text
+        + ": a one-sided difference (error O(h)); use (f(x + h) − f(x − h)) / (2h), error O(h²)"
+    )
+
+
+def _evidence(found: Stencil) -> tuple[tuple[cst.CSTNode, str], ...]:
+    return found.plus.evidence + found.minus.evidence
