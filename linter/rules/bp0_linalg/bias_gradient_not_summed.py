@@ -122,20 +122,6 @@ class BiasGradientNotSummed(Rule):
     invalid = [
         Invalid(
             """
-            class Affine:
-                def forward(self, x):
-                    self.x = x
-                    return np.dot(x, self.W) + self.b
-
-                def backward(self, dout):
-                    self.dW = np.dot(self.x.T, dout)
-                    self.db = dout[0]
-                    return np.dot(dout, self.W.T)
-            """,
-            at=(8, 19),
-        ),
-        Invalid(
-            """
             def backward(dZ, A_prev, m):
                 dW = A_prev.T @ dZ / m
                 db = dZ / m
@@ -212,6 +198,20 @@ class BiasGradientNotSummed(Rule):
                 self.db = dZ / n
             """,
             at=(3, 15),
+        ),
+        Invalid(
+            """
+            class Affine:
+                def forward(self, x):
+                    self.x = x
+                    return np.dot(x, self.W) + self.b
+
+                def backward(self, dout):
+                    self.dW = np.dot(self.x.T, dout)
+                    self.db = dout[0]
+                    return np.dot(dout, self.W.T)
+            """,
+            at=(8, 19),
         ),
     ]
 
