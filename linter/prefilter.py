@@ -92,6 +92,8 @@ NLL = r"(?i:nll)"
 WITH_LOGITS = r"(?i:with_?logits)"
 AUTOGRAD_FUNCTION = r"Function"  # a class based on torch.autograd.Function
 DROPOUT = r"(?i:dropout)"
+EVAL_BLOCK = r"no_grad|inference_mode"
+MODE_LAYER = r"(?i:dropout|batchnorm|instancenorm)"
 NOQA_CODE = r"(?i:noqa[^\n]*?\b(?:BP\d{3}|[a-z]+-[a-z-]+))"
 
 

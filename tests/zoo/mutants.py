@@ -77,6 +77,10 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "running += loss.item()", "running += loss"),
     _m("torch/mlp_classifier", "BP405", "forward ends in softmax before CrossEntropyLoss",
        "        return self.out(h)", "        return torch.softmax(self.out(h), dim=1)"),
+    _m("torch/mlp_classifier", "BP411", "model.eval() dropped before the no_grad evaluation",
+       "    model.eval()\n", "", at="with torch.no_grad():"),
+    _m("torch/mlp_classifier", "BP412", "dropout layer built inside forward",
+       "h = self.drop(h)", "h = nn.Dropout(0.2)(h)"),
     # --- torch/gan_loop ------------------------------------------------------------------------
     _m("torch/gan_loop", "BP401", "the generator's zero_grad() deleted",
        "    opt_g.zero_grad()\n", "", at="opt_g.step()"),

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
+from linter.analysis.torch_modes import modes
 from linter.rule import Invalid, Report, Rule, Valid
 
 MESSAGE = (
@@ -15,10 +16,17 @@ MESSAGE = (
     "layer"
 )
 
+ATTENTION = (
+    "`{call}` drops attention weights in evaluation too: its `dropout_p` does not depend on "
+    "`self.training`, and the functional attention has no mode; pass "
+    "`dropout_p=self.p if self.training else 0.0`"
+)
+
 
 class FunctionalDropoutAlwaysOn(Rule):
     """Flags ``F.dropout`` in an ``nn.Module`` method called without ``training=self.training``
-    (or with ``training=True``)."""
+    (or with ``training=True``), and ``F.scaled_dot_product_attention`` with a ``dropout_p``
+    that does not read ``self.training``."""
 
     code = "BP410"
     prefilter = (P.BASE, P.DROPOUT)
@@ -32,7 +40,11 @@ class FunctionalDropoutAlwaysOn(Rule):
         "reported accuracy is noisy and too low."
     )
     instead = "Write `F.dropout(x, p, training=self.training)` or use `self.drop = nn.Dropout(p)`."
-    known_problems = "Only calls inside methods of classes derived from `nn.Module` are checked."
+    known_problems = (
+        "Only calls inside methods of classes derived from `nn.Module` are checked; an attention "
+        "`dropout_p` is flagged when it is a non-zero number or a module attribute that no "
+        "assignment derives from the training flag."
+    )
     valid = [
         Valid(
             """
@@ -115,6 +127,21 @@ class FunctionalDropoutAlwaysOn(Rule):
             class Net(nn.Module):
                 def forward(self, x):
                     return F.dropout(x, 0.5, training=False)
+            """
+        ),
+        Valid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Attention(nn.Module):
+                def __init__(self, p):
+                    super().__init__()
+                    self.p = p
+
+                def forward(self, q, k, v):
+                    p = self.p if self.training else 0.0
+                    return F.scaled_dot_product_attention(q, k, v, dropout_p=p)
             """
         ),
     ]
@@ -215,9 +242,29 @@ class FunctionalDropoutAlwaysOn(Rule):
             """,
             at=(7, 13),
         ),
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Attention(nn.Module):
+                def __init__(self, p):
+                    super().__init__()
+                    self.p = p
+
+                def forward(self, q, k, v):
+                    return F.scaled_dot_product_attention(q, k, v, dropout_p=self.p)
+            """,
+            at=(10, 16),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for call in facts(model).dropout_always_on():
             text = " ".join(model.src(call).split())
             yield Report(call, MESSAGE.format(call=text if len(text) <= 50 else text[:47] + "..."))
+        for call in modes(model).attention_dropout_always_on():
+            text = " ".join(model.src(call).split())
+            yield Report(
+                call, ATTENTION.format(call=text if len(text) <= 50 else text[:47] + "...")
+            )
