@@ -1137,8 +1137,7 @@ class TorchFacts:
         for word in with_step:
             if not any(e.kind == "backward" for e in word):
                 continue
-            if any(e.kind == "maybe-zero" for e in word):
-                continue
+            unknown = any(e.kind == "maybe-zero" for e in word)
             for i, e in enumerate(word):
                 if e.kind != "step":
                     continue
@@ -1148,6 +1147,8 @@ class TorchFacts:
                 if first is None or first.kind != "zero":
                     continue
                 zero_at = word.index(first)
+                if unknown and zero_at > i:
+                    continue  # across iterations an unknown callee may have stepped or cleared
                 backward_before_zero = any(x.kind == "backward" for x in word[:zero_at])
                 if zero_at < i and backward_before_zero:
                     return OrderFault("zero-between", first.node, opt, loop)

@@ -138,6 +138,22 @@ class StepBeforeBackward(Rule):
         Invalid(
             """
             import torch
+            from helpers import clip
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in loader:
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+                opt.step()
+                loss.backward()
+                clip(opt, 5.0)
+            """,
+            at=(7, 5),
+            note="code that cannot be read, handed the optimizer after backward(), cannot undo "
+            "the zero_grad() right before the step",
+        ),
+        Invalid(
+            """
+            import torch
             opt = torch.optim.SGD(model.parameters(), lr=0.1)
             for x, y in loader:
                 opt.zero_grad()
