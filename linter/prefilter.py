@@ -51,6 +51,8 @@ HELPER_IMPORT = (
     rf"|^[ \t]*from[ \t]+[\w.]+[ \t]+import[ \t]*\([^)]*{_HELPER_WORDS}"
 )
 DERIVATIVE = f"{ONE_MINUS}|{STEP}|{HELPER_IMPORT}"
+# x(1 − x) expanded (``x - x**2``, ``x - np.square(x)``) or built over statements (``dx -= ...``)
+EXPANDED_POLY = r"\*\*\s*2\b|square|power|-="
 RELU_FORM = rf"maximum|clip|clamp|relu|{STEP}|{HELPER_IMPORT}"
 EXP = r"\bexp\b|expit|sigmoid|softmax|logistic|logsumexp"
 LOG = r"\blog"

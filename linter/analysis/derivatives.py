@@ -10,7 +10,7 @@ import libcst as cst
 
 from linter.analysis import ModuleModel, Role
 from linter.analysis.collect import Scope, Site
-from linter.analysis.exprs import factors_of, same_name
+from linter.analysis.exprs import contains, factors_of, same_name
 from linter.analysis.forms import DERIVATIVES, Form, Kind
 
 
@@ -34,7 +34,16 @@ def derivative_sites(model: ModuleModel) -> Iterator[tuple[cst.CSTNode, Form, Sc
             and model.callers(scope)
         ):
             continue
+        if _in_flag_branch(model, node, scope):
+            continue
         yield node, form, scope
+
+
+def _in_flag_branch(model: ModuleModel, node: cst.CSTNode, scope: Scope) -> bool:
+    """Inside the derivative branch of a derivative-switch helper the module calls: judged at
+    the calls that turn the switch on."""
+    found = model.forms.flag_branches(scope)
+    return found is not None and contains(found[2], node) and bool(model.callers(scope))
 
 
 def derivative_candidates(model: ModuleModel) -> Iterator[tuple[Site, cst.BaseExpression]]:
@@ -65,6 +74,8 @@ def sigmoid_prime_factor(model: ModuleModel, node: cst.BaseExpression, scope: Sc
 def softmax_poly(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Form | None:
     """``p * (1 - p)`` of a softmax output p (the 'elementwise softmax Jacobian')."""
     form = model.forms.form(node, scope)
+    if form is not None and form.kind is Kind.SOFTMAX_DIAG_OF_Z:
+        return form
     if form is not None and form.kind is Kind.OUTPUT_POLY:
         if model.has(form.operand, scope, Role.PROB):
             return form

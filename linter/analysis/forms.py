@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from linter.analysis import names as N
+from linter.analysis.algebra import Algebra, output_poly
 from linter.analysis.exprs import dotted, factors_of, number_value, positional_args
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Kind(StrEnum):
     STEP = "1[x > 0]"  # relu'(z); same for z and a
     LOG_SOFTMAX = "x - log(sum(exp(x)))"
     SOFTMAX_JACOBIAN = "diag(s) - s s^T"
+    SOFTMAX_DIAG_OF_Z = "s(z)(1 - s(z)), s = softmax"  # the Jacobian's diagonal alone
 
     @property
     def is_derivative(self) -> bool:
@@ -50,6 +52,7 @@ DERIVATIVES = frozenset(
         Kind.TANH_PRIME_OF_Z,
         Kind.ONE_MINUS_SQUARE,
         Kind.STEP,
+        Kind.SOFTMAX_DIAG_OF_Z,
     }
 )
 ACTIVATION_KINDS = frozenset({Kind.SIGMOID, Kind.TANH, Kind.RELU, Kind.SOFTMAX})
@@ -118,12 +121,74 @@ def one_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
     return None
 
 
+def _unshifted(model: ModuleModel, node: cst.BaseExpression) -> cst.BaseExpression:
+    """``x - x.max(...)`` / ``x - np.max(x, ...)`` -> x: the softmax is shift-invariant."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
+        right = node.right
+        if isinstance(right, cst.Call):
+            args = positional_args(right)
+            if model.qualname(right.func) in ("numpy.max", "numpy.amax", "torch.max") and args:
+                if args[0].deep_equals(node.left):
+                    return node.left
+            func = right.func
+            if isinstance(func, cst.Attribute) and func.attr.value == "max":
+                if func.value.deep_equals(node.left):
+                    return node.left
+    return node
+
+
+def _flag_test(test: cst.BaseExpression) -> str | None:
+    """``flag``, ``flag == True``, ``flag is True`` -> flag."""
+    if isinstance(test, cst.Name):
+        return test.value
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        comp = test.comparisons[0]
+        if (
+            isinstance(comp.operator, cst.Equal | cst.Is)
+            and isinstance(test.left, cst.Name)
+            and _is_true(comp.comparator)
+        ):
+            return test.left.value
+    return None
+
+
+def _is_true(node: cst.BaseExpression | None) -> bool:
+    return (isinstance(node, cst.Name) and node.value == "True") or number_value(node) == 1.0
+
+
+def _is_false(node: cst.BaseExpression | None) -> bool:
+    return (isinstance(node, cst.Name) and node.value == "False") or number_value(node) == 0.0
+
+
+def _returns_of(stmts: object) -> list[cst.BaseExpression]:
+    out: list[cst.BaseExpression] = []
+    for stmt in stmts:  # type: ignore[attr-defined]
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Return) and small.value is not None:
+                    out.append(small.value)
+    return out
+
+
+def _only_return(stmts: object) -> cst.BaseExpression | None:
+    """The returned value of a block that is one return statement."""
+    stmts = list(stmts)  # type: ignore[call-overload]
+    if len(stmts) != 1:
+        return None
+    found = _returns_of(stmts)
+    return found[0] if len(found) == 1 else None
+
+
 class Forms:
     """Memoised form recognition over one module model."""
 
     def __init__(self, model: ModuleModel) -> None:
         self.m = model
         self._helpers: dict[Scope, Kind | None] = {}
+        self.algebra = Algebra(model)
+        self._flags: dict[
+            Scope, tuple[str, int, cst.BaseExpression, cst.BaseExpression] | None
+        ] = {}
 
     # --- calls ---------------------------------------------------------------------------------
 
@@ -179,6 +244,9 @@ class Forms:
                 return inner
         helper = self.m.local_function(func, scope)
         if helper is not None and args:
+            flagged = self.flag_call_kind(call, helper)
+            if flagged is not None:
+                return Form(flagged, args[0], helper)
             kind = self.helper_kind(helper)
             if kind is not None:
                 return Form(kind, args[0], helper)
@@ -218,6 +286,70 @@ class Forms:
                 kind = _NAME_KINDS[base]
         self._helpers[key] = kind
         return kind
+
+    def flag_branches(
+        self, fn: Scope
+    ) -> tuple[str, int, cst.BaseExpression, cst.BaseExpression] | None:
+        """A helper with a derivative switch: ``def f(x, derivative=False): if derivative:
+        return D; return F`` -> (flag name, its position among the arguments, D, F). The flag
+        is a parameter with a ``False`` default; the test is the flag itself, ``flag == True``
+        or ``flag is True``; the two returns are the branch and what follows it (or its else)."""
+        if fn in self._flags:
+            return self._flags[fn]
+        self._flags[fn] = None
+        params = [p for p in fn.params if p not in ("self", "cls")]
+        body = getattr(getattr(fn.node, "body", None), "body", ())
+        for i, stmt in enumerate(body):
+            if not isinstance(stmt, cst.If):
+                continue
+            flag = _flag_test(stmt.test)
+            default = fn.param_defaults.get(flag or "")
+            if flag is None or flag not in params[1:] or not _is_false(default):
+                continue
+            on = _only_return(stmt.body.body)
+            if isinstance(stmt.orelse, cst.Else):
+                off = _only_return(stmt.orelse.body.body)
+            else:
+                off = next(iter(_returns_of(body[i + 1 : i + 2])), None)
+            if on is not None and off is not None:
+                self._flags[fn] = (flag, params.index(flag), on, off)
+            break
+        return self._flags[fn]
+
+    def flag_call_kind(self, call: cst.Call, fn: Scope) -> Kind | None:
+        """What a call of a derivative-switch helper computes from its first argument: the
+        derivative branch when the call turns the flag on (``f(z, derivative=True)``,
+        ``f(z, True)``), the other branch otherwise."""
+        found = self.flag_branches(fn)
+        if found is None:
+            return None
+        flag, position, on, off = found
+        value: cst.BaseExpression | None = None
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value == flag:
+                value = a.value
+        args = positional_args(call)
+        if value is None and position < len(args):
+            value = args[position]
+        branch = on if _is_true(value) else off if value is None or _is_false(value) else None
+        if branch is None:
+            return None
+        params = [p for p in fn.params if p not in ("self", "cls")]
+        form = self.form(self._inline_locals(branch, fn), fn)
+        if form is None:
+            return None
+        if isinstance(form.operand, cst.Name) and form.operand.value == params[0]:
+            return form.kind
+        if form.kind is Kind.OUTPUT_POLY:
+            inner = self.form(self._through_local(form.operand, fn), fn)
+            if (
+                inner is not None
+                and inner.kind is Kind.SOFTMAX
+                and isinstance(inner.operand, cst.Name)
+                and inner.operand.value == params[0]
+            ):
+                return Kind.SOFTMAX_DIAG_OF_Z
+        return None
 
     def _through_local(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
         """``s`` assigned once in this scope as ``s = sigmoid(z)`` -> ``sigmoid(z)``."""
@@ -270,12 +402,13 @@ class Forms:
             exp_call = self._through_local(num, scope)
             if isinstance(exp_call, cst.Call):
                 f = self.call_kind(exp_call, scope)
+                den = self._through_local(node.right, scope)
                 if (
                     f is not None
                     and f.kind is Kind.EXP
-                    and (self._is_sum_of(node.right, num) or self._is_sum_of(node.right, exp_call))
+                    and (self._is_sum_of(den, num) or self._is_sum_of(den, exp_call))
                 ):
-                    return Form(Kind.SOFTMAX, f.operand)
+                    return Form(Kind.SOFTMAX, _unshifted(self.m, f.operand))
             return None
         if isinstance(op, cst.Multiply):
             # x * (1 - x)  /  s(x) * (1 - s(x))
@@ -308,7 +441,21 @@ class Forms:
                 if inner is not None and inner.kind is Kind.TANH:
                     return Form(Kind.TANH_PRIME_OF_Z, inner.operand)
                 return Form(Kind.ONE_MINUS_SQUARE, sq)
+        if isinstance(op, cst.Subtract | cst.Add):
+            return self._expanded_poly(node, scope)
         return None
+
+    def _expanded_poly(self, node: cst.BinaryOperation, scope: Scope) -> Form | None:
+        """x(1 − x) in an expanded spelling: ``x - x**2``, ``x - np.square(x)``, ``-x*x + x``."""
+        poly = self.algebra.poly(node, scope, follow=False)
+        found = output_poly(poly) if poly is not None else None
+        if found is None or found[1] != 1:
+            return None
+        x = self.algebra.atom(found[0])
+        inner = self.form(self._through_local(x, scope), scope)
+        if inner is not None and inner.kind is Kind.SIGMOID:
+            return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
+        return Form(Kind.OUTPUT_POLY, x)
 
     def derivative_in_product(self, node: cst.BinaryOperation, scope: Scope) -> Form | None:
         """``delta * a * (1 - a)``: a derivative pair completed by this node's right factor."""

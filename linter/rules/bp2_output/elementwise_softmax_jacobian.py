@@ -7,7 +7,12 @@ from collections.abc import Iterator
 import libcst as cst
 
 from linter import prefilter as P
-from linter.analysis import ModuleModel, Role
+from linter.analysis import ModuleModel
+from linter.analysis.coupling import (
+    coupled_output,
+    elementwise_coupled_backwards,
+    stored_into_elements,
+)
 from linter.analysis.derivatives import derivative_sites, softmax_counted_twice
 from linter.analysis.exprs import contains
 from linter.analysis.forms import Kind
@@ -18,7 +23,7 @@ class ElementwiseSoftmaxJacobian(Rule):
     """Flags p(1 − p) used as the derivative of a softmax output."""
 
     code = "BP203"
-    prefilter = (P.BASE, f"{P.ONE_MINUS}|{P.HELPER_IMPORT}")
+    prefilter = (P.BASE, f"{P.ONE_MINUS}|{P.HELPER_IMPORT}|{P.EXPANDED_POLY}")
     name = "elementwise-softmax-jacobian"
     kb = "softmax-jacobian-treated-elementwise"
     summary = "Softmax Jacobian treated as elementwise: s * (1 - s)."
@@ -96,6 +101,55 @@ class ElementwiseSoftmaxJacobian(Rule):
                 jac = np.diag(s) - np.outer(s, s)
                 return jac @ grad
             """
+        ),
+        Valid(
+            """
+            def softmax_backward(s, g):
+                J = -s[:, :, None] * s[:, None, :]
+                i = np.arange(s.shape[1])
+                J[:, i, i] = s * (1 - s)
+                return np.einsum("nij,nj->ni", J, g)
+            """,
+            note="The diagonal of a full Jacobian that is then applied whole.",
+        ),
+        Valid(
+            """
+            class Normalise:
+                def forward(self, x):
+                    self.y = x / x.sum(axis=1, keepdims=True)
+                    self.total = x.sum(axis=1, keepdims=True)
+                    return self.y
+
+                def backward(self, g):
+                    return (g - (g * self.y).sum(axis=1, keepdims=True)) / self.total
+            """
+        ),
+        Valid(
+            """
+            class Softmax:
+                def forward(self, x):
+                    self.out = softmax(x)
+                    return self.out
+
+                def backward(self, dout):
+                    dx = self.out * dout
+                    rows = dx.sum(axis=1, keepdims=True)
+                    dx -= self.out * rows
+                    return dx
+            """
+        ),
+        Valid(
+            """
+            class Net:
+                def act(self, v, deriv=False):
+                    if deriv:
+                        return v * (1 - v)
+                    return 1 / (1 + np.exp(-v))
+
+                def backward(self, out, err):
+                    return err * self.act(out, deriv=True)
+            """,
+            note="A sigmoid helper with a derivative switch: its a(1 − a) is right.",
         ),
     ]
     invalid = [
@@ -184,20 +238,99 @@ class ElementwiseSoftmaxJacobian(Rule):
             at=(3, 12),
             note="Reported in the helper: it is wrong whoever calls it.",
         ),
+        Invalid(
+            """
+            class Softmax:
+                def forward(self, x):
+                    self.out = softmax(x)
+                    return self.out
+
+                def backward(self, dout):
+                    dx = self.out * dout
+                    rows = dx
+                    dx -= self.out * rows
+                    return dx
+            """,
+            at=(10, 16),
+            note="Read over statements: dx is g·s − s·(g·s) = g·s(1 − s).",
+        ),
+        Invalid(
+            """
+            class Normalise:
+                def forward(self, x):
+                    self.y = x / np.sum(x, axis=1, keepdims=True)
+                    return self.y
+
+                def backward(self, g):
+                    return g * self.y * (1 - self.y)
+            """,
+            at=(7, 16),
+            note="Any normalised output couples its row, not only the softmax.",
+        ),
+        Invalid(
+            """
+            class Probs:
+                def forward(self):
+                    e = np.exp(self.X - np.max(self.X, axis=1, keepdims=True))
+                    total = np.sum(e, axis=1, keepdims=True)
+                    self.Y = e / total
+
+                def backward(self):
+                    self.dX = np.multiply(self.dY, self.Y - np.square(self.Y))
+            """,
+            at=(8, 40),
+        ),
+        Invalid(
+            """
+            class Model:
+                def probs(self, v, deriv=False):
+                    e = np.exp(v - v.max())
+                    if deriv:
+                        return e / np.sum(e, axis=0) * (1 - e / np.sum(e, axis=0))
+                    return e / np.sum(e, axis=0)
+
+                def backward(self, z, y, out):
+                    return 2 * (out - y) * self.probs(z, deriv=True)
+            """,
+            at=(9, 32),
+            note="A derivative switch turned on at the call: reported there.",
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
         double_counted: list[cst.CSTNode] | None = None
+        reported: list[cst.CSTNode] = []
+        scopes: set[object] = set()
         for node, form, scope in derivative_sites(model):
-            if form.kind is not Kind.OUTPUT_POLY or not model.has(form.operand, scope, Role.PROB):
+            if form.kind is Kind.SOFTMAX_DIAG_OF_Z:
+                pass  # a softmax helper's elementwise "derivative" switched on at this call
+            elif form.kind is not Kind.OUTPUT_POLY or not coupled_output(
+                model, form.operand, scope
+            ):
+                continue
+            if stored_into_elements(node, scope):  # the diagonal of a full Jacobian
                 continue
             if double_counted is None:  # BP204's sites: the p(1 − p) there is its finding
                 double_counted = list(softmax_counted_twice(model))
             if any(contains(outer, node) for outer in double_counted):
                 continue
+            reported.append(node)
+            scopes.add(scope)
             yield Report(
                 node,
                 f"`{model.src(node)}` treats the softmax Jacobian as elementwise: ∂sᵢ/∂zⱼ = "
                 f"sᵢ(δᵢⱼ − sⱼ) has off-diagonal terms; use s * (g − Σ g·s), or p − y with "
                 f"cross-entropy",
+            )
+        for found in elementwise_coupled_backwards(model):
+            if found.scope in scopes:  # already reported where the product is written
+                continue
+            reported.append(found.node)
+            s = model.src(found.output)
+            yield Report(
+                found.node,
+                f"this backward returns the upstream gradient times `{s}`·(1 − `{s}`), the "
+                f"diagonal of the Jacobian of `{s}` alone: each element of `{s}` depends on the "
+                f"whole row (∂sᵢ/∂zⱼ = sᵢ(δᵢⱼ − sⱼ)); subtract the row sum: "
+                f"s * (g − Σ g·s)",
             )
