@@ -8,6 +8,9 @@ import numpy as np
 
 from kb.numerics import numerical_grad, rng
 from kb.schema import CheckResult, above, below
+from kb.torch_support import get_torch, preload, says_which, tensor
+
+preload()
 
 if TYPE_CHECKING:
     import matplotlib.figure
@@ -42,6 +45,41 @@ def _train(flipped: bool) -> list[float]:
     return losses
 
 
+def _autograd_train(torch, ascend_w: bool) -> list[float]:
+    """A hand-written PyTorch loop: loss.backward(), then p.data.sub_(lr * p.grad) for every
+    parameter, except ``w`` gets p.data.add_(lr * p.grad) when ``ascend_w`` (numpy fallback: the
+    same updates with the analytic gradient of the same loss)."""
+    x, y = _problem()
+    if torch is not None:
+        xt, yt = tensor(torch, x), tensor(torch, y)
+        w = tensor(torch, np.zeros(3), requires_grad=True)
+        b = tensor(torch, np.zeros(1), requires_grad=True)
+        losses = []
+        for _ in range(_STEPS):
+            loss = 0.5 * ((xt @ w + b - yt) ** 2).mean()
+            losses.append(loss.item())
+            loss.backward()
+            b.data.sub_(_LR * b.grad)
+            if ascend_w:
+                w.data.add_(_LR * w.grad)
+            else:
+                w.data.sub_(_LR * w.grad)
+            w.grad.zero_()
+            b.grad.zero_()
+        losses.append(float(0.5 * ((xt @ w + b - yt) ** 2).mean().detach()))
+        return losses
+    wn, bn = np.zeros(3), 0.0
+    losses = []
+    for _ in range(_STEPS):
+        r = x @ wn + bn - y
+        losses.append(float(0.5 * np.mean(r**2)))
+        gw, gb = x.T @ r / len(y), float(np.mean(r))
+        bn -= _LR * gb
+        wn = wn + _LR * gw if ascend_w else wn - _LR * gw
+    losses.append(float(0.5 * np.mean((x @ wn + bn - y) ** 2)))
+    return losses
+
+
 def _cosine(u: np.ndarray, v: np.ndarray) -> float:
     return float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
 
@@ -53,11 +91,16 @@ def check() -> CheckResult:
     right_dir = _step(w, x, y, flipped=False) - w
     flipped_dir = _step(w, x, y, flipped=True) - w
     right, flipped = _train(False), _train(True)
+    torch = get_torch()
+    descent, ascent = _autograd_train(torch, False), _autograd_train(torch, True)
 
     return CheckResult(
-        claim=(
+        claim=says_which(
             "Gradient descent moves against dC/dw. With err = y - pred the step w += lr * X.T @ err "
-            "is exactly that; w -= lr * X.T @ err climbs the loss and diverges."
+            "is exactly that; w -= lr * X.T @ err climbs the loss and diverges. In PyTorch "
+            "p.grad is dC/dp after loss.backward(): a hand-written p.data.add_(lr * p.grad) "
+            "climbs where p.data.sub_(lr * p.grad) descends.",
+            torch,
         ),
         measurements=[
             below(
@@ -71,6 +114,18 @@ def check() -> CheckResult:
             ),
             above(
                 f"w -= ...: loss after {_STEPS} steps / initial loss", flipped[-1] / flipped[0], 1e3
+            ),
+            below(
+                f"backward(), p.data.sub_(lr * p.grad) for w and b: loss after {_STEPS} steps / "
+                "initial loss",
+                descent[-1] / descent[0],
+                1e-2,
+            ),
+            above(
+                f"backward(), w.data.add_(lr * w.grad), b.data.sub_(lr * b.grad): loss after "
+                f"{_STEPS} steps / initial loss",
+                ascent[-1] / ascent[0],
+                1e3,
             ),
         ],
     )

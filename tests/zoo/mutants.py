@@ -114,6 +114,13 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "torch/split_pkg/train.py", at="optimizer.zero_grad()"),
     _m("torch/split_pkg", "BP404", "history keeps the loss tensors",
        "history.append(loss.item())", "history.append(loss)", "torch/split_pkg/train.py"),
+    # --- torch/manual_sgd ---------------------------------------------------------------------
+    _m("torch/manual_sgd", "BP413", "w climbs its gradient while b descends",
+       "w.data.sub_(lr * w.grad)", "w.data.add_(lr * w.grad)"),
+    _m("torch/manual_sgd", "BP411", "validation without head.eval() (batch norm in train mode)",
+       "    head.eval()\n", "", at="with torch.no_grad():"),
+    _m("torch/manual_sgd", "BP412", "batch norm built inside forward",
+       "torch.relu(self.bn(self.fc(x)))", "torch.relu(nn.BatchNorm1d(16)(self.fc(x)))"),
     # --- torch/functions ----------------------------------------------------------------------
     _m("torch/functions", "BP408", "Exp.backward returns the local derivative only",
        "        return grad_output * y", "        return y"),
