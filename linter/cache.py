@@ -72,7 +72,12 @@ def fingerprint() -> str:
 
 
 def file_hash(path: Path) -> str | None:
+    """The hash of a file's bytes; of a folder, its listing of Python files (the analysis looks
+    for modules that import the linted one there, so a new one must invalidate the entry)."""
     try:
+        if path.is_dir():
+            names = sorted(n for n in os.listdir(path) if n.endswith((".py", ".ipynb")))
+            return "dir:" + hashlib.sha256("\0".join(names).encode()).hexdigest()
         with open(path, "rb") as fh:
             return hashlib.sha256(fh.read()).hexdigest()
     except OSError:

@@ -17,7 +17,7 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from linter.analysis import analyze
+from linter.analysis import analyze, siblings
 from linter.ftypes import Edit, Evidence, FileError, Finding, Fix, FixSafety, Pos
 from linter.lines import split_lines, split_lines_keepends
 from linter.rule import Report, Rule
@@ -68,9 +68,13 @@ def lint_module(
     raw = []
     if rule_set:
         model = analyze(module, path)
-        for rule_cls in rule_set:
-            for report in rule_cls().query(model):
-                raw.append((rule_cls, report))
+        siblings.linting(model)
+        try:
+            for rule_cls in rule_set:
+                for report in rule_cls().query(model):
+                    raw.append((rule_cls, report))
+        finally:
+            siblings.linting(None)
     out = FileReport(suppressions=scan(source, rule_names()))
     if raw:
         _findings(module, path, raw, out)

@@ -465,3 +465,49 @@ def test_progress_only_after_a_delay_and_erased():
     slow(1, 2, Path("a.py"))
     slow.close()
     assert quiet.getvalue() == ""
+
+
+def test_cache_invalidated_by_a_new_importer(tmp_path):
+    """model.py's forward ends in softmax; whether that is a finding there depends on a module
+    that imports the model and feeds it to CrossEntropyLoss: adding that file re-lints model.py,
+    and changing its loss to NLLLoss-with-log drops the finding."""
+    (tmp_path / "model.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(4, 3)
+
+                def forward(self, x):
+                    return torch.softmax(self.fc(x), dim=1)
+            """
+        ).lstrip()
+    )
+    alone = run([tmp_path / "model.py"], tmp_path)
+    assert alone.findings == []
+    train = textwrap.dedent(
+        """
+        import torch.nn as nn
+        from model import Net
+
+        def fit(loader):
+            net = Net()
+            criterion = nn.CrossEntropyLoss()
+            for x, y in loader:
+                loss = criterion(net(x), y)
+                loss.backward()
+        """
+    ).lstrip()
+    (tmp_path / "train.py").write_text(train)
+    paired = run([tmp_path / "model.py"], tmp_path)
+    assert paired.cache_hits == 0
+    assert [(f.code, f.start.line) for f in paired.findings] == [("BP405", 10)]
+    assert "train.py:6" in paired.findings[0].message
+    assert run([tmp_path / "model.py"], tmp_path).cache_hits == 1
+    (tmp_path / "train.py").write_text(train.replace("nn.CrossEntropyLoss()", "nn.MSELoss()"))
+    changed = run([tmp_path / "model.py"], tmp_path)
+    assert (changed.cache_hits, changed.findings) == (0, [])

@@ -79,6 +79,7 @@ class Collector(cst.CSTVisitor):
 
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
+        self.star_imports: list[str] = []  # ``from model import *``: the module, as written
         self.module_scope: Scope | None = None
         self.scopes: list[Scope] = []
         self.functions: dict[str, list[Scope]] = {}
@@ -320,6 +321,11 @@ class Collector(cst.CSTVisitor):
                 self.aliases.setdefault(top, top)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.module is not None and isinstance(node.names, cst.ImportStar):
+            star = dotted(node.module)
+            if star is not None:
+                self.star_imports.append("." * len(node.relative) + star)
+            return
         if node.module is None or isinstance(node.names, cst.ImportStar):
             return
         base = dotted(node.module)

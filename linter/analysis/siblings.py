@@ -1,13 +1,19 @@
-"""Helpers imported from a sibling module (``from .activations import sigmoid_prime``).
+"""Helpers imported from a sibling module (``from .activations import sigmoid_prime``), and
+the modules of the same project that import the linted one.
 
 Learners split networks into ``activations.py`` and ``model.py``; a derivative helper's
-convention (wants z or wants a) lives in the other file. When a rule needs it, the sibling is
-parsed and analysed once per process (cached by path and modification time). Only modules next
-to the linted file (or in its package) are read; nothing is imported or executed.
+convention (wants z or wants a) lives in the other file. PyTorch projects put the model in
+``model.py`` and the loss in ``train.py``: a defect with one end in each is seen from both files
+(``importers``). When a rule needs it, a sibling is parsed and analysed once per process (cached
+by path and modification time). Only modules next to the linted file (or in its package, or the
+folder above it) are read; nothing is imported or executed. The file being linted is the text
+being linted (``linting``), not what is on disk.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +24,7 @@ if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
 
 MAX_SIBLING_BYTES = 512 * 1024
+MAX_IMPORTER_FILES = 200  # per folder looked at; a larger folder is not searched for importers
 # Paths of the sibling modules looked at (found or not) while a file is linted: the results
 # cache stores them with their hashes, so an entry is invalidated when a sibling changes.
 consulted: list[str] = []
@@ -59,7 +66,107 @@ def _load(path: Path, mtime: float) -> ModuleModel | None:
 
 def sibling_model(path: Path) -> ModuleModel | None:
     try:
+        resolved = path.resolve()
+        if resolved in _linting:
+            return _linting[resolved]
         mtime = path.stat().st_mtime
     except OSError:
         return None
-    return _load(path.resolve(), mtime)
+    return _load(resolved, mtime)
+
+
+# --- the file being linted, and the modules that import it -------------------------------------
+
+_linting: dict[Path, ModuleModel] = {}
+# Bumped whenever the linted file changes: facts computed on sibling models for an earlier file
+# may point into that file's previous tree and are recomputed (see ``torch_facts.facts``).
+generation = [0]
+
+
+def linting(model: ModuleModel | None) -> None:
+    """Make ``model`` the module sibling look-ups return for its own path (None: no file)."""
+    _linting.clear()
+    generation[0] += 1
+    if model is not None and model.path is not None:
+        try:
+            _linting[model.path.resolve()] = model
+        except OSError:
+            pass
+
+
+def module_file(importer: Path, module: str) -> Path | None:
+    """The file of ``module`` (``model``, ``.nets.cnn``) as imported from ``importer``."""
+    found = sibling_path(importer, f"{module}._")
+    return found[0] if found else None
+
+
+def star_sibling(model: ModuleModel, name: str) -> ModuleModel | None:
+    """The sibling module a ``from m import *`` of ``model`` takes ``name`` from."""
+    if model.path is None:
+        return None
+    for module in model.c.star_imports:
+        if module.split(".")[0] in ("torch", "numpy"):
+            continue
+        path = module_file(model.path, module)
+        other = sibling_model(path) if path is not None else None
+        if other is not None and (name in other.c.class_bases or name in other.c.functions):
+            return other
+    return None
+
+
+def imports_of(model: ModuleModel) -> list[Path]:
+    """The sibling files ``model`` imports from (``from model import Net``, ``import model``,
+    ``from model import *``)."""
+    if model.path is None:
+        return []
+    modules = set(model.c.star_imports)
+    for qualified in model.c.aliases.values():
+        if qualified.split(".")[0] in ("torch", "numpy", "scipy", "jax"):
+            continue
+        modules.add(qualified)
+        modules.add(qualified.rpartition(".")[0])
+    out: list[Path] = []
+    for module in sorted(m for m in modules if m.strip(".")):
+        path = module_file(model.path, module)
+        if path is not None and path not in out:
+            out.append(path)
+    return out
+
+
+def importers(model: ModuleModel) -> list[ModuleModel]:
+    """The modules next to ``model``'s file (or in the folder above) that import it."""
+    if model.path is None:
+        return []
+    try:
+        me = model.path.resolve()
+    except OSError:
+        return []
+    word = re.compile(rb"\b" + re.escape(me.stem.encode()) + rb"\b")
+    out: list[ModuleModel] = []
+    for folder in (me.parent, me.parent.parent):
+        consulted.append(str(folder))  # a file added to the folder changes its listing's hash
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".py"))
+        except OSError:
+            continue
+        if len(names) > MAX_IMPORTER_FILES:
+            continue
+        for name in names:
+            path = folder / name
+            if path == me:
+                continue
+            consulted.append(str(path))
+            try:
+                if path.stat().st_size > MAX_SIBLING_BYTES:
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if b"import" not in data or not word.search(data):
+                continue
+            other = sibling_model(path)
+            if other is None:
+                continue
+            if any(p.resolve() == me for p in imports_of(other)):
+                out.append(other)
+    return out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -43,15 +43,19 @@ class Out(StrEnum):
     PROB = "softmax probabilities"
     SIGMOID = "sigmoid probabilities"
     LOGPROB = "log-probabilities"
+    TUPLE = "a tuple of outputs"  # parts hold each element's kind
 
 
 @dataclass(frozen=True)
 class Kind:
-    """An output kind and the node that made it so (the activation, or the last layer)."""
+    """An output kind and the node that made it so (the activation, or the last layer); a tuple
+    (``return realfake, classes``) keeps each element's kind in ``parts``."""
 
     out: Out
     node: cst.CSTNode
     model: ModuleModel  # the module the node lives in (a sibling file for imported classes)
+    parts: tuple[Kind | None, ...] = ()
+    alts: tuple[Kind, ...] = ()  # the same kind made elsewhere too (one model per branch)
 
 
 # --- vocabulary: library names (import-resolved), not local identifiers ---------------------------
@@ -61,6 +65,7 @@ SOFTMAX_FNS = {"torch.softmax", "torch.nn.functional.softmax", "torch.special.so
 LOG_SOFTMAX_FNS = {"torch.log_softmax", "torch.nn.functional.log_softmax"}
 SIGMOID_FNS = {"torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"}
 LOG_FNS = {"torch.log", "torch.Tensor.log"}
+EXP_FNS = {"torch.exp", "torch.Tensor.exp"}
 LINEAR_FNS = {"torch.nn.functional.linear", "torch.matmul", "torch.mm", "torch.bmm"}
 MODULE_OUT = {
     "Softmax": Out.PROB,
@@ -220,6 +225,9 @@ class Accumulation:
     scope: Scope
 
 
+Crit = tuple[str, cst.CSTNode, "ModuleModel"]  # criterion, where it is made, that module
+
+
 @dataclass(frozen=True)
 class Pairing:
     """A criterion applied to a value of a known kind."""
@@ -229,6 +237,8 @@ class Pairing:
     criterion_node: cst.CSTNode  # where the criterion is made (call or constructor)
     kind: Kind
     scope: Scope
+    model: ModuleModel  # the module of ``call``
+    criterion_model: ModuleModel  # the module of ``criterion_node``
 
 
 @dataclass(frozen=True)
@@ -280,16 +290,21 @@ _facts: weakref.WeakKeyDictionary[ModuleModel, TorchFacts] = weakref.WeakKeyDict
 
 def facts(model: ModuleModel) -> TorchFacts:
     """The PyTorch facts of ``model``'s module, computed on first use."""
+    from linter.analysis.siblings import generation
+
     found = _facts.get(model)
-    if found is None:
+    if found is None or found.generation != generation[0]:
         found = _facts[model] = TorchFacts(model)
     return found
 
 
 class TorchFacts:
     def __init__(self, model: ModuleModel) -> None:
+        from linter.analysis.siblings import generation
+
         self.m = model
         self.c = model.c
+        self.generation = generation[0]
         self.uses_torch = any(
             v == "torch" or v.startswith("torch.") for v in self.c.aliases.values()
         )
@@ -356,8 +371,34 @@ class TorchFacts:
             earlier = [(b, s) for b, s in own if b.index < before]
             if earlier:
                 last = max(b.index for b, _ in earlier)
-                return [(b, s) for b, s in earlier if b.index == last]
+                final = [(b, s) for b, s in earlier if b.index == last]
+                # if c: m = A() / else: m = B(): both reach
+                return final + [
+                    (b, s)
+                    for b, s in earlier
+                    if b.index != last and self._exclusive(b.stmt, final[0][0].stmt)
+                ]
         return found
+
+    def _exclusive(self, a: cst.CSTNode, b: cst.CSTNode) -> bool:
+        """Are ``a`` and ``b`` in different branches of one ``if``, neither rebinding after?"""
+        chain: list[cst.CSTNode] = []
+        n: cst.CSTNode | None = a
+        while n is not None and not isinstance(n, cst.FunctionDef):
+            chain.append(n)
+            n = self.parent(n)
+        n = b
+        prev: cst.CSTNode | None = None
+        while n is not None and not isinstance(n, cst.FunctionDef):
+            if n in chain and isinstance(n, cst.If) and prev is not None:
+                i = chain.index(n)
+                other = chain[i - 1] if i > 0 else None
+                return other is not None and (other is n.body) != (prev is n.body)
+            if n in chain:
+                return False
+            prev = n
+            n = self.parent(n)
+        return False
 
     def class_scope(self, cls: str, method: str) -> Scope | None:
         for s in self.c.functions.get(method, []):
@@ -369,7 +410,8 @@ class TorchFacts:
         for base in self.c.class_bases.get(cls, []):
             q = self.m.qualname(cst.parse_expression(base)) if "." in base or base else None
             if q in ("torch.nn.Module", "torch.nn.modules.module.Module") or (
-                q is not None and q.endswith(".LightningModule")
+                q is not None
+                and (q.endswith(".LightningModule") or q.startswith("torchvision.models."))
             ):
                 return True
             if base in self.c.class_bases and depth < 4 and self.is_module_class(base, depth + 1):
@@ -404,7 +446,18 @@ class TorchFacts:
 
     def _kind(self, node: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
         if isinstance(node, cst.Subscript):
-            return self.kind(node.value, scope, depth + 1)
+            inner = self.kind(node.value, scope, depth + 1)
+            if inner is None or inner.out is not Out.TUPLE:
+                return inner
+            return _part(inner, _int_index(node))
+        if isinstance(node, cst.Tuple):
+            parts = tuple(
+                None if isinstance(e, cst.StarredElement) else self.kind(e.value, scope, depth + 1)
+                for e in node.elements
+            )
+            if any(isinstance(e, cst.StarredElement) for e in node.elements):
+                return None
+            return Kind(Out.TUPLE, node, self.m, parts) if any(parts) else None
         if isinstance(node, cst.Name | cst.Attribute) and dotted(node) is not None:
             key = dotted(node)
             assert key is not None
@@ -412,6 +465,9 @@ class TorchFacts:
             for b, s in self.reaching(key, scope, self._index_of(node, scope)):
                 if b.kind == "assign" and b.value is not None:
                     values.append(self.kind(b.value, s, depth + 1))
+                elif b.kind == "unpack" and b.value is not None and b.position >= 0:
+                    whole = self.kind(b.value, s, depth + 1)
+                    values.append(_part(whole, b.position) if whole is not None else None)
                 elif b.kind == "param":
                     values.append(self._param_kind(key, s, depth))
                 else:
@@ -435,12 +491,22 @@ class TorchFacts:
             return None
         if q in LINEAR_FNS:
             return Kind(Out.RAW, node, self.m)
+        if q in EXP_FNS and args:
+            inner = self.kind(args[0], scope, depth + 1)
+            if inner is not None and inner.out is Out.LOGPROB:
+                return Kind(Out.PROB, node, self.m)  # exp(log_softmax(x)) is softmax(x)
+            return None
         if q in PASS_FNS and args:
             return self.kind(args[0], scope, depth + 1)
         if isinstance(func, cst.Attribute):
             meth = func.attr.value
             if meth in METHOD_OUT and q is None:
                 return Kind(METHOD_OUT[meth], node, self.m)
+            if meth == "exp" and q is None:
+                inner = self.kind(func.value, scope, depth + 1)
+                if inner is not None and inner.out is Out.LOGPROB:
+                    return Kind(Out.PROB, node, self.m)
+                return None
             if meth == "log" and q is None:
                 inner = self.kind(func.value, scope, depth + 1)
                 if inner is not None and inner.out in (Out.PROB, Out.SIGMOID):
@@ -448,9 +514,23 @@ class TorchFacts:
                 return None
             if meth in PASS_METHODS and q is None:
                 return self.kind(func.value, scope, depth + 1)
-            if meth == "forward":
+            if meth in ("forward", "__call__"):
                 return self.applied(func.value, scope, node, depth)
         return self.applied(func, scope, node, depth)
+
+    def enclosing_function(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        n = self.parent(node)
+        while n is not None and not isinstance(n, cst.FunctionDef):
+            n = self.parent(n)
+        return n
+
+    def statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        n: cst.CSTNode | None = node
+        while n is not None and not isinstance(
+            n, cst.SimpleStatementLine | cst.BaseCompoundStatement
+        ):
+            n = self.parent(n)
+        return n
 
     def _index_of(self, node: cst.CSTNode, scope: Scope) -> int | None:
         """The statement index (in ``scope``) of the statement holding ``node``."""
@@ -472,7 +552,7 @@ class TorchFacts:
         """A function parameter: what every resolved call site passes (one level)."""
         if fn.cls is not None or fn.nested or "." in name:
             return None
-        values = [self.kind(arg, s, depth + 1) for arg, s in self.arguments(name, fn)]
+        values = [tf.kind(arg, s, depth + 1) for arg, s, tf in self.all_arguments(name, fn)]
         return _agree(values) if values else None
 
     def arguments(self, name: str, fn: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
@@ -535,7 +615,12 @@ class TorchFacts:
             if method is not None:
                 return self.returns_kind(method, depth + 1)
         values = []
-        for b, s in self.reaching(key, scope, self._index_of(call, scope)):
+        reaching = self.reaching(key, scope, self._index_of(call, scope))
+        if reaching and all(_moves(b, key) for b, _ in reaching):
+            reaching = [x for x in self.bindings(key, scope) if not _moves(x[0], key)]
+        for b, s in reaching:
+            if _moves(b, key):
+                continue
             if b.kind == "assign" and b.value is not None:
                 values.append(self.layer_kind(b.value, s, call, depth + 1))
             elif b.kind == "param" and s.name == "__init__" and s.cls is not None:
@@ -580,6 +665,7 @@ class TorchFacts:
         """What applying the layer/model/function ``value`` (as constructed) returns."""
         if depth > MAX_DEPTH:
             return None
+        value = _unwrap_module(value)
         q = self.m.qualname(value)
         if q in SOFTMAX_FNS:
             return Kind(Out.PROB, call, self.m)
@@ -593,6 +679,8 @@ class TorchFacts:
                 return None
             values = []
             for b, s in self.bindings(key, scope):
+                if _moves(b, key):
+                    continue  # net = net.cuda(): the same module
                 if b.kind == "assign" and b.value is not None:
                     values.append(self.layer_kind(b.value, s, call, depth + 1))
                 elif b.kind == "param" and s.name == "__init__" and s.cls is not None:
@@ -625,17 +713,32 @@ class TorchFacts:
 
     def class_of(self, ctor: cst.Call) -> tuple[ModuleModel, str] | None:
         """The nn.Module class a constructor call instantiates: this module's or a sibling's."""
-        func = ctor.func
-        if not isinstance(func, cst.Name):
+        from linter.analysis.siblings import sibling_model, sibling_path, star_sibling
+
+        unwrapped = _unwrap_module(ctor)  # Net().to(device)
+        if not isinstance(unwrapped, cst.Call):
             return None
-        name = func.value
-        if name in self.c.class_bases:
-            return (self.m, name) if self.is_module_class(name) else None
-        qualified = self.c.aliases.get(name)
+        ctor = unwrapped
+        func = ctor.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            base = self.c.aliases.get(func.value.value)  # import network; network.Net()
+            if base is None or base.split(".")[0] == "torch" or self.m.path is None:
+                return None
+            qualified = f"{base}.{func.attr.value}"
+        elif isinstance(func, cst.Name):
+            name = func.value
+            if name in self.c.class_bases:
+                return (self.m, name) if self.is_module_class(name) else None
+            qualified = self.c.aliases.get(name)
+            if qualified is None and not self.bindings(name, self.c.module_scope):  # type: ignore[arg-type]
+                other = star_sibling(self.m, name)  # from model import *
+                if other is not None and name in other.c.class_bases:
+                    return (other, name) if facts(other).is_module_class(name) else None
+                return None
+        else:
+            return None
         if qualified is None or self.m.path is None or qualified.split(".")[0] in ("torch",):
             return None
-        from linter.analysis.siblings import sibling_model, sibling_path
-
         found = sibling_path(self.m.path, qualified)
         if found is None:
             return None
@@ -655,6 +758,8 @@ class TorchFacts:
             return None
         found: set[tuple[ModuleModel, str]] = set()
         for b, s in self.bindings(key, scope):
+            if _moves(b, key):
+                continue
             if b.kind == "assign" and isinstance(b.value, cst.Call):
                 cls = self.class_of(b.value)
                 if cls is None:
@@ -691,25 +796,24 @@ class TorchFacts:
 
     # --- criteria -----------------------------------------------------------------------------
 
-    def criterion(self, call: cst.Call, scope: Scope) -> tuple[str, cst.CSTNode] | None:
-        """("ce" | "nll" | "bce_logits" | "bce", where it is made) when ``call`` computes a loss."""
+    def criterion(self, call: cst.Call, scope: Scope) -> Crit | None:
+        """(``"ce" | "nll" | "bce_logits" | "bce"``, where it is made, that module) when
+        ``call`` computes a loss."""
         q = self.m.qualname(call.func)
         if q in CRITERION_FNS:
-            return CRITERION_FNS[q], call
+            return CRITERION_FNS[q], call, self.m
         return self._criterion_value(call.func, scope, 0)
 
-    def _criterion_value(
-        self, value: cst.BaseExpression, scope: Scope, depth: int
-    ) -> tuple[str, cst.CSTNode] | None:
-        if depth > 3:
+    def _criterion_value(self, value: cst.BaseExpression, scope: Scope, depth: int) -> Crit | None:
+        if depth > 4:
             return None
         if isinstance(value, cst.Call):
             crit = nn_name(self.m.qualname(value.func))
-            return (CRITERIA[crit], value) if crit in CRITERIA else None
+            return (CRITERIA[crit], value, self.m) if crit in CRITERIA else None
         key = dotted(value)
         if key is None:
             return None
-        found: list[tuple[str, cst.CSTNode] | None] = []
+        found: list[Crit | None] = []
         base, _, attr = key.rpartition(".")
         if base and base != "self":
             owner = self.instance_class(base, scope)
@@ -717,26 +821,84 @@ class TorchFacts:
                 other, cls = owner
                 tf = facts(other)
                 for b in other.c.class_attrs.get(cls, {}).get(attr, []):
-                    init = tf.class_scope(cls, "__init__") or scope
+                    init = tf._scope_of_stmt(b, cls)
                     if b.kind == "assign" and b.value is not None:
                         found.append(tf._criterion_value(b.value, init, depth + 1))
                 if found and all(f is not None for f in found):
-                    return found[0]
+                    return _same_criterion(found)
                 return None
         for b, s in self.bindings(key, scope):
             if b.kind == "assign" and b.value is not None:
                 found.append(self._criterion_value(b.value, s, depth + 1))
-            elif b.kind == "param" and s.cls is None and not s.nested:
-                args = self.arguments(key, s)
+            elif b.kind == "param" and not s.nested:
+                args = self.all_arguments(key, s)
                 if not args:
                     return None
-                found.extend(self._criterion_value(a, sc, depth + 1) for a, sc in args)
+                found.extend(tf._criterion_value(a, sc, depth + 1) for a, sc, tf in args)
             else:
                 return None
         if not found or any(f is None for f in found):
             return None
-        kinds = {f[0] for f in found if f}
-        return found[0] if len(kinds) == 1 else None
+        return _same_criterion(found)
+
+    def all_arguments(
+        self, name: str, fn: Scope
+    ) -> list[tuple[cst.BaseExpression, Scope, TorchFacts]]:
+        """What every resolved call site passes for parameter ``name`` of ``fn``: calls of a
+        module-level function, of a method on an instance of its class, of a class's
+        constructor (for ``__init__``), in this module and in the modules of the project that
+        import it. Empty when one call site cannot be read (``*args``)."""
+        if name not in fn.params or fn.nested:
+            return []
+        pos = fn.params.index(name)
+        if fn.cls is not None:
+            pos -= 1  # after self
+            if pos < 0 or "staticmethod" in fn.decorators or "classmethod" in fn.decorators:
+                return []
+        out: list[tuple[cst.BaseExpression, Scope, TorchFacts]] = []
+        from linter.analysis.siblings import importers
+
+        for other in [self.m, *importers(self.m)]:
+            tf = facts(other)
+            for site in other.c.calls:
+                call = site.node
+                assert isinstance(call, cst.Call)
+                if not tf._calls(call, site.scope, fn, self.m):
+                    continue
+                got = keyword_arg(call, name)
+                if got is None:
+                    if any(a.star for a in call.args):
+                        return []
+                    pargs = positional_args(call)
+                    got = pargs[pos] if pos < len(pargs) else None
+                if got is not None:
+                    out.append((got, site.scope, tf))
+        return out
+
+    def _calls(self, call: cst.Call, scope: Scope, fn: Scope, home: ModuleModel) -> bool:
+        """Does ``call`` (in this module) call ``fn``, defined in ``home``?"""
+        func = call.func
+        if fn.cls is None:
+            if not isinstance(func, cst.Name):
+                return False
+            if home is self.m:
+                return func.value == fn.name and self.m.local_function(func, scope) is fn
+            target = func
+            bound = self.bindings(func.value, scope)
+            if len(bound) == 1 and isinstance(bound[0][0].value, cst.Name):
+                target = bound[0][0].value  # loss_fn = my_loss
+            found = self.m.imported_function(target)
+            return found is not None and _same_module(found[0], home) and found[1].name == fn.name
+        if fn.name == "__init__":
+            cls = self.class_of(call)
+        elif isinstance(func, cst.Attribute) and func.attr.value == fn.name:
+            recv = dotted(func.value)
+            if recv == "self" and home is self.m:
+                return scope.cls == fn.cls
+            cls = self.instance_class(recv, scope) if recv else None
+        else:
+            return False
+        return cls is not None and cls[1] == fn.cls and _same_module(cls[0], home)
 
     def pairings(self) -> Iterator[Pairing]:
         """Every criterion call whose input has a known kind."""
@@ -746,7 +908,7 @@ class TorchFacts:
             call = site.node
             assert isinstance(call, cst.Call)
             crit = self.criterion(call, site.scope)
-            if crit is None:
+            if crit is None or self._under_no_grad(call):
                 continue
             args = positional_args(call)
             inp = keyword_arg(call, "input") or (args[0] if args else None)
@@ -754,7 +916,7 @@ class TorchFacts:
                 continue
             k = self.kind(inp, site.scope)
             if k is not None:
-                yield Pairing(call, crit[0], crit[1], k, site.scope)
+                yield Pairing(call, crit[0], crit[1], k, site.scope, self.m, crit[2])
 
     # --- training loops -----------------------------------------------------------------------
 
@@ -1281,6 +1443,10 @@ class TorchFacts:
             plain = [*params.posonly_params, *params.params][1:]
             required = sum(1 for p in plain if p.default is None)
             most = len(plain) + len(params.kwonly_params)
+            if not fn.returns and required >= 2:
+                node = fn.backward.node
+                if _falls_off(node) is not None and isinstance(node, cst.FunctionDef):
+                    yield fn, node.name, 0, required, most  # no return: a single None
             for ret in fn.returns:
                 count = self._count(ret, fn.backward)
                 if count is None:
@@ -1434,6 +1600,39 @@ class TorchFacts:
 # --- small helpers ---------------------------------------------------------------------------
 
 
+def _falls_off(fn: cst.CSTNode) -> cst.CSTNode | None:
+    """The last statement of a function that ends without ``return`` (and does not raise, yield,
+    or only ``pass``): what it returns is None."""
+    if not isinstance(fn, cst.FunctionDef) or not isinstance(fn.body, cst.IndentedBlock):
+        return None
+    body = fn.body.body
+    if not body:
+        return None
+    last = body[-1]
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is fn
+
+        def visit_Raise(self, node: cst.Raise) -> None:
+            nonlocal found
+            found = True
+
+        def visit_Yield(self, node: cst.Yield) -> None:
+            nonlocal found
+            found = True
+
+        def visit_Pass(self, node: cst.Pass) -> None:
+            nonlocal found
+            found = True
+
+    fn.visit(_V())
+    if found or not isinstance(last, cst.SimpleStatementLine):
+        return None
+    return last
+
+
 def _elements(ret: cst.BaseExpression) -> list[cst.BaseExpression]:
     if isinstance(ret, cst.Tuple):
         return [e.value for e in ret.elements if not isinstance(e, cst.StarredElement)]
@@ -1467,7 +1666,90 @@ def _agree(values: list[Kind | None]) -> Kind | None:
     if not values or any(v is None for v in values):
         return None
     outs = {v.out for v in values if v}
-    return values[0] if len(outs) == 1 else None
+    if len(outs) != 1:
+        return None
+    first = values[0]
+    assert first is not None
+    if first.out is not Out.TUPLE or len(values) == 1:
+        if len(values) == 1:
+            return first
+        others: dict[cst.CSTNode, Kind] = {}
+        for v in values:
+            assert v is not None
+            for k in (v, *v.alts):
+                if k.node is not first.node:
+                    others.setdefault(k.node, replace(k, alts=()))
+        return replace(first, alts=tuple(others.values())) if others else first
+    sizes = {len(v.parts) for v in values if v}
+    if len(sizes) != 1:
+        return None
+    parts = tuple(_agree([v.parts[i] if v else None for v in values]) for i in range(sizes.pop()))
+    return replace(first, parts=parts) if any(parts) else None
+
+
+# methods of a module that return the module itself
+MODULE_SELF_METHODS = {"to", "cuda", "cpu", "float", "double", "half", "train", "eval", "type"}
+
+
+def _unwrap_module(value: cst.BaseExpression) -> cst.BaseExpression:
+    """``Net().to(device).train()`` -> ``Net()``: these methods return the module itself."""
+    while (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in MODULE_SELF_METHODS
+    ):
+        value = value.func.value
+    return value
+
+
+def _moves(b: Binding, key: str) -> bool:
+    """``net = net.cuda()``: a rebinding of ``key`` to itself."""
+    if b.kind != "assign" or b.value is None or not isinstance(b.value, cst.Call):
+        return False
+    inner = _unwrap_module(b.value)
+    return inner is not b.value and dotted(inner) == key
+
+
+def _same_criterion(found: list[Crit | None]) -> Crit | None:
+    kinds = {f[0] for f in found if f}
+    return found[0] if len(kinds) == 1 else None
+
+
+def _same_module(a: ModuleModel, b: ModuleModel) -> bool:
+    if a is b:
+        return True
+    if a.path is None or b.path is None:
+        return False
+    try:
+        return a.path.resolve() == b.path.resolve()
+    except OSError:
+        return False
+
+
+def _part(whole: Kind, index: int | None) -> Kind | None:
+    """Element ``index`` of a tuple kind (None: not a tuple, or out of range)."""
+    if (
+        whole.out is not Out.TUPLE
+        or index is None
+        or not -len(whole.parts) <= index < len(whole.parts)
+    ):
+        return None
+    return whole.parts[index]
+
+
+def _int_index(node: cst.Subscript) -> int | None:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    v = node.slice[0].slice.value
+    if isinstance(v, cst.Integer):
+        return int(v.value)
+    if (
+        isinstance(v, cst.UnaryOperation)
+        and isinstance(v.operator, cst.Minus)
+        and isinstance(v.expression, cst.Integer)
+    ):
+        return -int(v.expression.value)
+    return None
 
 
 def _number_statements(root: cst.CSTNode, index: dict[cst.CSTNode, int]) -> None:
@@ -1638,30 +1920,121 @@ def source_path(model: ModuleModel) -> Path | None:
 # --- for the loss-pairing rules ----------------------------------------------------------------
 
 
-def mismatches(
-    model: ModuleModel, criteria: set[str], outs: set[Out]
-) -> Iterator[tuple[cst.CSTNode, Pairing, str]]:
-    """Each criterion call of ``criteria`` fed a value of kind ``outs``, once per place: the
-    activation (or last layer) when it is in this file, else the criterion call; with a note
-    saying where the value comes from when that is elsewhere."""
+@dataclass(frozen=True)
+class Mismatch:
+    """One end of a loss-pairing defect that lies in the linted module: where the output is made
+    (``"output"``), where the criterion is made (``"criterion"``, when that is not where it is
+    applied), or where it is applied (``"call"``)."""
+
+    node: cst.CSTNode
+    role: str
+    pairing: Pairing
+    act: str  # the producing expression, shortened
+    ends: str  # every end as ``file:line (role)``
+
+
+def mismatches(model: ModuleModel, criteria: set[str], outs: set[Out]) -> Iterator[Mismatch]:
+    """The ends, in this module, of each criterion of ``criteria`` fed a value of kind ``outs``.
+
+    A defect is reported at each of its ends so that it shows whichever file is linted (the
+    model in ``model.py``, the loss in ``train.py``) and next to each place a fix can go: where
+    the activation is (or the model's last layer), where the loss is computed and, when it is
+    made in another function or file, where the criterion is made. Ends in one statement are one
+    finding. Loss calls under ``torch.no_grad()`` (validation) are not training and not ends.
+    The pairings are read from this module and from the modules of the project related to it:
+    those it imports, those that import it, and what those import (``LYTNet.py`` <-
+    ``training.py`` -> ``loss.py``)."""
+    mine = facts(model)
+    if not mine.uses_torch:
+        return
     seen: set[cst.CSTNode] = set()
-    for p in facts(model).pairings():
-        if p.criterion not in criteria or p.kind.out not in outs:
+    for m in _related(model):
+        for p in facts(m).pairings():
+            if p.criterion not in criteria or p.kind.out not in outs:
+                continue
+            ends = _ends(p)
+            if not any(mod is model for _, _, mod in ends):
+                continue
+            where = ", ".join(f"{_place(mod, n)} ({role})" for role, n, mod in ends)
+            act = _head(p.kind.model.src(p.kind.node))
+            for role, node, mod in ends:
+                if mod is model and node not in seen:
+                    seen.add(node)
+                    yield Mismatch(node, role, p, act, where)
+
+
+def _related(model: ModuleModel) -> list[ModuleModel]:
+    from linter.analysis.siblings import importers, imports_of, sibling_model
+
+    out: list[ModuleModel] = [model]
+
+    def add(m: ModuleModel | None) -> None:
+        if m is not None and all(not _same_module(m, o) for o in out):
+            out.append(m)
+
+    users = importers(model)
+    for path in imports_of(model):
+        add(sibling_model(path))
+    for user in users:
+        add(user)
+    for user in users:
+        for path in imports_of(user):
+            add(sibling_model(path))
+    return out
+
+
+def _ends(p: Pairing) -> list[tuple[str, cst.CSTNode, ModuleModel]]:
+    """The output, the criterion and the loss call, one per function (in that order of
+    preference): a defect whose ends sit in one function is one finding there."""
+    ends = [
+        *(("output", k.node, k.model) for k in (p.kind, *p.kind.alts)),
+        ("criterion", p.criterion_node, p.criterion_model),
+        ("loss call", p.call, p.model),
+    ]
+    out: list[tuple[str, cst.CSTNode, ModuleModel]] = []
+    places: list[tuple[ModuleModel, cst.CSTNode | None]] = []
+    for role, node, mod in ends:
+        place = (mod, facts(mod).enclosing_function(node))
+        if any(m is place[0] and f is place[1] for m, f in places):
             continue
-        here = p.kind.model is model
-        node = p.kind.node if here else p.call
-        if node in seen:
-            continue
-        seen.add(node)
-        if here:
-            where = f"used by `{_head(model.src(p.call))}`"
-        else:
-            other = p.kind.model
-            name = other.path.name if other.path is not None else "another module"
-            where = f"`{_head(other.src(p.kind.node))}` in {name}"
-        yield node, p, where
+        places.append(place)
+        out.append((role, node, mod))
+    return out
+
+
+def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            nonlocal found
+            if n is inner:
+                found = True
+            return not found
+
+    outer.visit(_V())
+    return found
+
+
+_lines: weakref.WeakKeyDictionary[ModuleModel, Mapping[cst.CSTNode, object]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _place(model: ModuleModel, node: cst.CSTNode) -> str:
+    """``file.py:line`` of ``node`` (the line in the module as parsed)."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    positions = _lines.get(model)
+    if positions is None:
+        wrapper = MetadataWrapper(model.module, unsafe_skip_copy=True)
+        positions = _lines[model] = wrapper.resolve(PositionProvider)
+    pos = positions.get(node)
+    name = model.path.name if model.path is not None else "<module>"
+    line = getattr(getattr(pos, "start", None), "line", None)
+    return f"{name}:{line}" if line is not None else name
 
 
 def _head(text: str) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 50 else text[:47] + "..."

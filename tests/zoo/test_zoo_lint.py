@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,15 @@ def test_mutant_is_flagged_at_its_line(mutant):
     original = Counter(
         (str(f.path), f.code) for f in lint_sources(read_sources(mutant.network), RULES)
     )
-    extra = [f for f in found if f not in hits and original[(str(f.path), f.code)] == 0]
+    # a loss-pairing defect is also reported at its other ends, each naming the mutated line
+    places = {f"{Path(h.path).name}:{h.start.line}" for h in hits}
+    extra = [
+        f
+        for f in found
+        if f not in hits
+        and original[(str(f.path), f.code)] == 0
+        and not (f.code == mutant.code and any(p in f.message for p in places))
+    ]
     assert not extra, [(str(f.path), f.start.line, f.code, f.message) for f in extra]
 
 

@@ -11,7 +11,7 @@ from linter.analysis.torch_facts import facts
 from linter.rule import Invalid, Report, Rule, Valid
 
 MESSAGE = (
-    "`{cls}.backward` returns {count} gradient(s) but `forward` takes {expected} input(s) after "
+    "`{cls}.backward` returns {count} gradient(s), but `forward` takes {expected} input(s) after "
     "ctx: PyTorch raises 'returned an incorrect number of gradients'; return one per input "
     "(None for inputs that need none)"
 )
@@ -38,6 +38,35 @@ class BackwardGradientCount(Rule):
         "the total number of inputs."
     )
     valid = [
+        Valid(
+            """
+            import torch
+
+            class Frozen(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x):
+                    return x.sign()
+
+                @staticmethod
+                def backward(ctx, g):
+                    pass
+            """,
+            note="one input and no return: None is its (empty) gradient",
+        ),
+        Valid(
+            """
+            import torch
+
+            class NoGrad(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, a, b):
+                    return a + b
+
+                @staticmethod
+                def backward(ctx, g):
+                    raise RuntimeError("not differentiable")
+            """,
+        ),
         Valid(
             """
             import torch
@@ -160,6 +189,26 @@ class BackwardGradientCount(Rule):
         ),
     ]
     invalid = [
+        Invalid(
+            """
+            import torch
+            from torch.autograd import Function
+
+            class Dist(Function):
+                @staticmethod
+                def forward(ctx, w, x):
+                    ctx.save_for_backward(w, x)
+                    return -(w - x).abs()
+
+                @staticmethod
+                def backward(ctx, g):
+                    w, x = ctx.saved_tensors
+                    gw = (x - w) * g
+                    gx = (w - x) * g
+            """,
+            at=(11, 9),
+            note="no return statement: backward returns None for two inputs",
+        ),
         Invalid(
             """
             import torch
@@ -306,4 +355,5 @@ class BackwardGradientCount(Rule):
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for fn, ret, count, required, most in facts(model).gradient_counts():
             expected = str(required) if required == most else f"{required} to {most}"
-            yield Report(ret, MESSAGE.format(cls=fn.cls, count=count, expected=expected))
+            got = "no `return`, so a single None instead of" if count == 0 else f"{count}"
+            yield Report(ret, MESSAGE.format(cls=fn.cls, count=got, expected=expected))

@@ -150,7 +150,7 @@ class NllLossWithoutLogSoftmax(Rule):
             net = Net()
             loss = F.nll_loss(net(x), y)
             """,
-            at=(7, 19),
+            at=[(7, 19), (13, 8)],
         ),
         Invalid(
             """
@@ -171,7 +171,7 @@ class NllLossWithoutLogSoftmax(Rule):
 
             train(Net(), loader)
             """,
-            at=(6, 19),
+            at=[(6, 19), (14, 16)],
         ),
         Invalid(
             """
@@ -208,13 +208,11 @@ class NllLossWithoutLogSoftmax(Rule):
             net = Net()
             loss = nn.NLLLoss()(net(x), y)
             """,
-            at=(10, 16),
+            at=[(10, 16), (13, 8)],
         ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node, p, where in mismatches(model, {"nll"}, {Out.RAW, Out.PROB, Out.SIGMOID}):
-            act = model.src(node) if p.kind.model is model else "the model"
-            act = " ".join(act.split())
-            act = act if len(act) <= 50 else act[:47] + "..."
-            yield Report(node, MESSAGE.format(act=act, kind=p.kind.out.value, where=where))
+        for m in mismatches(model, {"nll"}, {Out.RAW, Out.PROB, Out.SIGMOID}):
+            kind = m.pairing.kind.out.value
+            yield Report(m.node, MESSAGE.format(act=m.act, kind=kind, where=m.ends))

@@ -155,7 +155,7 @@ class ProbabilitiesIntoCrossEntropy(Rule):
             criterion = nn.CrossEntropyLoss()
             loss = criterion(net(x), y)
             """,
-            at=(7, 20),
+            at=[(7, 20), (13, 13)],
         ),
         Invalid(
             """
@@ -187,7 +187,7 @@ class ProbabilitiesIntoCrossEntropy(Rule):
 
             train(Classifier(), loader)
             """,
-            at=(12, 16),
+            at=[(12, 16), (15, 15)],
         ),
         Invalid(
             """
@@ -212,7 +212,7 @@ class ProbabilitiesIntoCrossEntropy(Rule):
                 def forward(self, logits, y):
                     return self.ce(logits.softmax(dim=1), y)
             """,
-            at=(10, 24),
+            at=[(7, 19), (10, 24)],
         ),
         Invalid(
             """
@@ -225,7 +225,7 @@ class ProbabilitiesIntoCrossEntropy(Rule):
             criterion = nn.CrossEntropyLoss()
             loss = criterion(predict(model(x)), y)
             """,
-            at=(5, 12),
+            at=[(5, 12), (7, 13)],
         ),
         Invalid(
             """
@@ -246,17 +246,12 @@ class ProbabilitiesIntoCrossEntropy(Rule):
                     x, y = batch
                     return self.loss(self(x).resize(len(x), 10), y)
             """,
-            at=(12, 16),
+            at=[(9, 21), (12, 16), (16, 16)],
             note="self(x) runs this class's forward; resize keeps the values",
         ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node, p, where in mismatches(model, {"ce"}, {Out.PROB, Out.SIGMOID}):
-            act = model.src(node) if p.kind.model is model else "the model"
-            yield Report(node, MESSAGE.format(act=_short(act), kind=p.kind.out.value, where=where))
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= 50 else text[:47] + "..."
+        for m in mismatches(model, {"ce"}, {Out.PROB, Out.SIGMOID}):
+            kind = m.pairing.kind.out.value
+            yield Report(m.node, MESSAGE.format(act=m.act, kind=kind, where=m.ends))

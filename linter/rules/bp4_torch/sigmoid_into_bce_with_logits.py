@@ -150,7 +150,7 @@ class SigmoidIntoBceWithLogits(Rule):
             criterion = nn.BCEWithLogitsLoss()
             loss = criterion(d(x), y)
             """,
-            at=(10, 16),
+            at=[(10, 16), (13, 13)],
         ),
         Invalid(
             """
@@ -169,7 +169,7 @@ class SigmoidIntoBceWithLogits(Rule):
             d = D(f=torch.sigmoid)
             loss = nn.BCEWithLogitsLoss()(d(x), y)
             """,
-            at=(11, 16),
+            at=[(11, 16), (14, 8)],
             note="the activation is a constructor argument",
         ),
         Invalid(
@@ -196,7 +196,7 @@ class SigmoidIntoBceWithLogits(Rule):
                     out = torch.sigmoid(self.fc(x))
                     return self.loss(out, y)
             """,
-            at=(11, 15),
+            at=[(8, 21), (11, 15)],
         ),
         Invalid(
             """
@@ -214,8 +214,5 @@ class SigmoidIntoBceWithLogits(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node, p, where in mismatches(model, {"bce_logits"}, {Out.SIGMOID, Out.PROB}):
-            act = model.src(node) if p.kind.model is model else "the model"
-            act = " ".join(act.split())
-            act = act if len(act) <= 50 else act[:47] + "..."
-            yield Report(node, MESSAGE.format(act=act, where=where))
+        for m in mismatches(model, {"bce_logits"}, {Out.SIGMOID, Out.PROB}):
+            yield Report(m.node, MESSAGE.format(act=m.act, where=m.ends))
