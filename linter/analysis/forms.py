@@ -298,7 +298,11 @@ class Forms:
             return self._flags[fn]
         self._flags[fn] = None
         params = [p for p in fn.params if p not in ("self", "cls")]
-        body = getattr(getattr(fn.node, "body", None), "body", ())
+        if not isinstance(fn.node, cst.FunctionDef) or not isinstance(
+            fn.node.body, cst.IndentedBlock
+        ):
+            return None
+        body = fn.node.body.body
         for i, stmt in enumerate(body):
             if not isinstance(stmt, cst.If):
                 continue

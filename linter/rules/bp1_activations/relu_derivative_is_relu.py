@@ -9,6 +9,7 @@ import libcst as cst
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.forms import Kind
+from linter.analysis.switches import switch_helpers
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -81,6 +82,34 @@ class ReluDerivativeIsRelu(Rule):
                 return np.maximum(0, w - 0.1 * grad)
             """,
             note="A projected step (clip to non-negative) is not a derivative.",
+        ),
+        Valid(
+            """
+            def rectify(v, grad=False):
+                if grad:
+                    return (v > 0).astype(float)
+                return np.maximum(0, v)
+            """,
+            note="A derivative switch whose derivative branch is the step.",
+        ),
+        Valid(
+            """
+            class Rect:
+                def forward(self, v):
+                    self.v = v
+                    return np.maximum(0, v)
+
+                def backward(self, g):
+                    mask = self.v > 0
+                    return mask * g
+            """
+        ),
+        Valid(
+            """
+            constant = lambda k: lambda v: 0.5
+            slope = constant(0)(np.maximum(0, x))
+            """,
+            note="Nested lambdas are not derivative switches (and must not trip the analysis).",
         ),
     ]
     invalid = [
@@ -155,6 +184,29 @@ class ReluDerivativeIsRelu(Rule):
             """,
             at=(3, 14),
         ),
+        Invalid(
+            """
+            def rectify(v, grad=False):
+                if grad:
+                    return np.maximum(0, v)
+                return np.maximum(0, v)
+            """,
+            at=(3, 16),
+            note="A derivative switch whose derivative branch is the activation again.",
+        ),
+        Invalid(
+            """
+            class Rect:
+                def forward(self, v):
+                    self.v = v
+                    return np.maximum(0, v)
+
+                def backward(self, g):
+                    slope = np.maximum(0, self.v)
+                    return slope * g
+            """,
+            at=(8, 16),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -167,6 +219,10 @@ class ReluDerivativeIsRelu(Rule):
                 if not model.has(grad, site.scope, Role.GRAD):
                     continue
                 form = model.forms.form(other, site.scope)
+                if form is None and isinstance(other, cst.Name):  # dr = np.maximum(0, z); g * dr
+                    value = model.forms._through_local(other, site.scope)
+                    if value is not other:
+                        form = model.forms.form(value, site.scope)
                 if form is None or form.kind is not Kind.RELU:
                     continue
                 if Role.GRAD in model.roles(form.operand, site.scope):
@@ -177,3 +233,13 @@ class ReluDerivativeIsRelu(Rule):
                     f"1[z > 0]; multiply by the mask `({model.src(form.operand)} > 0)` instead",
                 )
                 break
+        for switch in switch_helpers(model):
+            form = switch.derivative_form
+            if form is None or form.kind is not Kind.RELU:
+                continue
+            yield Report(
+                switch.derivative,
+                f"with `{switch.flag}` on, this helper returns ReLU itself, not its derivative: "
+                f"ReLU′(z) = 1[z > 0]; return the mask `({model.src(form.operand)} > 0)` "
+                f"as floats instead",
+            )

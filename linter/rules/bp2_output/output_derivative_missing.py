@@ -9,6 +9,7 @@ import libcst as cst
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.derivatives import raw_error_source
+from linter.analysis.outputs import squared_error_gradient
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -108,6 +109,25 @@ class OutputDerivativeMissing(Rule):
                 return X.T @ (p - y), loss
             """,
             note="Not a sigmoid or tanh output: another rule's business.",
+        ),
+        Valid(
+            """
+            def grads(X, y, W1, W2):
+                h = sigmoid(X @ W1)
+                out = sigmoid(h @ W2)
+                d_out = 2 * (out - y) * out * (1 - out)
+                return X.T @ ((d_out @ W2.T) * h * (1 - h)), h.T @ d_out
+            """
+        ),
+        Valid(
+            """
+            def grads(X, y, W1, W2):
+                h = np.tanh(X @ W1)
+                out = h @ W2
+                d_out = 2 * (out - y) / len(y)
+                return X.T @ ((d_out @ W2.T) * (1 - h**2)), h.T @ d_out
+            """,
+            note="A linear output: 2(a − y) is already the delta.",
         ),
     ]
     invalid = [
@@ -212,6 +232,26 @@ class OutputDerivativeMissing(Rule):
             """,
             at=(5, 9),
         ),
+        Invalid(
+            """
+            def grads(X, y, W1, W2):
+                h = sigmoid(X @ W1)
+                out = sigmoid(h @ W2)
+                d_out = 2 * (out - y)
+                return X.T @ ((d_out @ W2.T) * h * (1 - h)), h.T @ d_out
+            """,
+            at=(4, 13),
+            note="The factor 2 is the squared error's derivative: the cost need not be computed.",
+        ),
+        Invalid(
+            """
+            def train_step(X, y, W, lr):
+                out = np.tanh(X @ W)
+                W -= lr * np.dot(X.T, 2 * (out - y) / len(y))
+                return W
+            """,
+            at=(3, 27),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -219,6 +259,22 @@ class OutputDerivativeMissing(Rule):
         for mm, site in model.matmuls():
             scope = site.scope
             costs = model.costs(scope)
+            if "ce" not in costs:
+                for side in (mm.left, mm.right):
+                    inner, _ = model.strip_transpose(side)
+                    inner = model.forms._through_local(inner, scope)
+                    found = squared_error_gradient(model, inner, scope)
+                    if found is None or inner in seen:
+                        continue
+                    seen.add(inner)
+                    yield Report(
+                        inner,
+                        f"`{model.src(inner)}` is the derivative of the squared error with "
+                        f"respect to the {found[1]} output, and it is propagated as is "
+                        f"(`{model.src(mm.node)}`); the delta with respect to the "
+                        f"pre-activation needs the activation's derivative too: "
+                        f"2(a − y) ⊙ σ′(z)",
+                    )
             if "mse" not in costs or "ce" in costs:
                 continue
             for side in (mm.left, mm.right):
