@@ -106,6 +106,9 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
     # --- torch/split_pkg -----------------------------------------------------------------------
     _m("torch/split_pkg", "BP405", "softmax applied to the imported model's scores",
        "out = net(x)", "out = torch.softmax(net(x), dim=1)", "torch/split_pkg/train.py"),
+    _m("torch/split_pkg", "BP405", "the model's Sequential ends in softmax; train.py's loss stays",
+       "            nn.Linear(32, n_classes),\n", "            nn.Linear(32, n_classes), nn.Softmax(dim=1),\n",
+       "torch/split_pkg/model.py", at="nn.Softmax(dim=1)"),
     _m("torch/split_pkg", "BP407", "nll_loss on the imported model's raw scores",
        "loss = F.cross_entropy(out, y)", "loss = F.nll_loss(out, y)", "torch/split_pkg/train.py"),
     _m("torch/split_pkg", "BP403", "zero_grad() moved between backward() and step()",
