@@ -828,6 +828,8 @@ class TorchFacts:
                     return _same_criterion(found)
                 return None
         for b, s in self.bindings(key, scope):
+            if _moves(b, key):
+                continue  # criterion = criterion.to(device)
             if b.kind == "assign" and b.value is not None:
                 found.append(self._criterion_value(b.value, s, depth + 1))
             elif b.kind == "param" and not s.nested:
