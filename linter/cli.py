@@ -536,12 +536,27 @@ def _resolve(target: str):
     if not path.is_file():
         matches = [p for p in ENTRIES_DIR.glob("*.md") if p.stem.lower() == target.lower()]
         if not matches:
-            raise UsageError(f"no rule or KB entry named {target!r} (try `bplint rules`)")
+            merged = _merged_into(target)
+            if merged is None:
+                raise UsageError(f"no rule or KB entry named {target!r} (try `bplint rules`)")
+            print(
+                f"bplint: {target!r} was merged into {merged.slug!r}; showing that entry",
+                file=sys.stderr,
+            )
+            return None, merged
         path = matches[0]
     try:
         return None, read_page(path)
     except KBError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _merged_into(slug: str):
+    """The entry that lists ``slug`` as a former slug (``redirect_from``: merged entries)."""
+    wanted = slug.lower()
+    return next(
+        (p for p in _kb_pages() if wanted in (old.lower() for old in p.meta.redirect_from)), None
+    )
 
 
 def _kb_pages() -> list:

@@ -68,6 +68,40 @@ def test_every_entry_is_found_first_by_its_own_question():
     assert missed == []
 
 
+MERGED = sorted((old, p.slug) for p in load_kb() for old in p.meta.redirect_from)
+
+
+@pytest.mark.parametrize(("old", "slug"), MERGED or [pytest.param("", "", marks=pytest.mark.skip)])
+def test_a_merged_entry_s_old_slug_still_resolves(tmp_path, old, slug):
+    """The site redirects a merged page's old URL (redirect_from); the terminal follows it too,
+    whether or not the old slug is also a rule's name (a rule name resolves to the rule first)."""
+    from linter.cli import _merged_into
+
+    assert _merged_into(old).slug == slug and _merged_into(old.upper()).slug == slug
+    assert _merged_into(slug) is None  # a current slug is no redirect
+    r = bplint("explain", old, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert re.search(rf"^KB entry: +https://bplint.github.io/bplint/kb/{slug}/$", r.stdout, re.M)
+    assert "best first" not in r.stdout  # the entry itself, not a word search
+    r = bplint("verify", old, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"[{load_kb()[slug].meta.check}," in r.stdout
+
+
+def test_an_old_slug_that_is_no_rule_name_resolves_to_the_merged_entry(monkeypatch, capsys):
+    """The redirect path itself (today's only merged slug is also BP102's name)."""
+    import linter.cli as cli
+    import linter.rules
+
+    old, slug = MERGED[0] if MERGED else pytest.skip("no merged entry")
+    monkeypatch.setattr(linter.rules, "get_rule", lambda name: None)
+    rule, page = cli._resolve(old)
+    assert rule is None and page.slug == slug
+    assert f"{old!r} was merged into {slug!r}" in capsys.readouterr().err
+    with pytest.raises(cli.UsageError, match="no rule or KB entry named"):
+        cli._resolve("no-such-entry-anywhere")
+
+
 def test_explain_unknown_words_get_did_you_mean(tmp_path):
     r = bplint("explain", "tranpose", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
