@@ -218,7 +218,15 @@ CONVENTIONS = Path(__file__).resolve().parents[1] / "docs" / "conventions.md"
 # (pattern, what the glossary says instead); searched in every entry's text, front matter included
 GLOSSARY_CLASHES = [
     (r"\\delta_\{?[ijk][ijky]\}?", "Kronecker delta is \\mathbf{1}[i = j]; δ is the error signal"),
-    (r"\\mathbb\{R\}\^\{N\b|\\frac\{1\}\{N|/\s?N\b", "the batch size is m, not N"),
+    (r"δ[ᵢⱼₖ][ᵢⱼₖᵧ]", "Kronecker delta is 1[i = j] (in plain text too); δ is the error signal"),
+    (
+        r"\\mathbb\{R\}\^\{N\b|\\frac\{1\}\{N|/\s?N\b|\\times N\b",
+        "the batch size is m, not N",
+    ),
+    (
+        r"W[\^{}l]* \\in \\mathbb\{R\}\^\{m\b",
+        "m is the batch size; a weight is n_out x n_in (or n_l x n_{l-1})",
+    ),
     (r"\be_\{?y", "the one-hot target is \\operatorname{onehot}(y); e is the residual"),
     (r"\be = y -|\be_n = y_n -", "the residual is e = a - y (output minus target)"),
 ]
@@ -242,5 +250,8 @@ def test_entry_follows_the_glossary(slug):
 
 
 def test_glossary_patterns_catch_the_old_spellings():
-    old = r"p_j - \delta_{jy}, (P - Y)/N, p \to e_y, $e = y - X w$"
+    old = (
+        r"p_j - \delta_{jy}, (P - Y)/N, p \to e_y, $e = y - X w$, sᵢ(δᵢⱼ − sⱼ), "
+        r"$X \in \mathbb{R}^{n \times N}$, $W \in \mathbb{R}^{m \times n}$"
+    )
     assert all(re.search(pattern, old) for pattern, _ in GLOSSARY_CLASHES)
