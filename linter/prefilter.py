@@ -134,3 +134,12 @@ def could_fire(text: str, rules: Sequence[type[Rule]]) -> bool:
 def rules_that_could_fire(text: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
     """The rules whose markers all occur in ``text`` (tests and the benchmark use it)."""
     return [r for r in rules if all(_compile(m).search(text) for m in markers_of(r))]
+
+
+# a loop over time steps that sums into zero-initialised arrays (BPTT, BP6xx)
+TIME_LOOP = r"\bfor\b[^\n]*\brange\b"
+ZEROS = r"\bzeros"
+# batch statistics and a square root or standard deviation (batch norm, BP7xx)
+BATCH_MEAN = r"\bmean\b"
+ROOT = r"\bsqrt\b|\bstd\b"
+CLASS = r"\bclass\b"

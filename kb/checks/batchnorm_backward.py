@@ -41,6 +41,16 @@ def backward_mean_only(x: np.ndarray, gamma: np.ndarray, dy: np.ndarray) -> np.n
     return d - d.mean(axis=0)
 
 
+def backward_gamma_left_out(x: np.ndarray, gamma: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """γ left out of the direct term: dy/σ where γ·dy/σ belongs (the other two terms keep γ)."""
+    m = len(x)
+    mu, var = x.mean(axis=0), x.var(axis=0)
+    inv = 1.0 / np.sqrt(var + EPS)
+    xhat = (x - mu) * inv
+    dxhat = dy * gamma
+    return inv / m * (m * dy - dxhat.sum(axis=0) - xhat * (dxhat * xhat).sum(axis=0))
+
+
 def check() -> CheckResult:
     torch = get_torch()
     r = rng(76)
@@ -68,6 +78,11 @@ def check() -> CheckResult:
             rel_err(backward_mean_only(x, gamma, u), fd),
             WRONG,
         ),
+        above(
+            "γ left out of the direct term: rel. error against finite differences",
+            rel_err(backward_gamma_left_out(x, gamma, u), fd),
+            WRONG,
+        ),
     ]
     if torch is not None:
         xt = tensor(torch, x, requires_grad=True)
@@ -85,8 +100,8 @@ def check() -> CheckResult:
     return CheckResult(
         claim=says_which(
             "In training mode batch norm's μ and σ² are functions of the whole batch, so dx has "
-            "three terms; dropping the variance's or both statistics' dependence on x gives a "
-            "wrong gradient, while the three-term formula matches finite differences and PyTorch.",
+            "three terms, each scaled by γ; dropping the variance's or both statistics' "
+            "dependence on x, or γ from the direct term, gives a wrong gradient, while the three-term formula matches finite differences and PyTorch.",
             torch,
         ),
         measurements=measurements,

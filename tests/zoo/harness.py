@@ -575,6 +575,38 @@ def _rnn_bptt(src: Source) -> list[Pair]:
     ]
 
 
+def _rnn_layer(src: Source) -> list[Pair]:
+    mod = src.load()
+    net = mod.RNNRegressor(3, 4, 2)
+    rng = np.random.default_rng(31)
+    net.b += 0.3 * rng.standard_normal(net.b.shape)
+    net.h0 = 0.5 * rng.standard_normal(net.h0.shape)  # a non-zero initial state matters at t = 0
+    xs, ds = mod.make_data(n_steps=5)
+    grads = net.backward(net.forward(xs), ds)
+    return [
+        (k, g, numerical_gradient(lambda: net.cost(xs, ds), getattr(net, k)))
+        for k, g in zip(("Wx", "Wh", "b", "V"), grads, strict=True)
+    ]
+
+
+def _batchnorm_mlp(src: Source) -> list[Pair]:
+    mod = src.load()
+    net = mod.Net(4, 5, 2)
+    rng = np.random.default_rng(32)
+    net.bn.gamma = rng.uniform(0.5, 1.5, net.bn.gamma.shape)  # gamma away from 1 shows it
+    net.bn.beta = 0.3 * rng.standard_normal(net.bn.beta.shape)
+    X, T = rng.standard_normal((8, 4)), rng.standard_normal((8, 2))
+    grads = net.gradients(X, T)
+    pairs: list[Pair] = [
+        (k, g, numerical_gradient(lambda: net.cost(X, T), getattr(net, k)))
+        for k, g in zip(("W1", "W2", "b2"), grads, strict=True)
+    ]
+    dgamma, dbeta = net.bn.dgamma.copy(), net.bn.dbeta.copy()
+    pairs.append(("gamma", dgamma, numerical_gradient(lambda: net.cost(X, T), net.bn.gamma)))
+    pairs.append(("beta", dbeta, numerical_gradient(lambda: net.cost(X, T), net.bn.beta)))
+    return pairs
+
+
 def _gradcheck_setup(mod: types.ModuleType) -> tuple[dict, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(23)
     X, Y = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
@@ -802,6 +834,16 @@ NETWORKS: dict[str, ZooNetwork] = {
             _rnn_bptt,
             large_logits=_rnn_large,
             own_gradcheck=_rnn_gradcheck,
+        ),
+        ZooNetwork(
+            "rnn_layer",
+            "RNN layer object, hidden states in a list, BPTT with h0 at t = 0",
+            _rnn_layer,
+        ),
+        ZooNetwork(
+            "batchnorm_mlp",
+            "affine -> batch norm -> tanh -> affine, rows are examples",
+            _batchnorm_mlp,
         ),
         ZooNetwork(
             "gradcheck_training",

@@ -662,6 +662,57 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "numeric[k] = (loss_plus - loss_minus) / (2 * delta)",
         "numeric[k] = (loss_plus - loss) / delta",
     ),
+    _m(
+        "rnn_bptt",
+        "BP601",
+        "the carry is stored under a new name, so dhnext stays zero",
+        "dhnext = np.dot(Whh.T, dhraw)",
+        "dhprev = np.dot(Whh.T, dhraw)",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP603",
+        "the backward loop starts one step short of the last step",
+        "for t in reversed(range(len(inputs))):",
+        "for t in range(len(inputs) - 2, -1, -1):",
+    ),
+    _m(
+        "rnn_bptt",
+        "BP604",
+        "dh is carried to the previous step as it is, without Whh^T and tanh'",
+        "dhnext = np.dot(Whh.T, dhraw)",
+        "dhnext = dh",
+    ),
+    # --- rnn_layer ---------------------------------------------------------------------------
+    _m(
+        "rnn_layer",
+        "BP602",
+        "the previous state at t = 0 is read as hs[-1], the last state",
+        "h_prev = self.hs[t - 1] if t > 0 else self.h0",
+        "h_prev = self.hs[t - 1]",
+    ),
+    _m(
+        "rnn_layer",
+        "BP601",
+        "the recurrent gradient is stored under a name the loop never reads",
+        "dh_next = self.Wh.T @ dz",
+        "dh_prev = self.Wh.T @ dz",
+    ),
+    # --- batchnorm_mlp -----------------------------------------------------------------------
+    _m(
+        "batchnorm_mlp",
+        "BP701",
+        "the direct term of dz uses dout where dout * gamma belongs",
+        "dz = self.inv / m * (m * dzhat - total - along)",
+        "dz = self.inv / m * (m * dout - total - along)",
+    ),
+    _m(
+        "batchnorm_mlp",
+        "BP702",
+        "dz treats the batch mean and variance as constants",
+        "dz = self.inv / m * (m * dzhat - total - along)",
+        "dz = dzhat * self.inv",
+    ),
     # --- gradcheck_training ------------------------------------------------------------------
     _m(
         "gradcheck_training",

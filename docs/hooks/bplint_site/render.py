@@ -48,6 +48,8 @@ FAMILIES: dict[str, str] = {
     "3": "Update and training loop",
     "4": "PyTorch autograd",
     "5": "Numerics and gradient checks",
+    "6": "Recurrent networks (BPTT)",
+    "7": "Normalisation layers",
     "9": "bplint itself",
 }
 

@@ -1,0 +1,730 @@
+"""Backpropagation through time: loops over time steps and what they carry from step to step.
+
+A *BPTT loop* is a ``for t in <range over time steps>`` loop that accumulates into arrays
+initialised to zero before it (``dW = np.zeros_like(W)`` … ``dW += …``): the gradient of a weight
+shared across steps is the sum of every step's contribution. Facts about such loops are decided
+from structure alone (the range, which indices are read, what is bound before the loop and never
+again, which weight an accumulator is the gradient of), never from names:
+
+- ``stale_carries``: a value the loop computes every step and never reads (``dh_prev = …``) while
+  the loop reads a zero array bound once before it and never again (``dh_next``): the gradient
+  never reaches the earlier steps;
+- ``wraparounds``: ``S[t - 1]`` where ``t`` reaches 0 and ``S`` is a list or an array (so index
+  ``-1`` is its *last* element, not the initial state);
+- ``short_loops``: a loop that starts at ``len(S) - 2`` going down, so the last step's
+  contribution never reaches the accumulated gradients;
+- ``uncarried_recurrences``: a recurrent weight (its gradient takes the previous state ``S[t - 1]``)
+  that the loop never multiplies by, although it carries a gradient from step to step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from linter.analysis.collect import Binding, Scope
+from linter.analysis.exprs import dotted, int_value, positional_args
+
+if TYPE_CHECKING:
+    from linter.analysis.model import ModuleModel
+
+ZEROS = frozenset({"numpy.zeros", "numpy.zeros_like"})
+ARRAY_MAKERS = frozenset(
+    {
+        "numpy.zeros",
+        "numpy.zeros_like",
+        "numpy.empty",
+        "numpy.empty_like",
+        "numpy.ones",
+        "numpy.array",
+        "numpy.stack",
+        "numpy.vstack",
+        "numpy.hstack",
+        "numpy.concatenate",
+    }
+)
+
+
+@dataclass(eq=False)
+class TimeLoop:
+    """A ``for t in range(...)`` loop of a function that accumulates into zero-initialised arrays."""
+
+    node: cst.For
+    scope: Scope
+    var: str
+    covers_zero: bool
+    short_start: cst.BaseExpression | None  # ``len(S) - 2`` (descending): the last step skipped
+    short_seq: str | None  # the sequence whose length it is
+    accumulators: dict[str, list[Binding]] = field(default_factory=dict)  # key -> its += in loop
+    zero_inits: dict[str, Binding] = field(default_factory=dict)  # key -> ``zeros`` before loop
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A fact a rule reports: the node, what it is, and the evidence (node, text)."""
+
+    node: cst.CSTNode
+    subject: str
+    other: str
+    evidence: tuple[tuple[cst.CSTNode, str], ...]
+
+
+# --- small structural helpers ----------------------------------------------------------------
+
+
+def _is_name(node: cst.BaseExpression | None, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def _call_name(node: cst.BaseExpression) -> str | None:
+    return (
+        node.func.value if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) else None
+    )
+
+
+def _range_args(node: cst.BaseExpression) -> list[cst.BaseExpression] | None:
+    if _call_name(node) == "range" and isinstance(node, cst.Call):
+        args = positional_args(node)
+        if 1 <= len(args) <= 3 and len(args) == len(node.args):
+            return args
+    return None
+
+
+def _minus(node: cst.BaseExpression, k: int) -> cst.BaseExpression | None:
+    """``E - k`` -> E."""
+    if (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Subtract)
+        and int_value(node.right) == k
+    ):
+        return node.left
+    return None
+
+
+class _Nodes(cst.CSTVisitor):
+    """Every node under a statement, without entering nested functions, classes or lambdas."""
+
+    def __init__(self) -> None:
+        self.names: list[cst.Name] = []
+        self.attrs: list[cst.Attribute] = []
+        self.subscripts: list[cst.Subscript] = []
+        self.calls: list[cst.Call] = []
+        self.ifs: list[cst.CSTNode] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.append(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.attrs.append(node)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        self.subscripts.append(node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.calls.append(node)
+
+    def visit_If(self, node: cst.If) -> None:
+        self.ifs.append(node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self.ifs.append(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self.ifs.append(node.test)
+
+
+def _nodes(node: cst.CSTNode) -> _Nodes:
+    v = _Nodes()
+    if isinstance(node, cst.FunctionDef):
+        node.body.visit(v)
+    else:
+        node.visit(v)
+    return v
+
+
+def _keys(node: cst.CSTNode) -> set[str]:
+    """Names and dotted attributes (``self.Whh``) that occur under ``node``."""
+    v = _nodes(node)
+    out = {n.value for n in v.names}
+    out |= {k for a in v.attrs if (k := dotted(a)) is not None}
+    return out
+
+
+def _in_loop(b: Binding, loop: cst.For) -> bool:
+    return loop in b.loops
+
+
+# --- the loops --------------------------------------------------------------------------------
+
+
+class _Fors(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.loops: list[cst.For] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loops.append(node)
+
+
+def _scope_loops(scope: Scope) -> list[cst.For]:
+    v = _Fors()
+    node = scope.node
+    if isinstance(node, cst.FunctionDef):
+        node.body.visit(v)
+    else:
+        node.visit(v)
+    return v.loops
+
+
+def _length_of(
+    model: ModuleModel, node: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> str | None:
+    """The sequence ``S`` when ``node`` is ``len(S)``, ``S.shape[k]`` or a name bound once to one."""
+    if depth > 2:
+        return None
+    if _call_name(node) == "len" and isinstance(node, cst.Call):
+        args = positional_args(node)
+        return dotted(args[0]) if len(args) == 1 else None
+    if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Attribute):
+        if node.value.attr.value == "shape":
+            return dotted(node.value.value)
+    if isinstance(node, cst.Name):
+        bindings = scope.bindings.get(node.value, [])
+        if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
+            return _length_of(model, bindings[0].value, scope, depth + 1)
+    return None
+
+
+def _classify(
+    model: ModuleModel, it: cst.BaseExpression, scope: Scope
+) -> tuple[bool, cst.BaseExpression | None, str | None] | None:
+    """(covers 0, start of a descending loop that begins at len(S) - 2, S) for a range loop."""
+    if _call_name(it) == "reversed" and isinstance(it, cst.Call):
+        args = positional_args(it)
+        inner = _range_args(args[0]) if len(args) == 1 else None
+        if inner is None or len(inner) == 3:
+            return None
+        start = inner[0] if len(inner) == 2 else None
+        if start is not None and int_value(start) != 0:
+            return False, None, None
+        stop = inner[-1]
+        base = _minus(stop, 1)
+        seq = _length_of(model, base, scope) if base is not None else None
+        return True, (stop if seq else None), seq
+    args = _range_args(it)
+    if args is None:
+        return None
+    if len(args) == 1:
+        return True, None, None
+    step = int_value(args[2]) if len(args) == 3 else 1
+    if step is None:
+        return None
+    if step > 0:
+        return int_value(args[0]) == 0, None, None
+    covers = int_value(args[1]) == -1
+    base = _minus(args[0], 2)
+    seq = _length_of(model, base, scope) if base is not None and step == -1 else None
+    return covers, (args[0] if seq and covers else None), seq
+
+
+def time_loops(model: ModuleModel) -> list[TimeLoop]:
+    """Every BPTT-like loop of the module (memoised on the model)."""
+    memo = model._scratch.get("recurrent.time_loops")
+    if memo is not None:
+        return memo  # type: ignore[return-value]
+    out: list[TimeLoop] = []
+    for scope in model.c.scopes:
+        if scope.is_module and not scope.bindings:
+            continue
+        for loop in _scope_loops(scope):
+            if not isinstance(loop.target, cst.Name):
+                continue
+            kind = _classify(model, loop.iter, scope)
+            if kind is None:
+                continue
+            tl = TimeLoop(loop, scope, loop.target.value, kind[0], kind[1], kind[2])
+            for key, bindings in scope.bindings.items():
+                aug = [
+                    b
+                    for b in bindings
+                    if b.kind == "aug" and b.op == "AddAssign" and _in_loop(b, loop)
+                ]
+                if not aug:
+                    continue
+                inits = [
+                    b
+                    for b in bindings
+                    if b.kind == "assign"
+                    and not b.loops
+                    and b.value is not None
+                    and isinstance(b.value, cst.Call)
+                    and model.qualname(b.value.func) in ZEROS
+                    and b.index < min(a.index for a in aug)
+                ]
+                if inits:
+                    tl.accumulators[key] = aug
+                    tl.zero_inits[key] = inits[-1]
+            if tl.accumulators:
+                out.append(tl)
+    model._scratch["recurrent.time_loops"] = out
+    return out
+
+
+# --- a carry never updated --------------------------------------------------------------------
+
+
+def _library_call(model: ModuleModel, call: cst.Call) -> bool:
+    q = model.qualname(call.func)
+    if q is not None and q.split(".")[0] in ("numpy", "math"):
+        return True
+    if isinstance(call.func, cst.Attribute) and call.func.attr.value in (
+        "copy",
+        "dot",
+        "sum",
+        "mean",
+        "reshape",
+    ):
+        return True
+    return isinstance(call.func, cst.Name) and call.func.value in (
+        "len",
+        "range",
+        "float",
+        "int",
+        "abs",
+    )
+
+
+def stale_carries(model: ModuleModel) -> Iterator[Finding]:
+    """A value computed in the loop and never read, while the loop reads a zero array that is
+    bound once before the loop and never changed."""
+    for tl in time_loops(model):
+        scope, loop = tl.scope, tl.node
+        body = _nodes(loop.body)
+        loop_reads = {n.value for n in body.names}
+        whole = _nodes(scope.node)
+        read_counts: dict[str, int] = {}
+        for n in whole.names:
+            read_counts[n.value] = read_counts.get(n.value, 0) + 1
+        carries: list[tuple[str, Binding]] = []
+        for key, bindings in scope.bindings.items():
+            if "." in key or key not in loop_reads or key in tl.accumulators:
+                continue
+            if len(bindings) != 1:
+                continue
+            b = bindings[0]
+            if b.kind != "assign" or b.loops or not isinstance(b.value, cst.Call):
+                continue
+            if model.qualname(b.value.func) not in ZEROS:
+                continue
+            if not _only_read(model, key, whole):
+                continue
+            carries.append((key, b))
+        if not carries:
+            continue
+        for key, bindings in scope.bindings.items():
+            if "." in key or key in tl.accumulators:
+                continue
+            if not bindings or not all(b.kind == "assign" and _in_loop(b, loop) for b in bindings):
+                continue
+            if any(isinstance(b.target, cst.Subscript) for b in bindings):
+                continue
+            # bound only here: every occurrence of the name is one of its targets
+            if read_counts.get(key, 0) != len(bindings):
+                continue
+            if key in scope.params:
+                continue
+            b = bindings[-1]
+            if b.value is None or not (_keys(b.value) & (set(tl.accumulators) | loop_reads)):
+                continue
+            names = ", ".join(f"`{k}`" for k, _ in carries)
+            evidence = (
+                *(
+                    (
+                        cb.stmt,
+                        f"`{k}` is bound to zeros here and never reassigned; the loop reads it",
+                    )
+                    for k, cb in carries
+                ),
+                (loop, "the loop over time steps"),
+            )
+            yield Finding(b.stmt, key, names, evidence)
+
+
+def _only_read(model: ModuleModel, key: str, whole: _Nodes) -> bool:
+    """``key`` is never mutated in place: not passed to a call other than a numpy one, not the
+    target of a subscript store or a method call."""
+    for call in whole.calls:
+        for a in call.args:
+            if _is_name(a.value, key):
+                if a.keyword is not None and a.keyword.value == "out":
+                    return False
+                if not _library_call(model, call):
+                    return False
+        if isinstance(call.func, cst.Attribute) and _is_name(call.func.value, key):
+            if call.func.attr.value not in ("copy", "dot", "sum", "mean", "reshape", "T"):
+                return False
+    return True
+
+
+# --- S[t - 1] at t = 0 ------------------------------------------------------------------------
+
+
+def _seq_kind(
+    model: ModuleModel, node: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> str | None:
+    """ "list", "array" or "dict" (or None: unknown) for a container, followed through local
+    bindings, tuple returns of local functions and resolved call sites."""
+    if depth > 4:
+        return None
+    if isinstance(node, cst.List | cst.ListComp):
+        return "list"
+    if isinstance(node, cst.Dict | cst.DictComp):
+        return "dict"
+    if isinstance(node, cst.Call):
+        q = model.qualname(node.func)
+        if q in ARRAY_MAKERS:
+            return "array"
+        name = _call_name(node)
+        if name == "list":
+            return "list"
+        if name == "dict":
+            return "dict"
+        return _returned_kind(model, node, scope, None, depth)
+    key = dotted(node)
+    if isinstance(node, cst.Attribute) and key and key.startswith("self.") and scope.cls:
+        # an attribute of the instance: every method of the class that binds it
+        bindings = [
+            b for s in model.c.scopes if s.cls == scope.cls for b in s.bindings.get(key, [])
+        ]
+        return _kind_of_bindings(model, bindings, node, scope, depth)
+    if isinstance(node, cst.Name):
+        bindings = scope.bindings.get(node.value, [])
+        return _kind_of_bindings(model, bindings, node, scope, depth)
+    return None
+
+
+def _kind_of_bindings(
+    model: ModuleModel, bindings: list[Binding], node: cst.BaseExpression, scope: Scope, depth: int
+) -> str | None:
+    kinds: set[str | None] = set()
+    for b in bindings:
+        if b.kind == "append":
+            kinds.add("list")
+        elif b.kind == "aug" or (b.kind == "assign" and isinstance(b.target, cst.Subscript)):
+            continue
+        elif b.kind == "assign" and b.value is not None:
+            kinds.add(_seq_kind(model, b.value, scope, depth + 1))
+        elif b.kind == "unpack" and isinstance(b.value, cst.Call):
+            kinds.add(_returned_kind(model, b.value, scope, b.position, depth))
+        elif b.kind == "param" and isinstance(node, cst.Name):
+            kinds.add(_param_kind(model, node.value, scope, depth))
+        else:
+            kinds.add(None)
+    if "dict" in kinds:
+        return "dict"
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _returned_kind(
+    model: ModuleModel, call: cst.Call, scope: Scope, position: int | None, depth: int
+) -> str | None:
+    fn = model.local_function(call.func, scope)
+    if fn is None and isinstance(call.func, cst.Attribute):
+        candidates = model.c.functions.get(call.func.attr.value, [])
+        if len(candidates) == 1 and candidates[0].cls is not None:
+            fn = candidates[0]
+    if fn is None or not fn.returns:
+        return None
+    kinds = set()
+    for r in fn.returns:
+        if position is None:
+            kinds.add(_seq_kind(model, r, fn, depth + 1))
+        elif isinstance(r, cst.Tuple) and -len(r.elements) <= position < len(r.elements):
+            kinds.add(_seq_kind(model, r.elements[position].value, fn, depth + 1))
+        else:
+            kinds.add(None)
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _param_kind(model: ModuleModel, name: str, fn: Scope, depth: int) -> str | None:
+    args = list(model._arguments_for(name, fn))
+    if not args and fn.cls is not None and len(model.c.functions.get(fn.name, [])) == 1:
+        params = [p for p in fn.params if p not in ("self", "cls")]
+        for site in model.c.calls:
+            call = site.node
+            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
+                continue
+            if call.func.attr.value != fn.name or _is_name(call.func.value, "self"):
+                continue
+            for i, a in enumerate(call.args):
+                if a.star:
+                    break
+                if (a.keyword is not None and a.keyword.value == name) or (
+                    a.keyword is None and i < len(params) and params[i] == name
+                ):
+                    args.append((a.value, site.scope))
+    if not args:
+        return None
+    kinds = {_seq_kind(model, a, s, depth + 1) for a, s in args}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _store_at_minus_one(model: ModuleModel) -> bool:
+    """Somewhere the module stores at index -1 (``hs[-1] = h0``): the initial state may live there."""
+    memo = model._scratch.get("recurrent.store_minus_one")
+    if memo is None:
+        memo = False
+        for site in model.c.subscript_assigns:
+            node = site.node
+            targets = []
+            if isinstance(node, cst.Assign):
+                targets = [t.target for t in node.targets]
+            elif isinstance(node, cst.AugAssign | cst.AnnAssign):
+                targets = [node.target]
+            elif isinstance(node, cst.Subscript):
+                targets = [node]
+            for t in targets:
+                if isinstance(t, cst.Subscript):
+                    for el in t.slice:
+                        s = el.slice
+                        if isinstance(s, cst.Index) and int_value(s.value) == -1:
+                            memo = True
+        model._scratch["recurrent.store_minus_one"] = memo
+    return bool(memo)
+
+
+def _prev_index(sub: cst.Subscript, var: str) -> bool:
+    """``S[t - 1]`` or ``S[t - 1, ...]`` / ``S[:, t - 1]`` (an index of exactly ``t - 1``)."""
+    for el in sub.slice:
+        s = el.slice
+        if isinstance(s, cst.Index) and _is_name(_minus(s.value, 1), var):
+            return True
+    return False
+
+
+class _Products(cst.CSTVisitor):
+    """Nodes that are operands of a product (``*``, ``@``, ``dot``, ``outer``, ``matmul``)."""
+
+    def __init__(self) -> None:
+        self.inside: set[cst.CSTNode] = set()
+        self._depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def _product(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.BinaryOperation):
+            return isinstance(node.operator, cst.Multiply | cst.MatrixMultiply)
+        if isinstance(node, cst.Call):
+            f = node.func
+            name = (
+                f.attr.value
+                if isinstance(f, cst.Attribute)
+                else f.value
+                if isinstance(f, cst.Name)
+                else ""
+            )
+            return name in ("dot", "outer", "matmul", "multiply")
+        return False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self._product(node):
+            self._depth += 1
+        if self._depth:
+            self.inside.add(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self._product(original_node):
+            self._depth -= 1
+        super().on_leave(original_node)
+
+
+def _product_operands(node: cst.CSTNode) -> set[cst.CSTNode]:
+    v = _Products()
+    node.visit(v)
+    return v.inside
+
+
+def _feeds_product(sub: cst.Subscript, tl: TimeLoop, inside: set[cst.CSTNode]) -> bool:
+    """``S[t - 1]`` is a factor of a product, directly or through a name bound to it in the loop."""
+    if sub in inside:
+        return True
+    for key, bindings in tl.scope.bindings.items():
+        if "." in key:
+            continue
+        if any(b.value is sub and _in_loop(b, tl.node) for b in bindings):
+            return any(isinstance(n, cst.Name) and n.value == key for n in inside)
+    return False
+
+
+def wraparounds(model: ModuleModel) -> Iterator[Finding]:
+    if _store_at_minus_one(model):
+        return
+    for tl in time_loops(model):
+        if not tl.covers_zero:
+            continue
+        body = _nodes(tl.node.body)
+        if any(tl.var in _keys(test) for test in body.ifs):
+            continue  # the first step is handled apart
+        in_products = _product_operands(tl.node.body)
+        for sub in body.subscripts:
+            if not _prev_index(sub, tl.var):
+                continue
+            if not _feeds_product(sub, tl, in_products):
+                continue
+            # a list: index -1 is its last element (an array may hold the initial state in a
+            # spare last row, so arrays are left alone)
+            if _seq_kind(model, sub.value, tl.scope) != "list":
+                continue
+            what = "list"
+            yield Finding(
+                sub,
+                model.src(sub),
+                what,
+                (
+                    (
+                        tl.node,
+                        f"`{tl.var}` runs down to 0 here, where `{model.src(sub)}` is the {what}'s last element",
+                    ),
+                ),
+            )
+
+
+# --- the last step skipped --------------------------------------------------------------------
+
+
+def short_loops(model: ModuleModel) -> Iterator[Finding]:
+    for tl in time_loops(model):
+        if tl.short_start is None or tl.short_seq is None:
+            continue
+        body = _nodes(tl.node.body)
+        if any(tl.var in _keys(test) for test in body.ifs):
+            continue
+        indexed_now = False
+        shifted = False
+        for sub in body.subscripts:
+            for el in sub.slice:
+                s = el.slice
+                if not isinstance(s, cst.Index):
+                    continue
+                if _is_name(s.value, tl.var):
+                    indexed_now = True
+                elif (
+                    isinstance(s.value, cst.BinaryOperation)
+                    and isinstance(s.value.operator, cst.Add)
+                    and tl.var in _keys(s.value)
+                ):
+                    shifted = True
+        if not indexed_now or shifted:
+            continue
+        # every accumulator gets its contributions in this loop only
+        outside = [
+            b
+            for key in tl.accumulators
+            for b in tl.scope.bindings.get(key, [])
+            if b.kind == "aug" and not _in_loop(b, tl.node)
+        ]
+        if outside:
+            continue
+        accs = ", ".join(f"`{k}`" for k in sorted(tl.accumulators))
+        yield Finding(
+            tl.node.iter,
+            model.src(tl.node.iter),
+            accs,
+            tuple(
+                (tl.zero_inits[k].stmt, f"`{k}` starts at zero and is summed only in this loop")
+                for k in sorted(tl.accumulators)
+            )[:3],
+        )
+
+
+# --- the recurrent Jacobian left out ----------------------------------------------------------
+
+
+def uncarried_recurrences(model: ModuleModel) -> Iterator[Finding]:
+    for tl in time_loops(model):
+        scope, loop = tl.scope, tl.node
+        body = _nodes(loop.body)
+        if any(not _library_call(model, c) for c in body.calls):
+            continue  # a helper could apply the weight
+        body_keys = _keys(loop.body)
+        for key, augs in tl.accumulators.items():
+            init = tl.zero_inits[key].value
+            assert isinstance(init, cst.Call)
+            if model.qualname(init.func) != "numpy.zeros_like":
+                continue
+            args = positional_args(init)
+            weight = dotted(args[0]) if len(args) == 1 else None
+            if weight is None or weight in body_keys:
+                continue
+            # the weight under another spelling (``Wh = params[1]`` ... ``params[1].T``)
+            sources = {
+                k
+                for b in scope.bindings.get(weight, [])
+                if b.value is not None and b.kind in ("assign", "unpack")
+                for k in _keys(b.value)
+            }
+            if sources & body_keys:
+                continue
+            prev = [
+                sub
+                for b in augs
+                if b.value is not None
+                for sub in _nodes(b.value).subscripts
+                if _prev_index(sub, tl.var)
+            ]
+            if not prev:
+                continue
+            # a gradient carried from step to step that feeds this accumulator
+            fed = set().union(*(_keys(b.value) for b in augs if b.value is not None))
+            todo = list(fed)
+            while todo:
+                k = todo.pop()
+                for b in scope.bindings.get(k, []):
+                    if _in_loop(b, loop) and b.value is not None and b.kind == "assign":
+                        for k2 in _keys(b.value) - fed:
+                            fed.add(k2)
+                            todo.append(k2)
+            for ckey, bindings in scope.bindings.items():
+                if ckey not in fed or ckey == key or "." in ckey:
+                    continue
+                inside = [b for b in bindings if _in_loop(b, loop) and b.kind in ("aug", "assign")]
+                before = [b for b in bindings if not b.loops and b.index < _first_index(tl)]
+                if not inside or not before:
+                    continue
+                b = inside[-1]
+                yield Finding(
+                    b.stmt,
+                    ckey,
+                    weight,
+                    (
+                        (tl.zero_inits[key].stmt, f"`{key}` is the gradient of `{weight}`"),
+                        (
+                            augs[0].stmt,
+                            f"`{weight}` multiplies the previous state `{model.src(prev[0])}`: it is the recurrent weight",
+                        ),
+                    ),
+                )
+                break
+
+
+def _first_index(tl: TimeLoop) -> int:
+    return min(b.index for augs in tl.accumulators.values() for b in augs)
