@@ -381,6 +381,143 @@ class ModeFacts:
             return True
         return False
 
+    # --- eval mode left on inside a training loop ----------------------------------------------
+
+    def eval_left_on(self) -> list[tuple[cst.Call, str, cst.Call]]:
+        """``(call in the loop, model key, the eval() it leads to)`` for a training loop (one
+        that back-propagates) in which a call switches the trained model to eval mode (directly
+        or through helpers of this file) and nothing in the loop switches it back: every later
+        iteration trains with dropout off and batch norm frozen."""
+        if not self.tf.uses_torch:
+            return []
+        out: list[tuple[cst.Call, str, cst.Call]] = []
+        seen: set[cst.CSTNode] = set()
+        for loop in self.tf.loops():
+            scope = loop.scope
+            events: list[tuple[str, str | None, cst.Call, cst.Call]] = []
+            for call in _calls_outside_defs(loop.node.body):
+                for kind, key, leaf in self._mode_events(call, scope, {}, 0):
+                    events.append((kind, key, call, leaf))
+            if any(kind in ("train", "unknown") for kind, *_ in events):
+                continue
+            trained = self._trained_keys(loop.node.body, scope)
+            for kind, key, call, leaf in events:
+                if kind != "eval" or key is None or call in seen:
+                    continue
+                if self._alias(key, scope) not in trained:
+                    continue
+                if not self._mode_matters(self._alias(key, scope), scope):
+                    continue
+                seen.add(call)
+                out.append((call, key, leaf))
+        return out
+
+    def _alias(self, key: str, scope: Scope) -> str:
+        """``model = self.train()`` / ``model = self`` / ``net = net.to(dev)``: the key it
+        stands for."""
+        for _ in range(3):
+            bindings = self.tf.bindings(key, scope)
+            roots = set()
+            for b, _s in bindings:
+                v = b.value
+                if b.kind != "assign" or v is None:
+                    return key
+                if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute):
+                    if v.func.attr.value in ("train", "to", "cuda", "cpu", "double", "float"):
+                        v = v.func.value
+                k = dotted(v)
+                if k is None or k == key:
+                    return key
+                roots.add(k)
+            if len(roots) != 1:
+                return key
+            key = roots.pop()
+        return key
+
+    def _trained_keys(self, body: cst.CSTNode, scope: Scope) -> set[str]:
+        """The models called in the loop body (``model(x)``), through aliases."""
+        out = set()
+        for call in _calls_outside_defs(body):
+            key = self._model_key(call)
+            if key is None or self._under_eval_block(call):
+                continue
+            up = self.tf.parent(call)
+            if isinstance(up, cst.Attribute) and up.attr.value in ("detach", "data"):
+                continue  # a frozen model's output (a teacher, a target network)
+            out.add(self._alias(key, scope))
+        return out
+
+    def _mode_matters(self, key: str, scope: Scope) -> bool:
+        if key == "self" and scope.cls is not None:
+            if self.class_has_mode_layers(self.m, scope.cls):
+                return True
+        else:
+            classes = self.model_classes(key, scope)
+            if classes and any(self.class_has_mode_layers(m, c) for m, c in classes):
+                return True
+        return any(
+            mode == "train" and self._alias(k, s.scope) == key
+            for k, mode, s in self.tf.mode_calls()
+        )
+
+    def _mode_events(
+        self, call: cst.Call, scope: Scope, mapping: dict[str, str], depth: int
+    ) -> list[tuple[str, str | None, cst.Call]]:
+        """Mode switches ``call`` performs: ``("eval" | "train", key, the call that does it)``;
+        ``("unknown", None, call)`` when it hands a model to code that cannot be read."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("eval", "train"):
+            key = dotted(func.value)
+            if key is not None and not self.m.qualname(func):
+                root, dot, rest = key.partition(".")
+                key = mapping.get(root, root) + dot + rest
+                if func.attr.value == "eval" and not call.args:
+                    return [("eval", key, call)]
+                arg = call.args[0].value if call.args else None
+                if isinstance(arg, cst.Name) and arg.value == "False":
+                    return [("eval", key, call)]
+                return [("train", key, call)]
+        helper = self.m.local_function(func, scope)
+        if helper is not None and helper is not scope and depth < MAX_DEPTH:
+            inner_map = self._map_args(call, helper, scope, mapping)
+            found: list[tuple[str, str | None, cst.Call]] = []
+            for c in _calls_outside_defs(helper.node):
+                if c is call:
+                    continue
+                found.extend(self._mode_events(c, helper, inner_map, depth + 1))
+            return found
+        q = self.m.qualname(func)
+        if q is not None and q.startswith("torch."):
+            return []
+        if isinstance(func, cst.Name) and func.value in _BUILTINS:
+            return []
+        handed = [dotted(a.value) for a in call.args]
+        if any(k is not None and (k == "self" or self.model_classes(k, scope)) for k in handed):
+            return [("unknown", None, call)]
+        if isinstance(func, cst.Attribute) and dotted(func.value) == "self":
+            attrs = self.c.class_attrs.get(scope.cls or "", {})
+            if func.attr.value not in attrs:
+                return [("unknown", None, call)]  # a method not found in this file
+        return []
+
+    def _map_args(
+        self, call: cst.Call, fn: Scope, scope: Scope, mapping: dict[str, str]
+    ) -> dict[str, str]:
+        """The helper's ``self`` / parameters -> the caller's keys."""
+        out: dict[str, str] = {}
+        params = list(fn.params)
+        func = call.func
+        if fn.cls is not None and params and isinstance(func, cst.Attribute):
+            recv = dotted(func.value)
+            if recv is not None:
+                out[params[0]] = mapping.get(recv, recv)
+            params = params[1:]
+        for p, a in zip(params, positional_args(call), strict=False):
+            k = dotted(a)
+            if k is not None:
+                out[p] = mapping.get(k, k)
+        return out
+
     # --- attention dropout without the module's mode -----------------------------------------
 
     def attention_dropout_always_on(self) -> list[cst.Call]:
@@ -553,6 +690,29 @@ def _trains(node: cst.CSTNode) -> bool:
         if isinstance(c.func, cst.Attribute) and c.func.attr.value in ("backward", "step"):
             return True
     return False
+
+
+def _calls_outside_defs(node: cst.CSTNode) -> list[cst.Call]:
+    """Calls in ``node`` (a function's own body when ``node`` is a def), not in nested defs or
+    lambdas."""
+    found: list[cst.Call] = []
+    root = node
+
+    class _V(cst.CSTVisitor):
+        def visit_FunctionDef(self, n: cst.FunctionDef) -> bool:
+            return n is root
+
+        def visit_Lambda(self, n: cst.Lambda) -> bool:
+            return False
+
+        def visit_ClassDef(self, n: cst.ClassDef) -> bool:
+            return False
+
+        def visit_Call(self, n: cst.Call) -> None:
+            found.append(n)
+
+    node.visit(_V())
+    return found
 
 
 def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:

@@ -11,12 +11,13 @@ negative number); anything else (sums, other tensors, ``.sign()`` of something e
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from linter.analysis.collect import Scope
+from linter.analysis.collect import Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
 from linter.analysis.torch_facts import facts
 
@@ -60,7 +61,7 @@ class UpdateFacts:
             self._updates = list(self._find()) if self.tf.uses_torch else []
         return self._updates
 
-    def _find(self):  # type: ignore[no-untyped-def]
+    def _find(self) -> Iterator[ManualUpdate]:
         c = self.m.c
         for site in c.calls:
             call = site.node
@@ -184,6 +185,201 @@ class UpdateFacts:
                 if u.direction == 1 and all(d.param != u.param for d in down):
                     out.append((u, down[0]))
         return out
+
+
+@dataclass(frozen=True)
+class StaleBackward:
+    """``loss.backward()`` through a model output computed before ``opt.step()`` changed that
+    model's weights in place."""
+
+    backward: cst.Call
+    model_call: cst.Call  # the forward call whose graph is walked
+    step: cst.Call  # the step in between
+    retained: cst.Call | None  # an earlier backward(retain_graph=True) that kept this graph
+    scope: Scope
+
+
+class GraphFacts:
+    def __init__(self, model: ModuleModel) -> None:
+        self.m = model
+        self.tf = facts(model)
+
+    def stale_backwards(self) -> list[StaleBackward]:
+        if not self.tf.uses_torch:
+            return []
+        out: list[StaleBackward] = []
+        seen: set[cst.CSTNode] = set()
+        for loop in self.tf.loops():
+            scope = loop.scope
+            sites = [
+                s
+                for s in self.m.c.calls
+                if s.scope is scope and loop.node in s.loops and isinstance(s.node, cst.Call)
+            ]
+            steps = [s for s in sites if self._step_key(s) is not None]
+            backwards = [s for s in sites if isinstance(s.node, cst.Call) and _is_backward(s.node)]
+            for b in backwards:
+                bcall = b.node
+                assert isinstance(bcall, cst.Call) and isinstance(bcall.func, cst.Attribute)
+                if bcall in seen:
+                    continue
+                recv = bcall.func.value
+                for mcall, mindex in self._model_calls(recv, scope, b.index, 0, set()):
+                    key = dotted(mcall.func)
+                    if key is None:
+                        continue
+                    for st in steps:
+                        if not (mindex < st.index < b.index):
+                            continue
+                        if not any(mindex <= o.index <= st.index for o in backwards):
+                            continue  # no backward before that step: step before backward
+                        opt = self._step_key(st)
+                        cov = self.tf.coverage(opt, scope) if opt else None
+                        if not cov or not any(_covers(c, key) for c in cov):
+                            continue
+                        retained = self._retaining(backwards, mindex, st.index, mcall, scope)
+                        assert isinstance(st.node, cst.Call)
+                        seen.add(bcall)
+                        out.append(StaleBackward(bcall, mcall, st.node, retained, scope))
+                        break
+                    if bcall in seen:
+                        break
+        return out
+
+    def _step_key(self, site: Site) -> str | None:
+        call = site.node
+        assert isinstance(call, cst.Call)
+        if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "step"):
+            return None
+        if call.args:
+            return None
+        key = dotted(call.func.value)
+        if key is None or not self.tf.is_optimizer(key, site.scope):
+            return None
+        return key
+
+    def _model_calls(
+        self, node: cst.CSTNode, scope: Scope, before: int, depth: int, seen: set[str]
+    ) -> list[tuple[cst.Call, int]]:
+        """The forward calls of models (keys an optimizer is built over) that ``node``'s value
+        is computed from, through the assignments of ``scope`` that reach statement ``before``;
+        ``.detach()``, ``.data``, ``.item()`` cut the graph."""
+        if depth > 8:
+            return []
+        out: list[tuple[cst.Call, int]] = []
+        for n in _graph_nodes(node):
+            if isinstance(n, cst.Call):
+                key = dotted(n.func)
+                if key is not None and key in self._optimized():
+                    out.append((n, self._index(n, scope, before)))
+            elif isinstance(n, cst.Name):
+                name = n.value
+                if name in seen:
+                    continue
+                bindings = [
+                    b
+                    for b in scope.bindings.get(name, [])
+                    if b.index < before and b.kind in ("assign", "aug") and b.value is not None
+                ]
+                if not bindings:
+                    continue
+                last = max(b.index for b in bindings)
+                for b in bindings:
+                    if b.index == last and b.value is not None:
+                        out.extend(
+                            self._model_calls(b.value, scope, b.index + 1, depth + 1, seen | {name})
+                        )
+        return out
+
+    def _index(self, node: cst.CSTNode, scope: Scope, default: int) -> int:
+        for s in self.m.c.calls:
+            if s.node is node:
+                return s.index
+        return default
+
+    def _optimized(self) -> set[str]:
+        """Keys whose parameters some optimizer of this file steps."""
+        out: set[str] = set()
+        for scope in self.m.c.scopes:
+            for key in scope.bindings:
+                if self.tf.is_optimizer(key, scope):
+                    out |= self.tf.coverage(key, scope) or set()
+        return out
+
+    def _retaining(
+        self, backwards: list[Site], start: int, end: int, mcall: cst.Call, scope: Scope
+    ) -> cst.Call | None:
+        """A ``backward(retain_graph=True)`` between the forward call and the step whose loss
+        is built on the same forward call: the graph it keeps is the one walked again."""
+        for b in backwards:
+            if not (start <= b.index <= end):
+                continue
+            call = b.node
+            assert isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+            keep = keyword_arg(call, "retain_graph")
+            if not (isinstance(keep, cst.Name) and keep.value == "True"):
+                continue
+            found = self._model_calls(call.func.value, scope, b.index, 0, set())
+            if any(c is mcall for c, _ in found):
+                return call
+        return None
+
+
+def _covers(cov: str, key: str) -> bool:
+    return cov == key or key.startswith(cov + ".") or cov.startswith(key + ".")
+
+
+def _is_backward(call: cst.Call) -> bool:
+    f = call.func
+    if not (isinstance(f, cst.Attribute) and f.attr.value == "backward"):
+        return False
+    if isinstance(f.value, cst.Name) and f.value.value in ("self", "cls", "super"):
+        return False
+    return not positional_args(call)
+
+
+def _graph_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Calls and names whose values flow into ``node``, not through detach/data/item."""
+    found: list[cst.CSTNode] = []
+
+    class _V(cst.CSTVisitor):
+        def visit_Call(self, n: cst.Call) -> bool:
+            f = n.func
+            if isinstance(f, cst.Attribute) and f.attr.value in (
+                "detach",
+                "item",
+                "tolist",
+                "numpy",
+                "size",
+                "dim",
+            ):
+                return False
+            found.append(n)
+            return True
+
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            if n.attr.value in ("data", "shape", "grad"):
+                return False
+            return True
+
+        def visit_Name(self, n: cst.Name) -> None:
+            found.append(n)
+
+        def visit_Lambda(self, n: cst.Lambda) -> bool:
+            return False
+
+    node.visit(_V())
+    return found
+
+
+_graphs: weakref.WeakKeyDictionary[ModuleModel, GraphFacts] = weakref.WeakKeyDictionary()
+
+
+def graphs(model: ModuleModel) -> GraphFacts:
+    found = _graphs.get(model)
+    if found is None:
+        found = _graphs[model] = GraphFacts(model)
+    return found
 
 
 _updates: weakref.WeakKeyDictionary[ModuleModel, UpdateFacts] = weakref.WeakKeyDictionary()

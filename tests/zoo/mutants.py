@@ -79,6 +79,9 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "        return self.out(h)", "        return torch.softmax(self.out(h), dim=1)"),
     _m("torch/mlp_classifier", "BP411", "model.eval() dropped before the no_grad evaluation",
        "    model.eval()\n", "", at="with torch.no_grad():"),
+    _m("torch/mlp_classifier", "BP414", "evaluate() no longer switches back to train mode",
+       "    model.train()\n    return correct", "    return correct",
+       at="evaluate(model, batches))"),
     _m("torch/mlp_classifier", "BP412", "dropout layer built inside forward",
        "h = self.drop(h)", "h = nn.Dropout(0.2)(h)"),
     # --- torch/gan_loop ------------------------------------------------------------------------
@@ -88,6 +91,16 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "    d_loss.backward()\n    opt_d.step()\n", "    opt_d.step()\n    d_loss.backward()\n"),
     _m("torch/gan_loop", "BP406", "the discriminator ends in nn.Sigmoid, the loss stays with-logits",
        "nn.LeakyReLU(0.2), nn.Linear(16, 1))", "nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Sigmoid())"),
+    _m("torch/gan_loop", "BP415", "G's loss reuses D's output from before D's step",
+       "    d_fake = discriminator(fake.detach())\n"
+       "    d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))\n"
+       "    d_loss.backward()\n    opt_d.step()\n\n    opt_g.zero_grad()\n"
+       "    scores = discriminator(fake)\n",
+       "    d_fake = discriminator(fake)\n"
+       "    d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))\n"
+       "    d_loss.backward()\n    opt_d.step()\n\n    opt_g.zero_grad()\n"
+       "    scores = d_fake\n",
+       at="g_loss.backward()"),
     # --- torch/accum_trainer -------------------------------------------------------------------
     _m("torch/accum_trainer", "BP401", "zero_grad() after the accumulated step deleted",
        "                    self.optimizer.zero_grad()\n", "", at="self.optimizer.step()"),

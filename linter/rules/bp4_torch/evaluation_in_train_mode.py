@@ -201,6 +201,25 @@ class EvaluationInTrainMode(Rule):
             """,
             note="dropout with p=0 does nothing in either mode",
         ),
+        Valid(
+            """
+            import torch
+            import torch.nn as nn
+
+            def freeze(m):
+                m.eval()
+
+            def evaluate(model, loader):
+                with torch.no_grad():
+                    for x in loader:
+                        model(x)
+
+            model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5))
+            freeze(model)
+            evaluate(model, [])
+            """,
+            note="a helper switches it to eval mode before the evaluation is called",
+        ),
     ]
     invalid = [
         Invalid(
@@ -366,6 +385,27 @@ class EvaluationInTrainMode(Rule):
             test(model, [])
             """,
             at=(11, 5),
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.nn as nn
+
+            def evaluate(model, loader):
+                with torch.no_grad():
+                    for x in loader:
+                        model(x)
+
+            def predict(model, x):
+                model.eval()
+                return model(x)
+
+            model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5))
+            evaluate(model, [])
+            predict(model, None)
+            """,
+            at=(5, 5),
+            note="the only eval() runs after the evaluation",
         ),
     ]
 
