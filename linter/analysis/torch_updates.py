@@ -170,6 +170,49 @@ class UpdateFacts:
                         return None
         return 1
 
+    def uncleared_manual_loops(self) -> list[tuple[cst.Call, list[ManualUpdate]]]:
+        """``(backward, updates)`` for a loop that back-propagates and updates parameters by
+        hand from their ``.grad`` but clears no gradient anywhere in its iteration (no
+        ``p.grad.zero_()``, ``p.grad = None``, ``zero_grad()``, no unknown callee handed a
+        model or optimizer) and steps no optimizer: every update uses the sum of all past
+        gradients."""
+        out: list[tuple[cst.Call, list[ManualUpdate]]] = []
+        seen: set[cst.CSTNode] = set()
+        for loop in self.tf.loops():
+            if any(e.kind in ("zero", "maybe-zero", "step") for e in loop.events):
+                continue
+            ups = [
+                u
+                for u in self.updates()
+                if u.scope is loop.scope and _inside(self.tf, u.node, loop.node)
+            ]
+            if not ups:
+                continue
+            backs = [e.node for e in loop.events if e.kind == "backward"]
+            if not backs or not isinstance(backs[0], cst.Call) or backs[0] in seen:
+                continue
+            if self._grad_cleared_elsewhere({u.param for u in ups}):
+                continue
+            seen.add(backs[0])
+            out.append((backs[0], ups))
+        return out
+
+    def _grad_cleared_elsewhere(self, params: set[str]) -> bool:
+        """A ``p.grad`` of these parameters cleared or rebound anywhere else in the file (a
+        helper the loop reaches in a way not followed): the clearing may happen there."""
+        for site in self.m.c.calls:
+            call = site.node
+            if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+                continue
+            if call.func.attr.value in ("zero_", "fill_", "detach_", "mul_"):
+                if _grad_of(call.func.value) in params:
+                    return True
+        for scope in self.m.c.scopes:
+            for key in scope.bindings:
+                if key.endswith(".grad") and key[: -len(".grad")] in params:
+                    return True
+        return False
+
     def inconsistent_ascents(self) -> list[tuple[ManualUpdate, ManualUpdate]]:
         """Updates that move a parameter along its gradient in a block where another
         parameter moves against its own: ``(ascent, a descent beside it)``."""
@@ -323,6 +366,15 @@ class GraphFacts:
             if any(c is mcall for c, _ in found):
                 return call
         return None
+
+
+def _inside(tf: object, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    n: cst.CSTNode | None = node
+    while n is not None:
+        if n is loop:
+            return True
+        n = tf.parent(n)  # type: ignore[attr-defined]
+    return False
 
 
 def _covers(cov: str, key: str) -> bool:

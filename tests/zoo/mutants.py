@@ -133,6 +133,8 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
     # --- torch/manual_sgd ---------------------------------------------------------------------
     _m("torch/manual_sgd", "BP413", "w climbs its gradient while b descends",
        "w.data.sub_(lr * w.grad)", "w.data.add_(lr * w.grad)"),
+    _m("torch/manual_sgd", "BP401", "the .grad clearing after the hand-written update deleted",
+       "        w.grad.zero_()\n        b.grad.zero_()\n", "", at="cost.backward()"),
     _m("torch/manual_sgd", "BP411", "validation without head.eval() (batch norm in train mode)",
        "    head.eval()\n", "", at="with torch.no_grad():"),
     _m("torch/manual_sgd", "BP412", "batch norm built inside forward",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
+from linter.analysis.torch_updates import updates
 from linter.rule import Invalid, Report, Rule, Valid
 
 MESSAGE = (
@@ -15,12 +16,18 @@ MESSAGE = (
     "`{opt}.zero_grad()` once per step"
 )
 
+MANUAL = (
+    "`{backward}` adds into {grads} every iteration and nothing in the loop clears them: each "
+    "hand-written update uses the sum of all gradients so far; clear them after the update "
+    "(`{p}.grad.zero_()` or `{p}.grad = None`)"
+)
+
 
 class GradientsNeverCleared(Rule):
     """Flags an optimizer step inside a loop that back-propagates but never zeroes gradients."""
 
     code = "BP401"
-    prefilter = (P.BASE, P.OPTIMIZER_STEP)
+    prefilter = (P.BASE, f"{P.OPTIMIZER_STEP}|{P.GRAD_ATTR}")
     name = "gradients-never-cleared"
     kb = "grads-accumulate-without-zero-grad"
     summary = "Optimizer steps in a loop whose gradients are never cleared (no zero_grad())."
@@ -39,6 +46,19 @@ class GradientsNeverCleared(Rule):
         "(another package) is assumed to clear them."
     )
     valid = [
+        Valid(
+            """
+            import torch
+            w = torch.randn(3, requires_grad=True)
+            for step in range(1000):
+                loss = ((x @ w - y) ** 2).mean()
+                loss.backward()
+                with torch.no_grad():
+                    w -= lr * w.grad
+                w.grad.zero_()
+            """,
+            note="hand-written update, gradient cleared after it",
+        ),
         Valid(
             """
             import torch
@@ -263,6 +283,20 @@ class GradientsNeverCleared(Rule):
             """,
             at=(7, 5),
         ),
+        Invalid(
+            """
+            import torch
+            w = torch.randn(3, requires_grad=True)
+            b = torch.zeros(1, requires_grad=True)
+            for step in range(1000):
+                loss = ((x @ w + b - y) ** 2).mean()
+                loss.backward()
+                w.data.sub_(lr * w.grad)
+                b.data.sub_(lr * b.grad)
+            """,
+            at=(6, 5),
+            note="hand-written updates: reported at the backward that accumulates",
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -270,3 +304,10 @@ class GradientsNeverCleared(Rule):
             if fault.kind == "never-cleared":
                 step = model.src(fault.node)
                 yield Report(fault.node, MESSAGE.format(step=step, opt=fault.optimizer))
+        for backward, ups in updates(model).uncleared_manual_loops():
+            names = ", ".join(dict.fromkeys(f"`{u.param}.grad`" for u in ups))
+            yield Report(
+                backward,
+                MANUAL.format(backward=model.src(backward), grads=names, p=ups[0].param),
+                evidence=tuple((u.node, "uses the accumulated gradient") for u in ups),
+            )

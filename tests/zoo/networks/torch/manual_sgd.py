@@ -10,8 +10,8 @@ def fit_line(x, y, lr=0.05, steps=200):
     b = torch.zeros(1, requires_grad=True)
     for _ in range(steps):
         pred = x @ w + b
-        loss = 0.5 * ((pred - y) ** 2).mean()
-        loss.backward()
+        cost = 0.5 * ((pred - y) ** 2).mean()
+        cost.backward()
         w.data.sub_(lr * w.grad)
         b.data.sub_(lr * b.grad)
         w.grad.zero_()
