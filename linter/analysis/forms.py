@@ -137,6 +137,12 @@ def _unshifted(model: ModuleModel, node: cst.BaseExpression) -> cst.BaseExpressi
     return node
 
 
+def _same_bare(a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+    """Equal up to the parentheses around the whole expression."""
+    bare = {"lpar": [], "rpar": []}
+    return a.with_changes(**bare).deep_equals(b.with_changes(**bare))
+
+
 def _flag_test(test: cst.BaseExpression) -> str | None:
     """``flag``, ``flag == True``, ``flag is True`` -> flag."""
     if isinstance(test, cst.Name):
@@ -401,6 +407,20 @@ class Forms:
                                     arg.operator, cst.Minus
                                 ):
                                     return Form(Kind.SIGMOID, arg.expression)
+            # exp(-x) / (1 + exp(-x))**2: σ′(x)
+            sq = _square_of(self.m, node.right)
+            num_form = self.call_kind(node.left, scope) if isinstance(node.left, cst.Call) else None
+            if sq is not None and num_form is not None and num_form.kind is Kind.EXP:
+                arg = num_form.operand
+                if (
+                    isinstance(arg, cst.UnaryOperation)
+                    and isinstance(arg.operator, cst.Minus)
+                    and isinstance(sq, cst.BinaryOperation)
+                    and isinstance(sq.operator, cst.Add)
+                ):
+                    for one, e in ((sq.left, sq.right), (sq.right, sq.left)):
+                        if _is_one(one) and isinstance(e, cst.Call) and _same_bare(e, node.left):
+                            return Form(Kind.SIGMOID_PRIME_OF_Z, arg.expression)
             # exp(x) / sum(exp(x)), or e = exp(x); e / e.sum(): softmax
             num = node.left
             exp_call = self._through_local(num, scope)
