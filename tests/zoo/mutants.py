@@ -794,6 +794,36 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "e = np.exp(z - np.max(z))",
         "e = np.exp(z)",
     ),
+    # --- a layer's own output in its weight gradient (BP007) ---------------------------------
+    _m(
+        "tanh_two_layer",
+        "BP007",
+        "the output weights' gradient pairs delta2 with the output instead of the hidden layer",
+        "dW2 = np.outer(delta2, a1)",
+        "dW2 = np.outer(delta2, y_hat)",
+    ),
+    _m(
+        "xor_net",
+        "BP007",
+        "the hidden weights' gradient uses the hidden layer's output instead of the inputs",
+        "self.hidden_weights += inputs.T.dot(d_hidden_layer) * self.lr",
+        "self.hidden_weights += hidden_layer_output.T.dot(d_hidden_layer) * self.lr",
+    ),
+    # --- bias gradient averaged beside a summed weight gradient (BP008) ----------------------
+    _m(
+        "layers_sequential",
+        "BP008",
+        "Dense.backward averages the bias gradient while the weight gradient sums the batch",
+        "grad_b = output_error.sum(axis=0, keepdims=True)",
+        "grad_b = output_error.mean(axis=0, keepdims=True)",
+    ),
+    _m(
+        "cs231n_layers",
+        "BP008",
+        "affine_backward averages db while dw sums the batch",
+        "db = np.sum(dout, axis=0)",
+        "db = np.mean(dout, axis=0)",
+    ),
 )
 MUTANTS: tuple[Mutant, ...] = MUTANTS_NUMPY + TORCH_MUTANTS
 
