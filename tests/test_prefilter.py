@@ -91,22 +91,28 @@ NUMPY_UTILITY = textwrap.dedent(
         return np.loadtxt(path, delimiter=",")
     """
 )
-TORCH_MODEL = textwrap.dedent(
+# A model's raw Linear output is an end of an NLLLoss defect completed in another file, so a
+# model file is read; a dataset is library code no rule can flag.
+TORCH_DATASET = textwrap.dedent(
     """
-    import torch.nn as nn
+    import torch
 
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.fc = nn.Linear(784, 10)
+    class Pairs(torch.utils.data.Dataset):
+        def __init__(self, xs, ys):
+            self.xs, self.ys = xs, ys
 
-        def forward(self, x):
-            return self.fc(x.view(-1, 784))
+        def __len__(self):
+            return len(self.xs)
+
+        def __getitem__(self, i):
+            return torch.as_tensor(self.xs[i]), self.ys[i]
     """
 )
 
 
-@pytest.mark.parametrize("text", [NUMPY_UTILITY, TORCH_MODEL], ids=["numpy-utility", "torch-model"])
+@pytest.mark.parametrize(
+    "text", [NUMPY_UTILITY, TORCH_DATASET], ids=["numpy-utility", "torch-dataset"]
+)
 def test_library_code_no_rule_can_flag_is_not_parsed(text):
     defaults = [r for r in ALL_RULES if r.default_enabled]
     assert re.search(P.BASE, text)  # the old filter (library words) parsed it

@@ -7,6 +7,9 @@ import numpy as np
 
 from kb.numerics import RIGHT, WRONG, numerical_grad, rel_err, rng
 from kb.schema import CheckResult, above, below
+from kb.torch_support import get_torch, numpy, preload, says_which, tensor
+
+preload()  # import torch (if installed) now, not inside the timed check()
 
 
 def tanh_backward_right(x: np.ndarray, grad_output: np.ndarray) -> np.ndarray:
@@ -43,6 +46,42 @@ def directions(r, scale: float, batch: int, draws: int) -> tuple[float, float, f
     return flipped_z, flipped_w, uphill
 
 
+def function_errors(torch, x: np.ndarray, upstream: np.ndarray) -> tuple[float, float]:
+    """(right, pass-through) rel. errors of tanh written as a torch.autograd.Function, against
+    autograd's own derivative of torch.tanh; the numpy model when torch is missing."""
+    if torch is None:
+        return errors(x, upstream)
+
+    class PassThrough(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):  # type: ignore[override]
+            return torch.tanh(t)
+
+        @staticmethod
+        def backward(ctx, grad_output):  # type: ignore[override]
+            return grad_output
+
+    class Right(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):  # type: ignore[override]
+            y = torch.tanh(t)
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, grad_output):  # type: ignore[override]
+            (y,) = ctx.saved_tensors
+            return grad_output * (1 - y * y)
+
+    u = tensor(torch, upstream)
+    grads = []
+    for f in (torch.tanh, Right.apply, PassThrough.apply):
+        t = tensor(torch, x, requires_grad=True)
+        (f(t) * u).sum().backward()
+        grads.append(numpy(t.grad))
+    return rel_err(grads[1], grads[0]), rel_err(grads[2], grads[0])
+
+
 def check() -> CheckResult:
     r = rng(31)
     upstream = r.normal(size=(5, 6))
@@ -50,6 +89,9 @@ def check() -> CheckResult:
     tiny = r.uniform(-0.01, 0.01, size=(5, 6))
     right_typical, through_typical = errors(typical, upstream)
     _, through_tiny = errors(tiny, upstream)
+
+    torch = get_torch()
+    _, fn_through = function_errors(torch, typical, upstream)
 
     # A scaling op y = 3x: the local derivative is the constant 3, still not 1.
     x = r.normal(size=(5, 6))
@@ -60,16 +102,22 @@ def check() -> CheckResult:
     _, _, uphill = directions(r, scale=3.0, batch=2, draws=1000)
 
     return CheckResult(
-        claim=(
+        claim=says_which(
             "backward must multiply grad_output by the local derivative: for tanh that is "
             "1 - tanh(x)^2, for y = 3x it is 3. Passing grad_output through unchanged is wrong "
             "wherever the op is not the identity; near x = 0, where tanh is nearly the identity, "
             "it looks right to a loose check. Its sign is right at the op's own input only: the "
-            "gradient of a weight below the op has entries of the wrong sign and can point uphill."
+            "gradient of a weight below the op has entries of the wrong sign and can point uphill.",
+            torch,
         ),
         measurements=[
             below("tanh, grad_output * (1 - tanh^2): rel. error", right_typical, RIGHT),
             above("tanh, grad_output passed through, |x| ~ 1: rel. error", through_typical, WRONG),
+            above(
+                "tanh as an autograd Function, grad_output passed through: rel. error",
+                fn_through,
+                WRONG,
+            ),
             above(
                 "y = 3x, grad_output passed through: rel. error",
                 rel_err(upstream, numeric_scale),

@@ -1433,6 +1433,125 @@ class TorchFacts:
                     if not self.flows_from(el, grads, fn.backward):
                         yield fn, el
 
+    def passed_through(
+        self,
+    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, str, cst.BaseExpression]]:
+        """``(function, returned grad, input name, forward's output)`` when ``backward`` returns
+        its incoming gradient unchanged for an input of which ``forward`` computes a
+        differentiable function whose derivative is not 1 (exp, sigmoid, a product, a power,
+        a negation). Not when forward is the identity of that input (``x.view_as(x)``, a sum
+        with other terms), nor when any part of forward is not differentiable or not known
+        (sign, round, comparisons, clamp, helper calls: straight-through estimators), nor when
+        the gradient is changed in place or rebound in ``backward``."""
+        for fn in self.functions():
+            if len(fn.grad_params) != 1 or fn.n_inputs is None or len(fn.forward_returns) != 1:
+                continue
+            grad = fn.grad_params[0]
+            if any(b.kind != "param" for b in fn.backward.bindings.get(grad, [])):
+                continue
+            if self._mutated(grad, fn.backward):
+                continue
+            inputs = fn.forward.params[1:]
+            out = fn.forward_returns[0]
+            for ret in fn.returns:
+                elements = _elements(ret)
+                if len(elements) > len(inputs) or (
+                    not isinstance(ret, cst.Tuple) and len(inputs) != 1
+                ):
+                    continue
+                for el, name in zip(elements, inputs, strict=False):
+                    if not _is_unchanged(el, grad):
+                        continue
+                    verdict = self._non_identity(out, name, fn.forward, 0)
+                    if verdict is True:
+                        yield fn, el, name, out
+
+    def _mutated(self, name: str, scope: Scope) -> bool:
+        for site in self.c.calls:
+            call = site.node
+            if (
+                site.scope is scope
+                and isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value.endswith("_")
+                and dotted(call.func.value) == name
+            ):
+                return True
+        return any(
+            b.kind in ("aug", "assign") and isinstance(b.target, cst.Subscript)
+            for b in scope.bindings.get(name, [])
+        )
+
+    def _non_identity(
+        self, node: cst.BaseExpression, x: str, scope: Scope, depth: int
+    ) -> bool | None:
+        """Is d(node)/d(x) known not to be 1 (True), known to be 1 or 0 (False), or unknown
+        (None: something not differentiable or not read)? Follows single assignments."""
+        if depth > 8:
+            return None
+        if isinstance(node, cst.Integer | cst.Float):
+            return False
+        if isinstance(node, cst.Name):
+            if node.value == x:
+                return False
+            bound = scope.bindings.get(node.value, [])
+            if not bound:
+                return False if node.value in scope.params or node.value == "None" else None
+            if all(b.kind == "param" for b in bound):
+                return False  # another input: no dependence on x
+            if len(bound) != 1 or bound[0].kind != "assign" or bound[0].value is None:
+                return None
+            if isinstance(bound[0].target, cst.Subscript):
+                return None
+            return self._non_identity(bound[0].value, x, scope, depth + 1)
+        if isinstance(node, cst.Attribute):
+            return None if _depends(node, x) else False  # ctx.alpha, self.k: constants
+        if isinstance(node, cst.UnaryOperation):
+            inner = self._non_identity(node.expression, x, scope, depth + 1)
+            if isinstance(node.operator, cst.Minus):
+                return None if inner is None else (inner or self._uses(node.expression, x, scope))
+            return inner if isinstance(node.operator, cst.Plus) else None
+        if isinstance(node, cst.BinaryOperation):
+            left = self._non_identity(node.left, x, scope, depth + 1)
+            right = self._non_identity(node.right, x, scope, depth + 1)
+            if left is None or right is None:
+                return None
+            op = node.operator
+            if isinstance(op, cst.Add):
+                return left or right
+            if isinstance(op, cst.Subtract):
+                return left or right or self._uses(node.right, x, scope)
+            if isinstance(op, cst.Multiply | cst.Divide | cst.Power | cst.MatrixMultiply):
+                uses = self._uses(node.left, x, scope) or self._uses(node.right, x, scope)
+                if not uses:
+                    return False
+                if isinstance(op, cst.Multiply | cst.Divide) and (
+                    _is_one(node.right) or (isinstance(op, cst.Multiply) and _is_one(node.left))
+                ):
+                    return left or right
+                return True
+            return None
+        if isinstance(node, cst.Call):
+            q = self.m.qualname(node.func)
+            args = [a.value for a in node.args]
+            if isinstance(node.func, cst.Attribute) and q is None:
+                meth = node.func.attr.value
+                recv = node.func.value
+                if meth in SHAPE_METHODS:
+                    return self._non_identity(recv, x, scope, depth + 1)
+                if meth in SMOOTH_METHODS:
+                    inner = self._non_identity(recv, x, scope, depth + 1)
+                    return None if inner is None else self._uses(recv, x, scope)
+                return None
+            if q in SMOOTH_FNS and args:
+                inner = self._non_identity(args[0], x, scope, depth + 1)
+                return None if inner is None else self._uses(args[0], x, scope)
+            return None
+        return None
+
+    def _uses(self, node: cst.BaseExpression, x: str, scope: Scope) -> bool:
+        return self.flows_from(node, {x}, scope)
+
     def gradient_counts(
         self,
     ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, int, int, int]]:
@@ -1633,6 +1752,56 @@ def _falls_off(fn: cst.CSTNode) -> cst.CSTNode | None:
     if found or not isinstance(last, cst.SimpleStatementLine):
         return None
     return last
+
+
+# differentiable everywhere, derivative not 1: what a pass-through backward gets wrong
+SMOOTH_FNS = {
+    "torch.exp",
+    "torch.log",
+    "torch.sigmoid",
+    "torch.tanh",
+    "torch.sin",
+    "torch.cos",
+    "torch.sqrt",
+    "torch.pow",
+    "torch.square",
+    "torch.mul",
+    "torch.nn.functional.softplus",
+    "torch.special.expit",
+    "torch.nn.functional.sigmoid",
+    "torch.nn.functional.tanh",
+}
+SMOOTH_METHODS = {"exp", "log", "sigmoid", "tanh", "sin", "cos", "sqrt", "pow", "square", "mul"}
+SHAPE_METHODS = {"view", "view_as", "reshape", "reshape_as", "clone", "contiguous", "flatten"}
+
+
+def _is_one(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Integer | cst.Float) and float(node.value) == 1.0
+
+
+def _depends(node: cst.CSTNode, name: str) -> bool:
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            nonlocal found
+            found = found or n.value == name
+
+    node.visit(_V())
+    return found
+
+
+def _is_unchanged(el: cst.BaseExpression, grad: str) -> bool:
+    """``g`` or ``g.clone()`` / ``g.view_as(x)``: the incoming gradient as it came."""
+    if isinstance(el, cst.Name):
+        return el.value == grad
+    if (
+        isinstance(el, cst.Call)
+        and isinstance(el.func, cst.Attribute)
+        and el.func.attr.value in ("clone", "view_as", "reshape_as", "contiguous")
+    ):
+        return _is_unchanged(el.func.value, grad)
+    return False
 
 
 def _elements(ret: cst.BaseExpression) -> list[cst.BaseExpression]:

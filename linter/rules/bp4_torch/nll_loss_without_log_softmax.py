@@ -20,7 +20,7 @@ class NllLossWithoutLogSoftmax(Rule):
     """Flags ``NLLLoss``/``F.nll_loss`` applied to raw scores or softmax probabilities."""
 
     code = "BP407"
-    prefilter = (P.BASE, P.NLL)
+    prefilter = (P.BASE, P.PAIRING_END)
     name = "nll-loss-without-log-softmax"
     kb = "nll-loss-without-log-softmax"
     summary = "NLLLoss on raw scores or probabilities (log_softmax missing)."

@@ -20,7 +20,7 @@ class ProbabilitiesIntoCrossEntropy(Rule):
     """Flags softmax (or sigmoid) output passed to ``nn.CrossEntropyLoss``/``F.cross_entropy``."""
 
     code = "BP405"
-    prefilter = (P.BASE, P.CROSS_ENTROPY)
+    prefilter = (P.BASE, P.PAIRING_END)
     name = "probabilities-into-cross-entropy"
     kb = "softmax-before-crossentropyloss"
     summary = "Softmax or sigmoid output passed to CrossEntropyLoss (which expects logits)."

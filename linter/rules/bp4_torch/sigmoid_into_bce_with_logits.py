@@ -21,7 +21,7 @@ class SigmoidIntoBceWithLogits(Rule):
     ``binary_cross_entropy_with_logits``."""
 
     code = "BP406"
-    prefilter = (P.BASE, P.WITH_LOGITS)
+    prefilter = (P.BASE, P.PAIRING_END)
     name = "sigmoid-into-bce-with-logits"
     kb = "sigmoid-before-bcewithlogits"
     summary = "Sigmoid output passed to BCEWithLogitsLoss (sigmoid applied twice)."
