@@ -142,9 +142,9 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
     # --- torch/functions ----------------------------------------------------------------------
     _m("torch/functions", "BP408", "Exp.backward returns the local derivative only",
        "        return grad_output * y", "        return y"),
-    _m("torch/functions", "BP414", "Exp.backward passes grad_output through",
+    _m("torch/functions", "BP417", "Exp.backward passes grad_output through",
        "        return grad_output * y", "        return grad_output"),
-    _m("torch/functions", "BP414", "Mul.backward passes grad_output through for b",
+    _m("torch/functions", "BP417", "Mul.backward passes grad_output through for b",
        "return grad_output * b, grad_output * a", "return grad_output * b, grad_output"),
     _m("torch/functions", "BP409", "Mul.backward returns one gradient for two inputs",
        "return grad_output * b, grad_output * a", "return grad_output * b"),

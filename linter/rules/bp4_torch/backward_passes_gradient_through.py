@@ -1,4 +1,4 @@
-"""BP414: a custom backward passes grad_output through unchanged for a non-identity forward."""
+"""BP417: a custom backward passes grad_output through unchanged for a non-identity forward."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class BackwardPassesGradientThrough(Rule):
     """Flags a ``torch.autograd.Function.backward`` that returns ``grad_output`` as it came for
     an input of which ``forward`` computes a smooth, non-identity function."""
 
-    code = "BP414"
+    code = "BP417"
     prefilter = (P.BASE, P.AUTOGRAD_FUNCTION)
     name = "backward-passes-gradient-through"
     kb = "custom-backward-drops-local-derivative"
