@@ -8,12 +8,13 @@ import libcst as cst
 
 from linter.analysis.collect import Collector, Scope, Site
 from linter.analysis.model import MatMul, ModuleModel, Role, WeightUse
+from linter.analysis.treewalk import walk
 
 
 def analyze(module: cst.Module, path: Path | None = None) -> ModuleModel:
     """One walk over ``module``; ``path`` lets the model read helpers from sibling modules."""
     collector = Collector()
-    module.visit(collector)
+    walk(module, collector)
     return ModuleModel(module, collector, path)
 
 

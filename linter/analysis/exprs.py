@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from linter.analysis.treewalk import TRIVIA, walk
+
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """``np.linalg.inv`` -> "np.linalg.inv"; None for anything that is not a plain dotted name."""
@@ -72,7 +74,7 @@ def names_in(node: cst.CSTNode) -> set[str]:
         def visit_Name(self, n: cst.Name) -> None:
             found.add(n.value)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -97,7 +99,7 @@ def calls_in(node: cst.CSTNode) -> list[cst.Call]:
         def visit_Call(self, n: cst.Call) -> None:
             found.append(n)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -129,11 +131,13 @@ def contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
     found = False
 
     class _V(cst.CSTVisitor):
+        walk_trivia = type(inner) in TRIVIA
+
         def on_visit(self, n: cst.CSTNode) -> bool:
             nonlocal found
             if n is inner:
                 found = True
             return not found
 
-    outer.visit(_V())
+    walk(outer, _V())
     return found

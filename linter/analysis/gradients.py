@@ -13,6 +13,7 @@ from linter.analysis import names as N
 from linter.analysis.collect import Binding, Scope
 from linter.analysis.exprs import calls_in, int_value, names_in, number_value, positional_args
 from linter.analysis.model import _is_scalar, resolve_local
+from linter.analysis.treewalk import walk
 
 
 def product_operands(
@@ -99,7 +100,7 @@ def transposed_in_updates(model: ModuleModel) -> set[str]:
                     found.add(label)
 
     for u in model.updates():
-        u.step.visit(_V())
+        walk(u.step, _V())
     return found
 
 
@@ -240,7 +241,7 @@ def reads_grad(value: cst.BaseExpression) -> bool:
             if node.attr.value == "grad":
                 found = True
 
-    value.visit(_V())
+    walk(value, _V())
     return found
 
 

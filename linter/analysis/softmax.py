@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from linter.analysis.exprs import dotted, int_value, keyword_arg, positional_args
+from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
     from linter.analysis.collect import Scope, Site
@@ -71,7 +72,10 @@ class ExpSum:
 
 
 class _Index(cst.CSTVisitor):
-    """Parents and occurrences of names and dotted attributes in one scope's subtree."""
+    """Parents and occurrences of names and dotted attributes in one scope's subtree (its
+    whitespace and tokens are no one's parent that is looked up)."""
+
+    walk_trivia = False
 
     def __init__(self) -> None:
         self.parent: dict[cst.CSTNode, cst.CSTNode] = {}
@@ -118,7 +122,7 @@ def _find(model: ModuleModel) -> Iterator[ExpSum]:
         index = indexes.get(site.scope)
         if index is None:
             index = indexes[site.scope] = _Index()
-            site.scope.node.visit(index)
+            walk(site.scope.node, index)
         found = _Group(model, index, call, site).result()
         if found is not None:
             claimed.update(found.exps)

@@ -27,6 +27,7 @@ import libcst as cst
 
 from linter.analysis.collect import Binding, Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
+from linter.analysis.treewalk import parent_map, walk
 
 if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
@@ -328,16 +329,7 @@ class TorchFacts:
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
         if self._parents is None:
-            parents: dict[cst.CSTNode, cst.CSTNode] = {}
-
-            class _P(cst.CSTVisitor):
-                def on_visit(self, n: cst.CSTNode) -> bool:
-                    for ch in n.children:
-                        parents[ch] = n
-                    return True
-
-            self.m.module.visit(_P())
-            self._parents = parents
+            self._parents = parent_map(self.m.module)
         return self._parents.get(node)
 
     def bindings(self, key: str, scope: Scope) -> list[tuple[Binding, Scope]]:
@@ -1004,7 +996,7 @@ class TorchFacts:
         self, node: cst.CSTNode, scope: Scope, depth: int, seen: frozenset[Scope]
     ) -> list[Event]:
         v = _Calls()
-        node.visit(v)
+        walk(node, v)
         out: list[Event] = []
         for n in v.found:
             if isinstance(n, cst.Assign):
@@ -1928,6 +1920,8 @@ def _number_statements(root: cst.CSTNode, index: dict[cst.CSTNode, int]) -> None
     count = 0
 
     class _V(cst.CSTVisitor):
+        walk_trivia = False
+
         def on_visit(self, n: cst.CSTNode) -> bool:
             nonlocal count
             if isinstance(n, cst.FunctionDef) and n is not root:
@@ -1937,7 +1931,7 @@ def _number_statements(root: cst.CSTNode, index: dict[cst.CSTNode, int]) -> None
                 index[n] = count
             return True
 
-    root.visit(_V())
+    walk(root, _V())
 
 
 def _body_of(node: cst.CSTNode) -> list[cst.BaseStatement]:
@@ -1993,7 +1987,7 @@ def _calls(node: cst.CSTNode) -> list[cst.Call]:
         def visit_Call(self, n: cst.Call) -> None:
             found.append(n)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -2074,13 +2068,13 @@ def _value_names(node: cst.CSTNode, model: ModuleModel) -> set[str]:
         def visit_Attribute(self, n: cst.Attribute) -> bool:
             if n.attr.value in SHAPE_ONLY_ATTRS:
                 return False
-            n.value.visit(self)
+            walk(n.value, self)
             return False
 
         def visit_Name(self, n: cst.Name) -> None:
             found.add(n.value)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
