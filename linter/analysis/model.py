@@ -131,6 +131,8 @@ class ModuleModel:
         self.c = collected
         self._roles: dict[tuple[cst.CSTNode, Scope], frozenset[Role]] = {}
         self._in_progress: set[tuple[cst.CSTNode, Scope]] = set()
+        self._names_open: set[tuple[str, Scope]] = set()
+        self._seed_memo: dict[tuple[str, Scope], list[Binding]] = {}
         self._cycles = 0
         self._depth = 0
         self._scratch: dict[object, object] = {}
@@ -1016,25 +1018,55 @@ class ModuleModel:
     def _name_roles(self, name: str, scope: Scope) -> set[Role]:
         bindings = self._visible_bindings(name, scope)
         owner = self._owner(name, scope)
-        if any(self._seeds_error(b, owner) for b in bindings):
+        if any(self._seeds_error(b, owner) for b in self._seed_candidates(name, scope)):
             return {Role.GRAD, Role.ERROR}
         if (owner, name) in self.derivative_factors()[1]:
             return {Role.GRAD}
         roles: set[Role] = set()
-        for b in bindings:
-            if b.kind != "aug":
-                roles |= self._binding_value_roles(name, b, owner)
-        # ``W += -eps * dW`` adds a gradient into a parameter; only a value with no role of its
-        # own (``dW = np.zeros_like(W); dW += ...``, an accumulator) becomes what is added.
-        if Role.INIT not in roles:
+        opened = (name, owner)
+        nested = opened in self._names_open
+        if nested:
+            # another use of the name met while its bindings are being read (``d = f(d)``
+            # repeated): they are being read already, so this use sees them cut short, as a use
+            # inside its own binding does. Reading them again for every such use made a chain of
+            # n rebindings cost n^3 (158 s for 90 lines); this way it costs n^2.
+            self._cycles += 1
+            bindings = []
+        else:
+            self._names_open.add(opened)
+        try:
             for b in bindings:
-                if b.kind == "aug":
+                if b.kind != "aug":
                     roles |= self._binding_value_roles(name, b, owner)
+            # ``W += -eps * dW`` adds a gradient into a parameter; only a value with no role of
+            # its own (``dW = np.zeros_like(W); dW += ...``, an accumulator) becomes what is added.
+            if Role.INIT not in roles:
+                for b in bindings:
+                    if b.kind == "aug":
+                        roles |= self._binding_value_roles(name, b, owner)
+        finally:
+            if not nested:
+                self._names_open.discard(opened)
         if not roles and self._fed_to_activation(name, owner):
             roles = {Role.PREACT}  # consumer evidence: weaker than what produced the value
         if not roles:
             roles = self._name_hint(name, scope)
         return roles
+
+    def _seed_candidates(self, name: str, scope: Scope) -> list[Binding]:
+        """The visible bindings of ``name`` that ``_seeds_error`` can accept, by their shape
+        alone (``x[...] -= 1``), memoised: a name read many times is not rescanned each time."""
+        found = self._seed_memo.get((name, scope))
+        if found is None:
+            found = self._seed_memo[(name, scope)] = [
+                b
+                for b in self._visible_bindings(name, scope)
+                if b.kind == "aug"
+                and b.op == "SubtractAssign"
+                and isinstance(b.target, cst.Subscript)
+                and number_value(b.value) == 1.0
+            ]
+        return found
 
     def _seeds_error(self, b: Binding, scope: Scope) -> bool:
         """``dscores[range(N), y] -= 1`` on a copy of the probabilities: p - onehot(y)."""
