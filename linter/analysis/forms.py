@@ -348,7 +348,8 @@ class Forms:
         form = self.form(self._inline_locals(branch, fn), fn)
         if form is None:
             return None
-        if isinstance(form.operand, cst.Name) and form.operand.value == params[0]:
+        operand = _strip_offset(self._inline_locals(form.operand, fn))
+        if isinstance(operand, cst.Name) and operand.value == params[0]:
             return form.kind
         if form.kind is Kind.OUTPUT_POLY:
             inner = self.form(self._through_local(form.operand, fn), fn)
@@ -421,6 +422,10 @@ class Forms:
                     for one, e in ((sq.left, sq.right), (sq.right, sq.left)):
                         if _is_one(one) and isinstance(e, cst.Call) and _same_bare(e, node.left):
                             return Form(Kind.SIGMOID_PRIME_OF_Z, arg.expression)
+            # (exp(x) - exp(-x)) / (exp(x) + exp(-x)): tanh
+            tanh = self._tanh_quotient(node, scope)
+            if tanh is not None:
+                return Form(Kind.TANH, tanh)
             # exp(x) / sum(exp(x)), or e = exp(x); e / e.sum(): softmax
             num = node.left
             exp_call = self._through_local(num, scope)
@@ -480,6 +485,32 @@ class Forms:
         if inner is not None and inner.kind is Kind.SIGMOID:
             return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
         return Form(Kind.OUTPUT_POLY, x)
+
+    def _tanh_quotient(self, node: cst.BinaryOperation, scope: Scope) -> cst.BaseExpression | None:
+        num, den = node.left, node.right
+        if not (
+            isinstance(num, cst.BinaryOperation)
+            and isinstance(num.operator, cst.Subtract)
+            and isinstance(den, cst.BinaryOperation)
+            and isinstance(den.operator, cst.Add)
+        ):
+            return None
+        exps = []
+        for side in (num.left, num.right, den.left, den.right):
+            f = self.call_kind(side, scope) if isinstance(side, cst.Call) else None
+            if f is None or f.kind is not Kind.EXP:
+                return None
+            exps.append(f.operand)
+        x, neg = exps[0], exps[1]
+        if not (
+            isinstance(neg, cst.UnaryOperation)
+            and isinstance(neg.operator, cst.Minus)
+            and _same(neg.expression, x)
+        ):
+            return None
+        if {self.m.src(exps[2]), self.m.src(exps[3])} != {self.m.src(x), self.m.src(neg)}:
+            return None
+        return x
 
     def derivative_in_product(self, node: cst.BinaryOperation, scope: Scope) -> Form | None:
         """``delta * a * (1 - a)``: a derivative pair completed by this node's right factor."""
@@ -558,3 +589,13 @@ class Forms:
             if isinstance(func, cst.Attribute) and func.attr.value == "sum":
                 return _same(func.value, exp_call)
         return False
+
+
+def _strip_offset(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``x + 1e-12`` (a tiny offset against log(0) or division by 0) -> ``x``."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        for a, b in ((node.left, node.right), (node.right, node.left)):
+            v = number_value(b)
+            if v is not None and 0 < abs(v) < 1e-3:
+                return a
+    return node

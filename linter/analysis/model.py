@@ -24,6 +24,7 @@ from linter.analysis.exprs import (
     dotted,
     factors_of,
     int_value,
+    names_in,
     number_value,
     positional_args,
     string_value,
@@ -77,6 +78,7 @@ class Update:
 
 
 _EMPTY: frozenset[Role] = frozenset()
+_CE_WORDS = ("crossentropy", "logloss", "nll", "bce", "loglikelihood")
 CE_LOGS = frozenset(
     {
         "numpy.log",
@@ -611,6 +613,13 @@ class ModuleModel:
                 plain = (value.right if lm else value.left) if lm != rm else None
                 if isinstance(plain, cst.Name | cst.Attribute):
                     return True
+                # ``rate * self.gW`` where ``self.gW`` is computed from the gradient a layer's
+                # ``backward`` receives: the other factor scales a gradient
+                sides = (value.left, value.right)
+                if all(isinstance(x, cst.Name | cst.Attribute) for x in sides):
+                    derived = [self._from_upstream(x, scope) for x in sides]
+                    if derived[0] != derived[1]:
+                        return True
             for side in (value.left, value.right):
                 if self.scalar(side, scope):
                     return True
@@ -623,6 +632,15 @@ class ModuleModel:
                     return True
         return False
 
+    def _from_upstream(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        """A value assigned in the backward half of a forward/backward pair from the gradient
+        that half receives (``self.gW = g @ self.x.T`` in ``backward(self, g)``)."""
+        for value, home in self.value_sources(node, scope):
+            upstream = self.upstream_gradient_param(home)
+            if upstream is not None and upstream in names_in(value):
+                return True
+        return False
+
     def is_data(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
         """A value that flows in and is not computed here: a parameter (and what its callers
         pass, when that is data too), a loop variable, an element or attribute of one. Targets
@@ -633,7 +651,7 @@ class ModuleModel:
             return self.is_data(node.value, scope, depth + 1)
         if not isinstance(node, cst.Name | cst.Attribute):
             return False
-        if self.roles(node, scope) - {Role.TARGET}:
+        if self.roles(node, scope) - {Role.TARGET, Role.INIT}:
             return False
         key = dotted(node)
         if key is None:
@@ -646,9 +664,18 @@ class ModuleModel:
                 bindings = list(self.c.class_attrs.get(scope.cls, {}).get(key.split(".", 2)[1], []))
         if not bindings:
             return False
+        filled = False
         for b in bindings:
             if b.kind in ("param", "for"):
                 continue
+            if b.kind == "assign" and _is_allocation(self.qualname(_call_func(b.value))):
+                continue  # ``onehot = np.zeros((m, k))``: data only if filled with data below
+            if b.kind == "assign" and isinstance(b.target, cst.Subscript):
+                home = self._owner(key.split(".")[0], scope)
+                if self._data_derived(b.value, home, depth + 1):  # ``onehot[:, i] = y == i``
+                    filled = True
+                    continue
+                return False
             if b.kind == "assign" and isinstance(b.value, cst.Name | cst.Attribute | cst.Subscript):
                 home = (
                     self._owner(key, scope)
@@ -656,9 +683,39 @@ class ModuleModel:
                     else next((sc for sc in self.c.scopes if b in sc.bindings.get(key, [])), scope)
                 )
                 if self.is_data(b.value, home, depth + 1):
+                    filled = True
                     continue
             return False
-        return True
+        return filled or any(b.kind in ("param", "for") for b in bindings)
+
+    def _data_derived(self, node: cst.BaseExpression | None, scope: Scope, depth: int) -> bool:
+        """Data compared, cast or reshaped: ``y == i``, ``np.int32(y == i).reshape(1, -1)``,
+        ``(labels == k).astype(float)``, ``np.eye(k)[y]`` (a one-hot encoding of labels)."""
+        if node is None or depth > 6:
+            return False
+        if isinstance(node, cst.Comparison):
+            sides = [node.left, *(c.comparator for c in node.comparisons)]
+            return any(self.is_data(x, scope, depth + 1) for x in sides)
+        if isinstance(node, cst.Call):
+            func = node.func
+            name = self.qualname(func) or ""
+            if not name and isinstance(func, cst.Attribute) and func.attr.value in _CASTS:
+                return self._data_derived(func.value, scope, depth + 1)  # ``t.astype(float)``
+            name = name or dotted(func) or ""
+            if name in ("float", "int", "bool") or name.rsplit(".", 1)[-1] in _CASTS:
+                args = positional_args(node)
+                return bool(args) and self._data_derived(args[0], scope, depth + 1)
+            return False
+        if isinstance(node, cst.Subscript):
+            if isinstance(node.value, cst.Call) and self.qualname(node.value.func) in (
+                "numpy.eye",
+                "numpy.identity",
+            ):
+                return any(
+                    isinstance(e.slice, cst.Index) and self.is_data(e.slice.value, scope, depth + 1)
+                    for e in node.slice
+                )
+        return self.is_data(node, scope, depth + 1)
 
     def output_minus_data(
         self, node: cst.BinaryOperation, scope: Scope
@@ -1074,8 +1131,6 @@ class ModuleModel:
             return False
         if number_value(b.value) != 1.0:
             return False
-        from linter.analysis.exprs import names_in
-
         if self.roles(b.target.value, scope) & {Role.PROB, Role.ACT}:
             return True  # a copy of the probabilities, minus one at each label: p - onehot(y)
         return any(
@@ -1539,6 +1594,13 @@ class ModuleModel:
                 signs.add(self.sign(value, home, depth + 1))
             signs.discard(None)
             return signs.pop() if len(signs) == 1 else None
+        if isinstance(node, cst.Attribute):
+            # ``layer.delta`` assigned here (or ``self.delta`` in the class): its values' sign
+            sources = self.value_sources(node, scope)
+            if sources:
+                signs = {self.sign(value, home, depth + 1) for value, home in sources}
+                signs.discard(None)
+                return signs.pop() if len(signs) == 1 else None
         if isinstance(node, cst.Subscript | cst.Attribute):
             base = node.value
             return self.sign(base, scope, depth + 1)
@@ -1616,15 +1678,18 @@ class ModuleModel:
         for scope in self.c.scopes:
             for name in (scope.name, scope.cls or ""):
                 low = name.lower().replace("_", "")
-                if any(
-                    w in low for w in ("crossentropy", "logloss", "nll", "bce", "loglikelihood")
-                ):
+                if any(w in low for w in _CE_WORDS):
                     add(scope, "ce")
                 if any(w in low for w in ("quadratic", "mse", "squarederror", "meansquared")):
                     add(scope, "mse")
         for site in self.c.calls:
             call = site.node
             assert isinstance(call, cst.Call)
+            # a call of a loss function named for its cost (``cross_entropy_error(p, t)``,
+            # ``F.binary_cross_entropy``): function names are structure, unlike variables'
+            called = (dotted(call.func) or "").rsplit(".", 1)[-1].lower().replace("_", "")
+            if call.args and any(w in called for w in _CE_WORDS):
+                add(site.scope, "ce")
             if self.qualname(call.func) in CE_LOGS:
                 stmt_src = site.stmt
                 if self._mentions_target(stmt_src, site.scope):
@@ -1646,7 +1711,16 @@ class ModuleModel:
     def _mentions_target(self, stmt: cst.CSTNode, scope: Scope) -> bool:
         from linter.analysis.exprs import names_in
 
-        return any(Role.TARGET in self._name_roles(n, scope) for n in names_in(stmt))
+        names = names_in(stmt)
+        if any(Role.TARGET in self._name_roles(n, scope) for n in names):
+            return True
+        # data that is not the network's output: ``class_y`` filled from the labels
+        return any(
+            not self._name_roles(n, scope) - {Role.TARGET, Role.INIT}
+            and self.is_data(cst.Name(n), scope)
+            and any(b.kind != "param" for b in self._visible_bindings(n, scope))
+            for n in names
+        )
 
     # --- weight layout, gradient stores --------------------------------------------------------
 
@@ -1948,6 +2022,19 @@ class ModuleModel:
 
 
 # --- small syntactic helpers ----------------------------------------------------------------------
+
+_CASTS = frozenset(
+    {"astype", "reshape", "int32", "int64", "float32", "float64", "array", "asarray", "squeeze"}
+)
+_ALLOCATIONS = frozenset({"numpy.zeros", "numpy.empty", "numpy.zeros_like", "numpy.empty_like"})
+
+
+def _call_func(node: cst.BaseExpression | None) -> cst.BaseExpression:
+    return node.func if isinstance(node, cst.Call) else cst.Name("_")
+
+
+def _is_allocation(name: str | None) -> bool:
+    return name in _ALLOCATIONS
 
 
 def _upstream_of(params: list[str], forward_params: list[str]) -> str | None:

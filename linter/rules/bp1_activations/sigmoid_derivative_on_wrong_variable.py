@@ -126,6 +126,37 @@ class SigmoidDerivativeOnWrongVariable(Rule):
             """,
             note="A polynomial on data that is neither an activation nor a pre-activation.",
         ),
+        Valid(
+            """
+            def sigmoid(x, deriv=False):
+                s = 1 / (1 + np.exp(-x))
+                if deriv:
+                    return s * (1 - s)
+                return s
+
+            def train(X, y, W, lr):
+                z = X @ W
+                a = sigmoid(z)
+                delta = (a - y) * sigmoid(z, deriv=True)
+                W -= lr * X.T @ delta
+            """,
+            note="The flag selects σ′ of the argument, and the argument is z.",
+        ),
+        Valid(
+            """
+            def sigmoid(x, deriv=False):
+                if deriv:
+                    return x * (1 - x)
+                return 1 / (1 + np.exp(-x))
+
+            def train(X, y, W, lr):
+                z = X @ W
+                a = sigmoid(z)
+                delta = (a - y) * sigmoid(a, True)
+                W -= lr * X.T @ delta
+            """,
+            note="This helper's derivative branch wants the activation.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -256,6 +287,37 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                 return errors * dsigmoid(net)
             """,
             at=(11, 21),
+        ),
+        Invalid(
+            """
+            def sigmoid(x, deriv=False):
+                s = 1 / (1 + np.exp(-x))
+                if deriv:
+                    return s * (1 - s)
+                return s
+
+            def train(X, y, W, lr):
+                z = X @ W
+                a = sigmoid(z)
+                delta = (a - y) * sigmoid(a, deriv=True)
+                W -= lr * X.T @ delta
+            """,
+            at=(10, 23),
+        ),
+        Invalid(
+            """
+            def sigmoid(x, deriv=False):
+                if deriv:
+                    return x * (1 - x)
+                return 1 / (1 + np.exp(-x))
+
+            def train(X, y, W, lr):
+                z = X @ W
+                a = sigmoid(z)
+                delta = (a - y) * sigmoid(z, True)
+                W -= lr * X.T @ delta
+            """,
+            at=(9, 23),
         ),
     ]
 

@@ -103,6 +103,22 @@ class TanhDerivativeOnWrongVariable(Rule):
                 return upstream * (1 - t ** 2)
             """,
         ),
+        Valid(
+            """
+            def tanh(x, derivative=False):
+                t = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+                if derivative:
+                    return 1 - t**2
+                else:
+                    return t
+
+            def step(x, h_prev, Wx, Wh, dh):
+                h = tanh(x @ Wx + h_prev @ Wh)
+                dz = dh * tanh(x @ Wx + h_prev @ Wh, derivative=True)
+                return dz @ Wh.T
+            """,
+            note="The flag selects tanh′ of the argument, and the argument is z.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -206,6 +222,22 @@ class TanhDerivativeOnWrongVariable(Rule):
                 return (out - y) * tanh_deriv(net)
             """,
             at=(7, 24),
+        ),
+        Invalid(
+            """
+            def tanh(x, derivative=False):
+                t = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+                if derivative:
+                    return 1 - t**2
+                else:
+                    return t
+
+            def step(x, h_prev, Wx, Wh, dh):
+                h = tanh(x @ Wx + h_prev @ Wh)
+                dz = dh * tanh(h, derivative=True)
+                return dz @ Wh.T
+            """,
+            at=(10, 15),
         ),
     ]
 

@@ -8,6 +8,8 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
+from linter.analysis.model import Update
+from linter.analysis.signs import RelativeSigns
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -99,6 +101,41 @@ class UpdateSignInconsistent(Rule):
             """,
             note="Maximising the log-likelihood with y − p: a consistent ascent.",
         ),
+        Valid(
+            """
+            class Dense:
+                def forward(self, x):
+                    self.x = x
+                    return self.W @ x + self.b
+
+                def backward(self, g):
+                    self.gW = g @ self.x.T
+                    self.gb = g.sum(axis=1, keepdims=True)
+                    return self.W.T @ g
+
+                def step(self, lr):
+                    self.W -= lr * self.gW
+                    self.b -= lr * self.gb
+            """
+        ),
+        Valid(
+            """
+            class Dense:
+                def forward(self, x):
+                    self.x = x
+                    return self.W @ x + self.b
+
+                def backward(self, g):
+                    self.gW = g @ self.x.T
+                    self.gb = g.sum(axis=1, keepdims=True)
+                    return self.W.T @ g
+
+                def step(self, lr):
+                    self.W += lr * self.gW
+                    self.b += lr * self.gb
+            """,
+            note="The caller passes y − a: both parameters move the same way.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -182,6 +219,24 @@ class UpdateSignInconsistent(Rule):
             """,
             at=(4, 5),
         ),
+        Invalid(
+            """
+            class Dense:
+                def forward(self, x):
+                    self.x = x
+                    return self.W @ x + self.b
+
+                def backward(self, g):
+                    self.gW = g @ self.x.T
+                    self.gb = g.sum(axis=1, keepdims=True)
+                    return self.W.T @ g
+
+                def step(self, lr):
+                    self.W -= lr * self.gW
+                    self.b += lr * self.gb
+            """,
+            at=(13, 9),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -189,8 +244,7 @@ class UpdateSignInconsistent(Rule):
             sign = model.sign(u.step, u.step_scope)
             if sign is None or u.direction * sign != 1:
                 continue
-            stmt = u.binding.stmt
-            node = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else u.binding.target
+            node = _statement(u)
             error, other = ("a − y", "y − a") if sign == 1 else ("y − a", "a − y")
             verb, flip = ("adds", "subtract it") if u.direction == 1 else ("subtracts", "add it")
             yield Report(
@@ -198,4 +252,49 @@ class UpdateSignInconsistent(Rule):
                 f"`{model.src(node).strip()}` {verb} a step built from {error}, so "
                 f"`{model.src(u.binding.target)}` moves up its gradient and the loss grows; "
                 f"{flip}, or build the step from {other}",
+            )
+        yield from _disagreeing_updates(model)
+
+
+def _statement(u: Update) -> cst.CSTNode:
+    stmt = u.binding.stmt
+    return stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else u.binding.target
+
+
+def _disagreeing_updates(model: ModuleModel) -> Iterator[Report]:
+    """Updates whose steps are the same multiple of one upstream gradient (``backward``'s
+    parameter) but move their parameters in opposite directions: one of them climbs the loss,
+    whichever sign convention the caller uses."""
+    signs = RelativeSigns(model)
+    groups: dict[object, list[tuple[Update, int]]] = {}
+    for u in model.updates():
+        if model.sign(u.step, u.step_scope) is not None:
+            continue  # judged against the error itself above
+        found = signs.of(u.step, u.step_scope)
+        if found is None or found[1] is None:
+            continue
+        groups.setdefault(found[1], []).append((u, u.direction * found[0]))
+    for (scope, param), items in groups.items():  # type: ignore[misc]
+        along = [u for u, d in items if d == 1]
+        against = [u for u, d in items if d == -1]
+        if not along or not against:
+            continue
+        if len(along) != len(against):
+            odd, rest = (along, against) if len(along) < len(against) else (against, along)
+        else:  # one each way: the later one in the file is reported, the other is evidence
+            order = {sc: i for i, sc in enumerate(model.c.scopes)}
+            first = min(items, key=lambda x: (order[x[0].scope], x[0].binding.index))[0]
+            odd, rest = ([u for u, _ in items if u is not first], [first])
+        for u in odd:
+            node = _statement(u)
+            other = rest[0]
+            other_node = _statement(other)
+            yield Report(
+                node,
+                f"`{model.src(node).strip()}` moves `{model.src(u.binding.target)}` "
+                f"{'along' if u in along else 'against'} `{param}` (the gradient "
+                f"`{scope.qualname()}` receives), but `{model.src(other_node).strip()}` moves "
+                f"`{model.src(other.binding.target)}` the other way; both steps are the same-sign "
+                f"multiple of `{param}`, so one of them climbs the loss",
+                evidence=((other_node, "this update moves the other way"),),
             )
