@@ -75,7 +75,6 @@ NAME_ONLY_MUTANTS = frozenset(
         "BP003-deep_columns_dict-1",
         "BP005-deep_columns_dict-1",
         "BP303-deep_columns_dict-1",
-        "BP302-layers_sequential-1",
         "BP005-layers_sequential-1",
         "BP006-rnn_bptt-1",
         "BP002-rnn_bptt-1",

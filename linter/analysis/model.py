@@ -1507,8 +1507,9 @@ class ModuleModel:
     def activation_kind(
         self, node: cst.BaseExpression, scope: Scope, depth: int = 0
     ) -> Kind | None:
-        """Which activation produced this value (following assignments, appends, parameters)."""
-        if depth > 6:
+        """Which activation produced this value (following assignments, appends, parameters,
+        copies)."""
+        if depth > 10:
             return None
         node, _ = self.strip_transpose(node)
         form = self.forms.form(node, scope)
@@ -1516,6 +1517,9 @@ class ModuleModel:
             return form.kind
         if isinstance(node, cst.Subscript):
             return self.activation_kind(node.value, scope, depth + 1)
+        copied = _copied(node, self.qualname)
+        if copied is not None:
+            return self.activation_kind(copied, scope, depth + 1)
         kinds = {
             self.activation_kind(v, sc, depth + 1) for v, sc in self.value_sources(node, scope)
         }
@@ -2027,6 +2031,22 @@ _CASTS = frozenset(
     {"astype", "reshape", "int32", "int64", "float32", "float64", "array", "asarray", "squeeze"}
 )
 _ALLOCATIONS = frozenset({"numpy.zeros", "numpy.empty", "numpy.zeros_like", "numpy.empty_like"})
+
+
+def _copied(node: cst.BaseExpression, qualname: object) -> cst.BaseExpression | None:
+    """``h.copy()`` / ``h.clone()`` / ``h.detach()`` / ``np.copy(h)`` -> ``h``."""
+    if not isinstance(node, cst.Call):
+        return None
+    func = node.func
+    if (
+        isinstance(func, cst.Attribute)
+        and func.attr.value in ("copy", "clone", "detach")
+        and not node.args
+    ):
+        return func.value
+    if qualname(func) in ("numpy.copy", "numpy.array") and len(node.args) == 1:  # type: ignore[operator]
+        return node.args[0].value
+    return None
 
 
 def _call_func(node: cst.BaseExpression | None) -> cst.BaseExpression:

@@ -134,11 +134,11 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                     return s * (1 - s)
                 return s
 
-            def train(X, y, W, lr):
+            def train(X, y, W):
                 z = X @ W
                 a = sigmoid(z)
                 delta = (a - y) * sigmoid(z, deriv=True)
-                W -= lr * X.T @ delta
+                W -= 0.1 * X.T @ delta
             """,
             note="The flag selects σ′ of the argument, and the argument is z.",
         ),
@@ -149,11 +149,11 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                     return x * (1 - x)
                 return 1 / (1 + np.exp(-x))
 
-            def train(X, y, W, lr):
+            def train(X, y, W):
                 z = X @ W
                 a = sigmoid(z)
                 delta = (a - y) * sigmoid(a, True)
-                W -= lr * X.T @ delta
+                W -= 0.1 * X.T @ delta
             """,
             note="This helper's derivative branch wants the activation.",
         ),
@@ -296,11 +296,11 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                     return s * (1 - s)
                 return s
 
-            def train(X, y, W, lr):
+            def train(X, y, W):
                 z = X @ W
                 a = sigmoid(z)
                 delta = (a - y) * sigmoid(a, deriv=True)
-                W -= lr * X.T @ delta
+                W -= 0.1 * X.T @ delta
             """,
             at=(10, 23),
         ),
@@ -311,11 +311,11 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                     return x * (1 - x)
                 return 1 / (1 + np.exp(-x))
 
-            def train(X, y, W, lr):
+            def train(X, y, W):
                 z = X @ W
                 a = sigmoid(z)
                 delta = (a - y) * sigmoid(z, True)
-                W -= lr * X.T @ delta
+                W -= 0.1 * X.T @ delta
             """,
             at=(9, 23),
         ),
