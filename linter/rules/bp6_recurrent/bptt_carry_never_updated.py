@@ -268,7 +268,7 @@ class BpttCarryNeverUpdated(Rule):
             yield Report(
                 f.node,
                 f"`{f.subject}` is computed every step and never read, while the loop reads "
-                f"{f.other}, which stays zero: no gradient reaches the earlier steps; assign the "
-                f"carry the loop reads",
+                f"{f.other}, {'which stay' if ', ' in f.other else 'which stays'} zero: no "
+                f"gradient reaches the earlier steps; assign the carry the loop reads",
                 evidence=f.evidence,
             )
