@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -80,11 +81,13 @@ def python_files(paths: list[Path]) -> list[Path]:
     return [t.path for t in found.targets]
 
 
-def bare_parse(files: list[Path]) -> tuple[float, int, int]:
+def bare_parse(files: list[Path]) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, lines, files parsed) of ``libcst.parse_module`` over ``files``."""
     import libcst as cst
 
     lines = parsed = 0
     start = time.perf_counter()
+    cpu = time.process_time()
     for f in files:
         try:
             text = f.read_text(encoding="utf-8")
@@ -96,13 +99,24 @@ def bare_parse(files: list[Path]) -> tuple[float, int, int]:
             parsed += 1
         except Exception:  # a benchmark counts failures, it does not judge them
             pass
-    return time.perf_counter() - start, lines, parsed
+    return time.perf_counter() - start, time.process_time() - cpu, lines, parsed
 
 
-def wall(cmd: list[str], cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+CPU: dict[str, float] = {}  # CPU seconds (user + system, all processes) of each timed command
+
+
+def wall(
+    cmd: list[str], cwd: Path | None = None, label: str = ""
+) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall seconds of ``cmd``; its CPU seconds (workers included) go to ``CPU[label]``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
-    return time.perf_counter() - t0, r
+    elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if label:
+        CPU[label] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, r
 
 
 def prefilter_counts(files: list[Path]) -> tuple[int, int]:
@@ -164,15 +178,16 @@ def main(argv: list[str]) -> int:
     paths = args.paths or [args.corpus]
     files = python_files(paths)
     n = len(files)
-    parse_s, lines, parsed = bare_parse(files)
+    parse_s, parse_cpu, lines, parsed = bare_parse(files)
+    CPU["bare"] = parse_cpu
     sharp, broad = prefilter_counts(files)
 
     bplint = [str(BIN / "bplint"), "check", "--exit-zero", "-q"]
-    cold_s, cold = wall([*bplint, "--no-cache", *map(str, paths)])
-    cold1_s, _ = wall([*bplint, "--no-cache", "--jobs", "1", *map(str, paths)])
+    cold_s, cold = wall([*bplint, "--no-cache", *map(str, paths)], label="cold")
+    cold1_s, _ = wall([*bplint, "--no-cache", "--jobs", "1", *map(str, paths)], label="cold1")
     with tempfile.TemporaryDirectory() as cache:
         fill_s, _ = wall([*bplint, "--cache-dir", cache, *map(str, paths)])
-        warm_s, warm = wall([*bplint, "--cache-dir", cache, *map(str, paths)])
+        warm_s, warm = wall([*bplint, "--cache-dir", cache, *map(str, paths)], label="warm")
     assert warm.stdout == cold.stdout, "a warm run must print what a cold one prints"
     sizes = []
     for f in files:
@@ -181,11 +196,13 @@ def main(argv: list[str]) -> int:
         except (OSError, UnicodeDecodeError):
             pass
     one = min(sizes)[1]
-    one_s, _ = wall([*bplint, "--no-cache", "--force-exclude", one])
+    one_s, _ = wall([*bplint, "--no-cache", "--force-exclude", one], label="one")
     ruff = shutil.which("ruff", path=str(BIN)) or shutil.which("ruff")
     ruff_s = None
     if ruff:
-        ruff_s, _ = wall([ruff, "check", "--no-cache", "--exit-zero", "-q", *map(str, paths)])
+        ruff_s, _ = wall(
+            [ruff, "check", "--no-cache", "--exit-zero", "-q", *map(str, paths)], label="ruff"
+        )
 
     print(
         f"corpus: {', '.join(map(str, paths))}  ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})"
@@ -195,17 +212,22 @@ def main(argv: list[str]) -> int:
     findings = len([ln for ln in cold.stdout.splitlines() if ": BP" in ln])
     print(f"findings: {findings}")
     rows = [
-        ("bare libcst parse (1 process)", parse_s),
-        ("bplint cold, default --jobs", cold_s),
-        ("bplint cold, --jobs 1", cold1_s),
-        ("bplint warm (cache)", warm_s),
-        (f"one file ({Path(one).name}), pre-commit", one_s),
+        ("bare libcst parse (1 process)", parse_s, "bare"),
+        ("bplint cold, default --jobs", cold_s, "cold"),
+        ("bplint cold, --jobs 1", cold1_s, "cold1"),
+        ("bplint warm (cache)", warm_s, "warm"),
+        (f"one file ({Path(one).name}), pre-commit", one_s, "one"),
     ]
     if ruff_s is not None:
-        rows.append(("ruff, default rules", ruff_s))
-    for label, s in rows:
-        print(f"  {label:<42} {s:7.2f} s  {lines / s:9.0f} lines/s")
+        rows.append(("ruff, default rules", ruff_s, "ruff"))
+    print(f"  {'':<42} {'wall':>9}  {'lines/s':>9}  {'CPU (user+sys)':>15}")
+    for label, s, key in rows:
+        print(f"  {label:<42} {s:7.2f} s  {lines / s:9.0f}  {CPU[key]:13.2f} s")
     print(f"cold / bare parse: {cold_s / parse_s:.2f} (--jobs 1: {cold1_s / parse_s:.2f})")
+    print(
+        f"in CPU time (what a loaded machine does not distort): cold / bare parse "
+        f"{CPU['cold'] / CPU['bare']:.2f} (--jobs 1: {CPU['cold1'] / CPU['bare']:.2f})"
+    )
     print(f"warm speed-up over cold: {cold_s / warm_s:.1f}x (cache filled in {fill_s:.2f} s)")
     if ruff_s is not None:
         print(
