@@ -253,6 +253,8 @@ class Forms:
             flagged = self.flag_call_kind(call, helper)
             if flagged is not None:
                 return Form(flagged, args[0], helper)
+            if self._switched_on(call, helper):
+                return None  # a derivative branch we cannot read is not the activation
             kind = self.helper_kind(helper)
             if kind is not None:
                 return Form(kind, args[0], helper)
@@ -361,6 +363,18 @@ class Forms:
             ):
                 return Kind.SOFTMAX_DIAG_OF_Z
         return None
+
+    def _switched_on(self, call: cst.Call, fn: Scope) -> bool:
+        """The call turns a derivative switch of ``fn`` on."""
+        found = self.flag_branches(fn)
+        if found is None:
+            return False
+        flag, position, _on, _off = found
+        for a in call.args:
+            if a.keyword is not None and a.keyword.value == flag:
+                return _is_true(a.value)
+        args = positional_args(call)
+        return position < len(args) and _is_true(args[position])
 
     def _through_local(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
         """``s`` assigned once in this scope as ``s = sigmoid(z)`` -> ``sigmoid(z)``."""

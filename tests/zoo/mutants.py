@@ -828,6 +828,21 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "db = np.sum(dout, axis=0)",
         "db = np.mean(dout, axis=0)",
     ),
+    # --- the activation again where its derivative belongs (BP106) ---------------------------
+    _m(
+        "layers_sequential",
+        "BP106",
+        "Sigmoid.backward multiplies by the sigmoid of its own output",
+        "local_grad = self.out * (1 - self.out)",
+        "local_grad = 1 / (1 + np.exp(-self.out))",
+    ),
+    _m(
+        "xor_net",
+        "BP106",
+        "the hidden delta multiplies by sigmoid(hidden output) instead of its derivative",
+        "d_hidden_layer = error_hidden_layer * sigmoid_derivative(hidden_layer_output)",
+        "d_hidden_layer = error_hidden_layer * sigmoid(hidden_layer_output)",
+    ),
 )
 MUTANTS: tuple[Mutant, ...] = MUTANTS_NUMPY + TORCH_MUTANTS
 
