@@ -401,9 +401,18 @@ class ModeFacts:
             if any(kind in ("train", "unknown") for kind, *_ in events):
                 continue
             trained = self._trained_keys(loop.node.body, scope)
+            backwards = [
+                self._site_index(e.node)
+                for e in loop.events
+                if e.kind == "backward" and e.scope is scope
+            ]
+            first_backward = min((i for i in backwards if i is not None), default=None)
             for kind, key, call, leaf in events:
                 if kind != "eval" or key is None or call in seen:
                     continue
+                at = self._site_index(call)
+                if first_backward is None or at is None or at <= first_backward:
+                    continue  # eval() before the training step: frozen on purpose
                 if self._alias(key, scope) not in trained:
                     continue
                 if not self._mode_matters(self._alias(key, scope), scope):
@@ -411,6 +420,12 @@ class ModeFacts:
                 seen.add(call)
                 out.append((call, key, leaf))
         return out
+
+    def _site_index(self, node: cst.CSTNode) -> int | None:
+        for s in self.c.calls:
+            if s.node is node:
+                return s.index
+        return None
 
     def _alias(self, key: str, scope: Scope) -> str:
         """``model = self.train()`` / ``model = self`` / ``net = net.to(dev)``: the key it

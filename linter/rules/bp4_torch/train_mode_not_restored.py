@@ -177,6 +177,22 @@ class TrainModeNotRestored(Rule):
             """,
             note="nothing says the mode matters (no train(), unknown class)",
         ),
+        Valid(
+            """
+            import torch
+            import torch.nn as nn
+
+            net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+            opt = torch.optim.SGD(net.parameters(), lr=0.1)
+            net.train()
+            for x in batches:
+                net.eval()
+                opt.zero_grad()
+                net(x).sum().backward()
+                opt.step()
+            """,
+            note="eval() before the training step in every iteration: batch norm frozen on purpose",
+        ),
     ]
     invalid = [
         Invalid(
