@@ -34,6 +34,8 @@ class Mutant:
     new: str
     at: str = ""  # where the finding belongs when not on the first changed line (a deleted
     # zero_grad is reported at the step it leaves uncleared): a substring of one mutated line
+    companions: tuple[str, ...] = ()  # codes that report the other end of the same defect
+    # (retain_graph=True kept a graph that a later backward walks: BP416 and BP415)
 
     @property
     def numeric_kind(self) -> str:
@@ -54,9 +56,16 @@ NUMERIC_KINDS = {
 
 
 def _m(
-    network: str, code: str, description: str, old: str, new: str, path: str = "", at: str = ""
+    network: str,
+    code: str,
+    description: str,
+    old: str,
+    new: str,
+    path: str = "",
+    at: str = "",
+    companions: tuple[str, ...] = (),
 ) -> Mutant:
-    return Mutant(network, path or f"{network}.py", code, description, old, new, at)
+    return Mutant(network, path or f"{network}.py", code, description, old, new, at, companions)
 
 
 TORCH_MUTANTS: tuple[Mutant, ...] = (
@@ -101,6 +110,16 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "    d_loss.backward()\n    opt_d.step()\n\n    opt_g.zero_grad()\n"
        "    scores = d_fake\n",
        at="g_loss.backward()"),
+    _m("torch/gan_loop", "BP416", "retain_graph=True keeps D's graph for G's later backward",
+       "    d_fake = discriminator(fake.detach())\n"
+       "    d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))\n"
+       "    d_loss.backward()\n    opt_d.step()\n\n    opt_g.zero_grad()\n"
+       "    scores = discriminator(fake)\n",
+       "    d_fake = discriminator(fake)\n"
+       "    d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))\n"
+       "    d_loss.backward(retain_graph=True)\n    opt_d.step()\n\n    opt_g.zero_grad()\n"
+       "    scores = d_fake\n",
+       at="retain_graph=True", companions=("BP415",)),
     # --- torch/accum_trainer -------------------------------------------------------------------
     _m("torch/accum_trainer", "BP401", "zero_grad() after the accumulated step deleted",
        "                    self.optimizer.zero_grad()\n", "", at="self.optimizer.step()"),
