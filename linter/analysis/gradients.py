@@ -11,7 +11,14 @@ import libcst as cst
 from linter.analysis import ModuleModel, Role
 from linter.analysis import names as N
 from linter.analysis.collect import Binding, Scope
-from linter.analysis.exprs import calls_in, int_value, names_in, number_value, positional_args
+from linter.analysis.exprs import (
+    calls_in,
+    int_value,
+    names_in,
+    number_value,
+    positional_args,
+    target_names,
+)
 from linter.analysis.model import _is_scalar, resolve_local
 from linter.analysis.treewalk import walk
 
@@ -256,3 +263,30 @@ def one_example(model: ModuleModel, value: cst.BaseExpression, scope: Scope) -> 
     if not isinstance(index, cst.Index):
         return None
     return int_value(index.value)
+
+
+def summed_by_loop(b: Binding, scope: Scope) -> bool:
+    """``db += g[m]`` (or ``k = dZ[m, i]; dB[...] += k``) inside ``for m in ...``: the loop adds
+    one example's gradient per pass, so the loop itself is the sum over the batch."""
+    if isinstance(b.value, cst.Name) and b.value.value in scope.bindings:
+        # ``grads["b"] += dB`` where ``dB`` itself is filled that way
+        adds = [x for x in scope.bindings[b.value.value] if x.kind == "aug"]
+        if adds and all(x is not b and summed_by_loop(x, scope) for x in adds):
+            return True
+    if b.kind != "aug" or b.op != "AddAssign" or b.value is None or not b.loops:
+        return False
+    loop_vars = {
+        leaf.value
+        for loop in b.loops
+        if isinstance(loop, cst.For)
+        for leaf in target_names(loop.target)
+        if isinstance(leaf, cst.Name)
+    }
+    value = b.value
+    if isinstance(value, cst.Name):
+        bound = [x for x in scope.bindings.get(value.value, []) if x.kind == "assign"]
+        if len(bound) == 1 and bound[0].value is not None:
+            value = bound[0].value
+    if not isinstance(value, cst.Subscript):
+        return False
+    return any(names_in(e.slice) & loop_vars for e in value.slice)

@@ -8,7 +8,7 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
-from linter.analysis.gradients import batched, one_example, unreduced
+from linter.analysis.gradients import batched, one_example, summed_by_loop, unreduced
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -117,6 +117,29 @@ class BiasGradientNotSummed(Rule):
                 return dWx, db
             """,
             note="Per-step gradients returned by a helper that reduced them.",
+        ),
+        Valid(
+            """
+            class Conv1D:
+                def forward(self, X):
+                    self.X = X
+                    return X @ self.W + self.b
+
+                def backward(self, dZ):
+                    X, W, b = self.X, self.W, self.b
+                    dW, dB = np.zeros_like(W), np.zeros_like(b)
+                    n_ex = X.shape[0]
+                    Xf = X.reshape(X.shape[0], -1)
+                    for m in range(n_ex):
+                        for c in range(W.shape[-1]):
+                            kernel = dZ[m, c]
+                            dB[c] += kernel
+                            dW[:, c] += Xf[m] * kernel
+                    self.gradients["W"] += dW
+                    self.gradients["b"] += dB
+                    return dZ @ W.T
+            """,
+            note="The loop over examples m adds one example's gradient per pass: the loop is the sum.",
         ),
     ]
     invalid = [
@@ -232,6 +255,8 @@ class BiasGradientNotSummed(Rule):
                 continue  # ``db1 = grads['db1']``: a lookup; the gradient was formed elsewhere
             if not model.has(value, scope, Role.GRAD) or not unreduced(model, value, scope):
                 continue
+            if summed_by_loop(b, scope):
+                continue  # ``dB[...] += dZ[m, ...]`` in ``for m``: the loop is the batch sum
             if not batched(model, scope, value):
                 continue
             yield Report(
