@@ -170,6 +170,13 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
     # --- torch/quantized_net -------------------------------------------------------------------
     _m("torch/quantized_net", "BP408", "straight-through backward returns ones, not grad_output",
        "grad = grad_output.clone()", "grad = torch.ones_like(grad_output)", at="return grad, None"),
+    _m("torch/quantized_net", "BP417", "sign made smooth (tanh), pass-through backward",
+       "        return x.sign() * scale\n\n    @staticmethod\n    def backward(ctx, grad_output):\n"
+       "        (x,) = ctx.saved_tensors\n        grad = grad_output.clone()\n"
+       "        grad[x.abs() > 1] = 0\n        return grad, None\n",
+       "        return torch.tanh(x) * scale\n\n    @staticmethod\n    def backward(ctx, grad_output):\n"
+       "        return grad_output, None\n",
+       at="return grad_output, None"),
     _m("torch/quantized_net", "BP409", "None for the scale input dropped",
        "return grad, None", "return grad"),
     _m("torch/quantized_net", "BP410", "functional dropout without the module's mode",
