@@ -10,7 +10,7 @@ import libcst as cst
 
 from linter.analysis import ModuleModel, Role, WeightUse
 from linter.analysis import names as N
-from linter.analysis.collect import Scope, Site
+from linter.analysis.collect import Binding, Scope, Site
 from linter.analysis.exprs import names_in, number_value, positional_args
 
 # calls that fill an array with one value
@@ -37,7 +37,7 @@ def const_inits(model: ModuleModel) -> ConstInits:
                 if b.kind != "assign" or b.value is None:
                     continue
                 node = const_call(model, b.value)
-                if node is None:
+                if node is None or _replaced(model, b, bindings, scope):
                     continue
                 key = model.key(b.target, scope)
                 if key is not None and not N.BIAS_NAME.match(N.last_part(key)):
@@ -49,6 +49,22 @@ def const_inits(model: ModuleModel) -> ConstInits:
                         if N.WEIGHT_NAME.match(N.last_part(key)):
                             in_layer_loop.add(node)
     return ConstInits(found, in_layer_loop)
+
+
+def _replaced(model: ModuleModel, init: Binding, same: list[Binding], scope: Scope) -> bool:
+    """The constant ``init`` is rebound later in its scope, outside any loop, to what a random
+    draw or a helper of this module returns (``U = np.zeros(s); U = init_orthogonal(U)``): the
+    constant only gave the helper a shape."""
+    for b in same:
+        if b.index <= init.index or b.kind != "assign" or b.loops != init.loops:
+            continue
+        if not isinstance(b.value, cst.Call):
+            continue
+        if model.qualname(b.value.func) in N.RANDOM_INIT:
+            return True
+        if model.local_function(b.value.func, scope) is not None:
+            return True
+    return False
 
 
 def feeds_constant(

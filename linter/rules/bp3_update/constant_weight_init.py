@@ -105,6 +105,20 @@ class ConstantWeightInit(Rule):
                     return grad @ self.W.T
             """
         ),
+        Valid(
+            """
+            def glorot(like):
+                n_out, n_in = like.shape
+                return np.random.randn(n_out, n_in) * np.sqrt(2.0 / (n_in + n_out))
+
+            W1 = np.zeros((8, 3))
+            W2 = np.zeros((2, 8))
+            W1 = glorot(W1)
+            W2 = glorot(W2)
+            out = W2 @ np.tanh(W1 @ x)
+            """,
+            note="The zeros only give the helper a shape: the weights it returns are random.",
+        ),
     ]
     invalid = [
         Invalid(
