@@ -370,10 +370,10 @@ def _call_statement(sig: list, i: int, edits: list[_EditT], in_keyword: bool) ->
             edits.append((row, ecol, ecol, "()"))
         return
     if nxt.type == tokenize.OP and (
-        nxt.string in ("(", "=", ".", ",", ")", "[")
+        nxt.string in ("(", "=", ".", ",", ")")
         or (nxt.string.endswith("=") and nxt.string not in ("==", "<=", ">=", "!="))
     ):
-        return  # already a call, or print used as a name
+        return  # already a call, or print used as a name (``print [x]`` prints a list)
     if nxt.start[0] == row and nxt.start[1] > ecol:
         edits.append((row, ecol, ecol + 1, "("))
     else:

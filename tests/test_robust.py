@@ -264,6 +264,19 @@ def test_python2_rewrite_keeps_lines_and_columns() -> None:
     assert prep.column(9, 1) == 1
 
 
+def test_python2_print_of_a_list_and_of_a_multiline_string() -> None:
+    text = 'def show(out):\n    print [round(p, 2) for p in\n           out]\n    print """.@.\n..@"""\n'
+    new, _ = python2_to_3(text)  # type: ignore[misc]
+    assert new.splitlines() == [
+        "def show(out):",
+        "    print([round(p, 2) for p in",
+        "           out])",
+        '    print(""".@.',
+        '..@""")',
+    ]
+    assert prepare(text).python2
+
+
 def test_python2_file_is_read_with_a_note_and_no_fix(tmp_path: Path) -> None:
     path = _write(tmp_path, "old.py", PY2)
     res = bplint("check", "old.py", "--output-format", "json", cwd=tmp_path)
