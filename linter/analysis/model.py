@@ -124,6 +124,8 @@ _RNG_FACTORIES = frozenset(
 )
 _OUTPUT_ROLES = frozenset({Role.ACT, Role.PROB, Role.PREACT, Role.LINEAR})
 CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.functional"}
+# Libraries with numpy's API whose functions are differentiated by automatic differentiation.
+NUMPY_WORKALIKES = ("autograd.numpy", "jax.numpy")
 
 
 class ModuleModel:
@@ -167,7 +169,21 @@ class ModuleModel:
             target = CONVENTIONAL_ALIASES[head]  # a pasted snippet or notebook cell: np is numpy
         if target is None:
             return None
-        return f"{target}.{rest}" if rest else target
+        full = f"{target}.{rest}" if rest else target
+        for alike in NUMPY_WORKALIKES:  # the same API, read as numpy's
+            if full == alike or full.startswith(alike + "."):
+                return "numpy" + full[len(alike) :]
+        return full
+
+    def package(self, node: cst.BaseExpression) -> str | None:
+        """The top-level package a dotted callee comes from, before numpy work-alikes are read
+        as numpy: ``jnp.log`` -> ``jax``, ``np.log`` -> ``numpy`` (or ``autograd``)."""
+        name = dotted(node)
+        if name is None or self.qualname(node) is None:
+            return None
+        head = name.partition(".")[0]
+        target = self.c.aliases.get(head) or CONVENTIONAL_ALIASES[head]
+        return target.partition(".")[0]
 
     def imported_function(self, node: cst.BaseExpression) -> tuple[ModuleModel, Scope] | None:
         """A function imported from a sibling module of this file, with that module's model."""

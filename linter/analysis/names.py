@@ -96,6 +96,9 @@ ACTIVATIONS = {
     "torch.nn.functional.softmax": "softmax",
     "torch.softmax": "softmax",
     "scipy.special.softmax": "softmax",
+    "jax.nn.softmax": "softmax",
+    "jax.nn.sigmoid": "sigmoid",
+    "jax.nn.relu": "relu",
 }
 
 

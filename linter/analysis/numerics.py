@@ -12,6 +12,7 @@ import libcst as cst
 from linter.analysis import ModuleModel, Role
 from linter.analysis.collect import Scope, Site
 from linter.analysis.exprs import number_value, positional_args
+from linter.analysis.torch_facts import Out, facts
 
 # library functions by qualified name
 LOG = frozenset({"numpy.log", "torch.log", "math.log", "numpy.log2", "numpy.log10"})
@@ -35,6 +36,18 @@ def logs(model: ModuleModel) -> Iterator[tuple[cst.Call, cst.BaseExpression, Sit
             arg = call.func.value
         if arg is not None:
             yield call, arg, site
+
+
+AUTODIFF_PACKAGES = frozenset({"torch", "jax", "autograd", "tensorflow"})
+
+
+def differentiated(model: ModuleModel, call: cst.Call) -> bool:
+    """Whether automatic differentiation runs through this call: a tensor method
+    (``p.log()``; numpy arrays have none) or a function of torch, JAX or autograd. A plain
+    numpy function is not: a hand-written backward computes the gradient itself."""
+    if model.qualname(call.func) is None:
+        return isinstance(call.func, cst.Attribute)
+    return model.package(call.func) in AUTODIFF_PACKAGES
 
 
 def callers_for_param(
@@ -67,7 +80,13 @@ def is_probability(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -
     if isinstance(node, cst.Call) and model.qualname(node.func) in ("numpy.clip", "torch.clamp"):
         args = positional_args(node)
         node = args[0] if args else node
-    return model.has(node, scope, Role.PROB)
+    if model.has(node, scope, Role.PROB):
+        return True
+    torch = facts(model)
+    if not torch.uses_torch:
+        return False
+    kind = torch.kind(node, scope)  # an nn.Softmax layer's or a model's output
+    return kind is not None and kind.out is Out.PROB
 
 
 _CHECK_NAME = re.compile(r"grad|check|numer|finite|approx|estimate|^d\w*_d\w+", re.IGNORECASE)

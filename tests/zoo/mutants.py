@@ -41,7 +41,7 @@ class Mutant:
     def numeric_kind(self) -> str:
         """gradient | symmetry | large_logits | own_gradcheck (see ``NUMERIC_KINDS``); "torch"
         for the PyTorch mutants (their claim is measured by the rule's KB numeric test)."""
-        if self.code.startswith("BP4"):
+        if self.code.startswith("BP4") or self.network.startswith("torch/"):
             return "torch"
         return NUMERIC_KINDS.get(self.code, "gradient")
 
@@ -128,6 +128,12 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "                    self.optimizer.zero_grad()\n                    self.optimizer.step()\n"),
     _m("torch/accum_trainer", "BP404", "running loss keeps the tensor",
        "running += loss.detach()", "running += loss"),
+    _m("torch/accum_trainer", "BP502", "log of the softmax instead of log_softmax",
+       "        return F.log_softmax(self.fc(h), dim=1)",
+       "        return torch.log(F.softmax(self.fc(h), dim=1))"),
+    _m("torch/quantized_net", "BP502", "cross_entropy spelt as NLL of the log of the softmax",
+       "        loss = F.cross_entropy(model(x), y)",
+       "        loss = F.nll_loss(torch.log(F.softmax(model(x), dim=1)), y)"),
     _m("torch/accum_trainer", "BP407", "log_softmax dropped before NLLLoss",
        "return F.log_softmax(self.fc(h), dim=1)", "return F.softmax(self.fc(h), dim=1)"),
     # --- torch/binary_logreg -------------------------------------------------------------------
@@ -324,13 +330,6 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "    log_probs = shifted_logits - np.log(Z)",
         "    Z = np.sum(np.exp(x), axis=1, keepdims=True)\n    log_probs = x - np.log(Z)",
     ),
-    _m(
-        "cs231n_layers",
-        "BP502",
-        "loss as log of the softmax probabilities instead of the log-softmax",
-        "loss = -np.sum(log_probs[np.arange(N), y]) / N",
-        "loss = -np.sum(np.log(probs[np.arange(N), y])) / N",
-    ),
     # --- rowmajor_mlp ------------------------------------------------------------------------
     _m(
         "rowmajor_mlp",
@@ -367,13 +366,6 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "caller no longer subtracts the row max before the unshifted softmax helper",
         "probs = softmax(scores - np.max(scores, axis=1, keepdims=True))",
         "probs = softmax(scores)",
-    ),
-    _m(
-        "softmax_classifier",
-        "BP502",
-        "data loss as -log of the softmax probability",
-        "data_loss = np.mean(logsumexp(scores)[:, 0] - scores[np.arange(N), y])",
-        "data_loss = -np.mean(np.log(probs[np.arange(N), y]))",
     ),
     _m(
         "softmax_classifier",
@@ -692,13 +684,6 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "    v = v - np.max(v)  # shift so that exp cannot overflow\n"
         "    return v - np.log(np.sum(np.exp(v)))",
         "    return v - np.log(np.sum(np.exp(v)))",
-    ),
-    _m(
-        "rnn_bptt",
-        "BP502",
-        "loss as -log of the softmax probability",
-        "loss += -log_p[targets[t], 0]",
-        "loss += -np.log(ps[t][targets[t], 0])",
     ),
     _m(
         "rnn_bptt",

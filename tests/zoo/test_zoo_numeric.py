@@ -210,7 +210,7 @@ def test_one_sided_difference_is_less_accurate(mutant: Mutant) -> None:
     assert one_sided > 100 * centred, (centred, one_sided)
 
 
-NUMERICS = [m for m in MUTANTS if m.code.startswith("BP5")]
+NUMERICS = [m for m in MUTANTS if m.code.startswith("BP5") and m.numeric_kind != "torch"]
 
 
 @pytest.mark.parametrize("mutant", NUMERICS, ids=_ids(NUMERICS))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
-from linter.analysis.numerics import is_probability, logs
+from linter.analysis.numerics import differentiated, is_probability, logs
 from linter.edits import log_softmax
 from linter.ftypes import FixSafety
 from linter.rule import Invalid, Report, Rule, Valid
@@ -16,21 +16,26 @@ class LogOfSoftmax(Rule):
     """Flags the logarithm of a softmax output instead of a log-softmax."""
 
     code = "BP502"
-    prefilter = (P.BASE, P.LOG, r"softmax|\bexp\b")
+    prefilter = (P.BASE, P.LOG, r"[Ss]oftmax|\bexp\b")
     name = "log-of-softmax"
     kb = "log-of-softmax"
     summary = "log of a softmax instead of log-softmax."
     why = (
         "log softmax(z)ₖ = zₖ − logsumexp(z). Forming the probabilities first underflows the "
-        "small ones to 0, so the log gives −inf and the loss and its gradient become inf or "
-        "nan; before that point the small probabilities have already lost their digits. The "
-        "fused form stays finite."
+        "small ones to 0 (in float32 from a logit gap of about 104), so the log gives −inf and "
+        "the gradient automatic differentiation takes through it, −1/p times the softmax "
+        "Jacobian, becomes nan. The fused form stays finite and its gradient is softmax − y."
     )
     instead = (
         "Use log-softmax: `z - logsumexp(z)`, `F.log_softmax(z, dim=1)`, or `F.cross_entropy`."
     )
     fix_safety = FixSafety.SAFE
-    known_problems = "The fix is offered for the PyTorch spelling `torch.log(F.softmax(x, dim=d))`."
+    known_problems = (
+        "Only logs that automatic differentiation runs through are flagged (PyTorch, JAX, "
+        "autograd): in plain numpy with a hand-written backward the gradient `p − y` does not "
+        "pass through the log, which then only feeds the reported loss value. The fix is "
+        "offered for the PyTorch spelling `torch.log(F.softmax(x, dim=d))`."
+    )
     valid = [
         Valid(
             """
@@ -91,6 +96,38 @@ class LogOfSoftmax(Rule):
                 return -(z[y] - z.max() - np.log(np.sum(np.exp(z - z.max()))))
             """
         ),
+        Valid(
+            """
+            def softmax(z):
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                return e / e.sum(axis=1, keepdims=True)
+
+            def loss(scores, y):
+                probs = softmax(scores)
+                return -np.mean(np.log(probs[np.arange(len(y)), y]))
+            """,
+            note="Plain numpy: the log only feeds the reported loss value; the hand-written "
+            "gradient `probs - y` does not pass through it.",
+        ),
+        Valid(
+            """
+            def loss(scores, y):
+                exp_scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+                probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
+                correct_logprobs = -np.log(probs[range(len(y)), y])
+                return np.sum(correct_logprobs) / len(y)
+            """,
+            note="The CS231n loss in plain numpy: a reported value.",
+        ),
+        Valid(
+            """
+            from scipy.special import softmax
+
+            def cross_entropy(z, y):
+                return -np.log(softmax(z)[y])
+            """,
+            note="scipy and numpy do not differentiate.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -112,28 +149,6 @@ class LogOfSoftmax(Rule):
         ),
         Invalid(
             """
-            def softmax(z):
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                return e / e.sum(axis=1, keepdims=True)
-
-            def loss(scores, y):
-                probs = softmax(scores)
-                return -np.mean(np.log(probs[np.arange(len(y)), y]))
-            """,
-            at=(7, 21),
-        ),
-        Invalid(
-            """
-            def loss(scores, y):
-                exp_scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-                probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
-                correct_logprobs = -np.log(probs[range(len(y)), y])
-                return np.sum(correct_logprobs) / len(y)
-            """,
-            at=(4, 25),
-        ),
-        Invalid(
-            """
             import torch
 
             def nll(logits, target):
@@ -144,39 +159,6 @@ class LogOfSoftmax(Rule):
         ),
         Invalid(
             """
-            from scipy.special import softmax
-
-            def cross_entropy(z, y):
-                return -np.log(softmax(z)[y])
-            """,
-            at=(4, 13),
-        ),
-        Invalid(
-            """
-            def log_softmax(v):
-                v = v - np.max(v)
-                return v - np.log(np.sum(np.exp(v)))
-
-            def loss(ys, targets, t):
-                ps = np.exp(log_softmax(ys[t]))
-                return -np.log(ps[targets[t], 0])
-            """,
-            at=(7, 13),
-        ),
-        Invalid(
-            """
-            class Classifier:
-                def forward(self, x):
-                    self.probs = softmax(x @ self.W)
-                    return self.probs
-
-                def loss(self, y):
-                    return -np.sum(y * np.log(self.probs))
-            """,
-            at=(7, 28),
-        ),
-        Invalid(
-            """
             import torch.nn.functional as F
 
             def kl(logits, target_probs):
@@ -184,11 +166,87 @@ class LogOfSoftmax(Rule):
             """,
             at=(4, 50),
         ),
+        Invalid(
+            """
+            import torch.nn.functional as F
+
+            def soft_target_loss(logits, targets):
+                probs = F.softmax(logits, dim=-1)
+                return -(targets * probs.log()).sum(dim=1).mean()
+            """,
+            at=(5, 24),
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Head(nn.Module):
+                def __init__(self, n):
+                    super().__init__()
+                    self.proj = nn.Linear(n, 5)
+                    self.act = nn.Softmax(dim=-1)
+
+                def forward(self, h, y):
+                    p = self.act(self.proj(h))
+                    return -torch.log(p[torch.arange(len(y)), y]).mean()
+            """,
+            at=(12, 17),
+            note="An `nn.Softmax` layer's output.",
+        ),
+        Invalid(
+            """
+            import jax
+            import jax.numpy as jnp
+
+            def loss(params, x, y):
+                logits = x @ params
+                return -jnp.mean(jnp.log(jax.nn.softmax(logits))[jnp.arange(len(y)), y])
+            """,
+            at=(6, 22),
+            note="JAX differentiates the log with `jax.grad`.",
+        ),
+        Invalid(
+            """
+            import autograd.numpy as np
+            from autograd import grad
+
+            def softmax(z):
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                return e / e.sum(axis=1, keepdims=True)
+
+            def loss(W, X, y):
+                p = softmax(X @ W)
+                return -np.mean(np.log(p[np.arange(len(y)), y]))
+
+            dloss = grad(loss)
+            """,
+            at=(10, 21),
+            note="numpy's API from `autograd`, which differentiates through the log.",
+        ),
+        Invalid(
+            """
+            import torch
+
+            class Classifier(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = torch.nn.Linear(784, 10)
+
+                def forward(self, x):
+                    self.probs = torch.softmax(self.fc(x), dim=1)
+                    return self.probs
+
+                def loss(self, y_onehot):
+                    return -(y_onehot * torch.log(self.probs)).sum(dim=1).mean()
+            """,
+            at=(13, 29),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for call, arg, site in logs(model):
-            if not is_probability(model, arg, site.scope):
+            if not differentiated(model, call) or not is_probability(model, arg, site.scope):
                 continue
             yield Report(
                 call,
