@@ -516,6 +516,15 @@ class TorchFacts:
             n = self.parent(n)
         return n
 
+    def enclosing_loop(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        """The innermost ``for``/``while`` holding ``node`` within its function (None: none)."""
+        n = self.parent(node)
+        while n is not None and not isinstance(n, cst.FunctionDef | cst.ClassDef):
+            if isinstance(n, cst.For | cst.While):
+                return n
+            n = self.parent(n)
+        return None
+
     def statement_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
         n: cst.CSTNode | None = node
         while n is not None and not isinstance(
@@ -1287,7 +1296,11 @@ class TorchFacts:
         with_step = [w for w in relevant if any(e.kind == "step" for e in w)]
         if not with_step or not any(e.kind == "backward" for w in with_step for e in w):
             return None
-        if not any(e.kind in ("zero", "maybe-zero") for w in relevant for e in w):
+        if not any(
+            e.kind == "zero" or (e.kind == "maybe-zero" and not _between_backward_and_step(w, i))
+            for w in relevant
+            for i, e in enumerate(w)
+        ):
             step = next(e for w in with_step for e in w if e.kind == "step")
             return OrderFault("never-cleared", step.node, opt, loop)
         for word in with_step:
@@ -2148,19 +2161,41 @@ def _related(model: ModuleModel) -> list[ModuleModel]:
     return out
 
 
+def _between_backward_and_step(word: list[Event], i: int) -> bool:
+    """Is event ``i`` after a backward and before the step that uses its gradients (no other
+    backward or step between)? An unknown callee there (``clip_gradient(optimizer, c)``) is
+    taken to keep the gradients: clearing them would leave the step nothing to apply."""
+    before = next((e for e in reversed(word[:i]) if e.kind in ("backward", "step")), None)
+    after = next((e for e in word[i + 1 :] if e.kind in ("backward", "step")), None)
+    return (
+        before is not None
+        and before.kind == "backward"
+        and after is not None
+        and after.kind == "step"
+    )
+
+
 def _ends(p: Pairing) -> list[tuple[str, cst.CSTNode, ModuleModel]]:
     """The output, the criterion and the loss call, one per function (in that order of
-    preference): a defect whose ends sit in one function is one finding there."""
+    preference): a defect whose ends sit in one function is one finding there, except that a
+    loss computed in a loop is its own end when the other ends of that function are outside
+    the loop (``criterion = nn.NLLLoss()`` at the top of a script, ``criterion(out, y)`` in its
+    training loop: the criterion names the loss, the call is where the training signal is
+    wrong, many lines apart)."""
     ends = [
         *(("output", k.node, k.model) for k in (p.kind, *p.kind.alts)),
         ("criterion", p.criterion_node, p.criterion_model),
         ("loss call", p.call, p.model),
     ]
     out: list[tuple[str, cst.CSTNode, ModuleModel]] = []
-    places: list[tuple[ModuleModel, cst.CSTNode | None]] = []
+    places: list[tuple[ModuleModel, cst.CSTNode | None, cst.CSTNode | None]] = []
     for role, node, mod in ends:
-        place = (mod, facts(mod).enclosing_function(node))
-        if any(m is place[0] and f is place[1] for m, f in places):
+        tf = facts(mod)
+        place = (mod, tf.enclosing_function(node), tf.enclosing_loop(node))
+        if any(
+            m is place[0] and f is place[1] and (role != "loss call" or lp is place[2])
+            for m, f, lp in places
+        ):
             continue
         places.append(place)
         out.append((role, node, mod))

@@ -43,7 +43,8 @@ class GradientsNeverCleared(Rule):
     known_problems = (
         "The loop is followed through `if`/`else`, nested loops and helpers defined in the same "
         "module; a call that hands the optimizer or the model to code that cannot be read "
-        "(another package) is assumed to clear them."
+        "(another package) is assumed to clear them, unless it sits between `backward()` and "
+        "`step()`, where clearing would leave the step nothing to apply."
     )
     valid = [
         Valid(
@@ -156,6 +157,18 @@ class GradientsNeverCleared(Rule):
                 reset_gradients(opt)
             """,
             note="an unknown helper handed the optimizer may clear it: no finding",
+        ),
+        Valid(
+            """
+            import torch
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in loader:
+                begin_step(opt)
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                opt.step()
+            """,
+            note="an unknown helper before the backward may clear the gradients: no finding",
         ),
         Valid(
             """
@@ -296,6 +309,21 @@ class GradientsNeverCleared(Rule):
             """,
             at=(6, 5),
             note="hand-written updates: reported at the backward that accumulates",
+        ),
+        Invalid(
+            """
+            import torch
+            opt = torch.optim.Adam(model.parameters())
+            opt.zero_grad()
+            for x, y in loader:
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                clip_gradient(opt, 0.5)
+                opt.step()
+            """,
+            at=(8, 5),
+            note="an unknown helper between backward and step keeps the gradients (clearing "
+            "there would leave the step nothing to apply): it is not taken to clear them",
         ),
     ]
 

@@ -210,6 +210,29 @@ class NllLossWithoutLogSoftmax(Rule):
             """,
             at=[(10, 16), (13, 8)],
         ),
+        Invalid(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class D(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(8, 10)
+
+                def forward(self, x):
+                    return F.softmax(self.fc(x), dim=1)
+
+            net = D()
+            criterion = nn.NLLLoss()
+            for x, y in loader:
+                loss_real = criterion(net(x), y)
+                loss_fake = criterion(net(g(z)), c)
+                (loss_real + loss_fake).backward()
+            """,
+            at=[(10, 16), (13, 13), (15, 17), (16, 17)],
+            note="criterion made once, two losses in the training loop: each loss call is an end",
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:

@@ -187,7 +187,8 @@ class ProbabilitiesIntoCrossEntropy(Rule):
 
             train(Classifier(), loader)
             """,
-            at=[(12, 16), (15, 15)],
+            at=[(12, 16), (15, 15), (17, 16)],
+            note="criterion made before the loop, loss computed in it: both ends are shown",
         ),
         Invalid(
             """
@@ -248,6 +249,22 @@ class ProbabilitiesIntoCrossEntropy(Rule):
             """,
             at=[(9, 21), (12, 16), (16, 16)],
             note="self(x) runs this class's forward; resize keeps the values",
+        ),
+        Invalid(
+            """
+            import torch
+            import torch.nn as nn
+
+            def train(model, loader, opt):
+                criterion = nn.CrossEntropyLoss()
+                for x, y in loader:
+                    opt.zero_grad()
+                    loss = criterion(torch.softmax(model(x), dim=1), y)
+                    loss.backward()
+                    opt.step()
+            """,
+            at=(8, 26),
+            note="softmax and loss in one statement of the loop: one finding there",
         ),
     ]
 
