@@ -1471,6 +1471,48 @@ class TorchFacts:
                     if verdict is True:
                         yield fn, el, name, out
 
+    def unread_factors(
+        self,
+    ) -> Iterator[tuple[FunctionSummary, str, cst.CSTNode, cst.BaseExpression]]:
+        """``(function, input, where forward stores it, returned gradient)`` when ``forward``
+        takes an input, stores it on ``ctx`` (``ctx.alpha = alpha``) and uses it for nothing
+        else (its output does not depend on it), and ``backward`` never reads it back: the only
+        purpose of that input is to scale the gradient, and the gradient ``backward`` returns
+        does not have it (a gradient reversal that forgot its ``alpha``). Not when ``ctx``
+        itself is handed to a helper in ``backward``."""
+        for fn in self.functions():
+            fwd, bwd = fn.forward.node, fn.backward.node
+            if not (isinstance(fwd, cst.FunctionDef) and isinstance(bwd, cst.FunctionDef)):
+                continue
+            if len(fn.forward.params) < 2 or not fn.backward.params or not fn.grad_params:
+                continue
+            ctx_f, ctx_b = fn.forward.params[0], fn.backward.params[0]
+            if not _ctx_only_as_receiver(bwd.body, ctx_b):
+                continue
+            read = _ctx_attrs(bwd.body, ctx_b)
+            for x in fn.forward.params[1:]:
+                stores = [
+                    b
+                    for key, bound in fn.forward.bindings.items()
+                    if key.startswith(ctx_f + ".") and key.count(".") == 1
+                    for b in bound
+                    if b.kind == "assign" and isinstance(b.value, cst.Name) and b.value.value == x
+                ]
+                if len(stores) != 1 or _count_name(fwd.body, x) != 1:
+                    continue  # x is used for more than the store
+                attr = dotted(stores[0].target)
+                if attr is None or attr.split(".", 1)[1] in read:
+                    continue
+                grads = set(fn.grad_params)
+                returned = [
+                    el
+                    for ret in fn.returns
+                    for el in _elements(ret)
+                    if not _no_gradient(el, self.m) and self.flows_from(el, grads, fn.backward)
+                ]
+                if returned:
+                    yield fn, x, stores[0].stmt, returned[0]
+
     def _mutated(self, name: str, scope: Scope) -> bool:
         for site in self.c.calls:
             call = site.node
@@ -1791,6 +1833,52 @@ def _depends(node: cst.CSTNode, name: str) -> bool:
         def visit_Name(self, n: cst.Name) -> None:
             nonlocal found
             found = found or n.value == name
+
+    node.visit(_V())
+    return found
+
+
+def _count_name(node: cst.CSTNode, name: str) -> int:
+    count = 0
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            n.value.visit(self)  # ``ctx.alpha``: ``alpha`` here is an attribute, not the name
+            return False
+
+        def visit_Name(self, n: cst.Name) -> None:
+            nonlocal count
+            count += n.value == name
+
+    node.visit(_V())
+    return count
+
+
+def _ctx_attrs(node: cst.CSTNode, ctx: str) -> set[str]:
+    """The attributes read or written on ``ctx`` in ``node``."""
+    found: set[str] = set()
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> None:
+            if isinstance(n.value, cst.Name) and n.value.value == ctx:
+                found.add(n.attr.value)
+
+    node.visit(_V())
+    return found
+
+
+def _ctx_only_as_receiver(node: cst.CSTNode, ctx: str) -> bool:
+    """Is ``ctx`` in ``node`` only ever the receiver of an attribute (``ctx.saved_tensors``)?"""
+    return _count_name(node, ctx) == sum(1 for _ in _ctx_reads(node, ctx))
+
+
+def _ctx_reads(node: cst.CSTNode, ctx: str) -> list[cst.Attribute]:
+    found: list[cst.Attribute] = []
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> None:
+            if isinstance(n.value, cst.Name) and n.value.value == ctx:
+                found.append(n)
 
     node.visit(_V())
     return found

@@ -16,6 +16,12 @@ MESSAGE = (
     "non-differentiable forward such as sign or round)"
 )
 
+UNREAD = (
+    "`{cls}.forward` takes `{x}` only to hand it to backward (`{store}`), but `backward` never "
+    "reads it: the gradient it returns lacks the factor `{x}` was passed for (a gradient "
+    "reversal without its `alpha`); multiply the gradient by it, or drop the input"
+)
+
 
 class BackwardPassesGradientThrough(Rule):
     """Flags a ``torch.autograd.Function.backward`` that returns ``grad_output`` as it came for
@@ -41,7 +47,10 @@ class BackwardPassesGradientThrough(Rule):
         "powers, trigonometric functions, reshapes) are judged. A forward with a "
         "non-differentiable or unknown part (sign, round, comparisons, clamp, a helper call) "
         "is taken as a deliberate straight-through estimator; a negated or clipped gradient "
-        "(gradient reversal, clipping) is not unchanged and is not flagged."
+        "(gradient reversal, clipping) is not unchanged and is not flagged. Also flagged: a "
+        "forward input whose only use is `ctx.name = input` (it changes nothing in forward's "
+        "output) that backward never reads: the factor it was passed for is missing from the "
+        "gradient; when backward hands `ctx` to a helper, nothing is said."
     )
     valid = [
         Valid(
@@ -186,6 +195,38 @@ class BackwardPassesGradientThrough(Rule):
             """,
             note="an unknown helper in forward: not judged",
         ),
+        Valid(
+            """
+            import torch
+
+            class Binarize(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.x = x
+                    return x.sign()
+
+                @staticmethod
+                def backward(ctx, g):
+                    return g.clone()
+            """,
+            note="saved and not read, but forward's output depends on it: a plain STE",
+        ),
+        Valid(
+            """
+            import torch
+
+            class Scale(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, k):
+                    ctx.k = k
+                    return x.view_as(x)
+
+                @staticmethod
+                def backward(ctx, g):
+                    return scale_grad(ctx, g), None
+            """,
+            note="ctx is handed to a helper that may read the factor",
+        ),
     ]
     invalid = [
         Invalid(
@@ -319,6 +360,40 @@ class BackwardPassesGradientThrough(Rule):
             """,
             at=(11, 16),
         ),
+        Invalid(
+            """
+            import torch
+
+            class GradReverse(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, lambd):
+                    ctx.lambd = lambd
+                    return x.view_as(x)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    grad = grad_output.neg()
+                    return grad, None
+            """,
+            at=(12, 16),
+            note="lambd is stored for backward and never read back: the reversal is unscaled",
+        ),
+        Invalid(
+            """
+            import torch
+
+            class ScaleGrad(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, factor):
+                    ctx.factor = factor
+                    return x.clone()
+
+                @staticmethod
+                def backward(ctx, g):
+                    return g.clamp(-1, 1), None
+            """,
+            at=(11, 16),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -327,3 +402,6 @@ class BackwardPassesGradientThrough(Rule):
             text = text if len(text) <= 40 else text[:37] + "..."
             grad = fn.grad_params[0]
             yield Report(el, MESSAGE.format(cls=fn.cls, grad=grad, x=x, out=text))
+        for fn, x, store, el in facts(model).unread_factors():
+            text = " ".join(model.src(store).split())
+            yield Report(el, UNREAD.format(cls=fn.cls, x=x, store=text))
