@@ -17,7 +17,7 @@ import libcst as cst
 
 from linter.analysis import names as N
 from linter.analysis.algebra import Algebra, output_poly
-from linter.analysis.exprs import dotted, factors_of, number_value, positional_args
+from linter.analysis.exprs import dotted, factors_of, number_value, positional_args, string_value
 
 if TYPE_CHECKING:
     from linter.analysis.collect import Scope
@@ -158,6 +158,37 @@ def _flag_test(test: cst.BaseExpression) -> str | None:
     return None
 
 
+def _attribute_test(test: cst.BaseExpression) -> tuple[str, str | None] | None:
+    """``self.attr == 'text'`` / ``'text' == self.attr`` / ``self.attr is None`` ->
+    (attr, 'text' or None)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    comp = test.comparisons[0]
+    if not isinstance(comp.operator, cst.Equal | cst.Is):
+        return None
+    for side, other in ((test.left, comp.comparator), (comp.comparator, test.left)):
+        if (
+            isinstance(side, cst.Attribute)
+            and isinstance(side.value, cst.Name)
+            and side.value.value == "self"
+        ):
+            if isinstance(other, cst.Name) and other.value == "None":
+                return side.attr.value, None
+            text = string_value(other)
+            if text is not None:
+                return side.attr.value, text
+    return None
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    )
+
+
 def _is_true(node: cst.BaseExpression | None) -> bool:
     return (isinstance(node, cst.Name) and node.value == "True") or number_value(node) == 1.0
 
@@ -279,8 +310,9 @@ class Forms:
         self._helpers[key] = None  # recursion guard
         params = [p for p in fn.params if p not in ("self", "cls")]
         kind: Kind | None = None
-        if params and len(fn.returns) == 1:
-            ret = self._inline_locals(fn.returns[0], fn)
+        returned = fn.returns[0] if len(fn.returns) == 1 else self.switched_return(fn)
+        if params and returned is not None:
+            ret = self._inline_locals(returned, fn)
             form = self.form(ret, fn)
             required = [p for p in params if p not in fn.param_defaults]
             if form is not None and isinstance(form.operand, cst.Name):
@@ -327,6 +359,37 @@ class Forms:
                 self._flags[fn] = (flag, params.index(flag), on, off)
             break
         return self._flags[fn]
+
+    def switched_return(self, fn: Scope) -> cst.BaseExpression | None:
+        """What a method returns when it dispatches on an attribute that holds one value in
+        every instance: ``if self.activation == 'relu': return A elif self.activation ==
+        'sigmoid': return B ...`` with every layer built as ``Layer(n, m, 'sigmoid')`` returns
+        B (see ``ModuleModel.attribute_constant``)."""
+        if fn.cls is None or not isinstance(fn.node, cst.FunctionDef):
+            return None
+        if not isinstance(fn.node.body, cst.IndentedBlock):
+            return None
+        body = [s for s in fn.node.body.body if not _is_docstring(s)]
+        for i, stmt in enumerate(body):
+            if not isinstance(stmt, cst.If):
+                return None
+            node: cst.If | cst.Else | None = stmt
+            while isinstance(node, cst.If):
+                test = _attribute_test(node.test)
+                if test is None:
+                    return None
+                attr, wanted = test
+                value = self.m.attribute_constant(fn.cls, attr)
+                if value is None:
+                    return None
+                if value[0] == wanted:
+                    return _only_return(node.body.body)
+                node = node.orelse
+            if isinstance(node, cst.Else):
+                return _only_return(node.body.body)
+            rest = _returns_of(body[i + 1 : i + 2])
+            return rest[0] if len(rest) == 1 else None
+        return None
 
     def flag_call_kind(self, call: cst.Call, fn: Scope) -> Kind | None:
         """What a call of a derivative-switch helper computes from its first argument: the

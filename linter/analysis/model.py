@@ -134,6 +134,7 @@ class ModuleModel:
         self.path = path
         self.c = collected
         self._roles: dict[tuple[cst.CSTNode, Scope], frozenset[Role]] = {}
+        self._attr_constants: dict[tuple[str, str], tuple[str | None] | None] = {}
         self._in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._names_open: set[tuple[str, Scope]] = set()
         self._seed_memo: dict[tuple[str, Scope], list[Binding]] = {}
@@ -234,7 +235,31 @@ class ModuleModel:
             for s in self.c.functions.get(node.attr.value, []):
                 if s.cls is not None:
                     return s
-        return self._held_callable(node, scope)
+        held = self._held_callable(node, scope)
+        if held is None and isinstance(node, cst.Attribute) and self.qualname(node) is None:
+            return self._unique_method(node.attr.value)
+        return held
+
+    def _unique_method(self, name: str) -> Scope | None:
+        """``layer.activation_prime(z)`` on an object of unknown class: the method, when one
+        class of this module defines it and no library object has a method of that name."""
+        if name.startswith("__") or name in N.LIBRARY_METHODS:
+            return None
+        if name in N.TORCH_METHODS and self.uses_torch:
+            return None
+        defined = [s for s in self.c.functions.get(name, []) if s.cls is not None]
+        if not defined or len({s.cls for s in defined}) != 1 or len(defined) != 1:
+            return None
+        return defined[0]
+
+    def _unique_attr_class(self, attr: str) -> str | None:
+        """The one class of this module that assigns ``self.<attr>``, if only one does."""
+        owners = [cls for cls, attrs in self.c.class_attrs.items() if attr in attrs]
+        return owners[0] if len(owners) == 1 else None
+
+    @property
+    def uses_torch(self) -> bool:
+        return any(v == "torch" or v.startswith("torch.") for v in self.c.aliases.values())
 
     def _held_callable(
         self, node: cst.BaseExpression, scope: Scope, depth: int = 0
@@ -1066,6 +1091,13 @@ class ModuleModel:
                         found = {Role.PREACT}
                     if found:
                         return found
+                elif not key.startswith(("self.", "cls.")) and self.qualname(node) is None:
+                    # ``layer.out`` on an object of unknown class: the one class that sets it
+                    owner_cls = self._unique_attr_class(node.attr.value)
+                    if owner_cls is not None:
+                        found = self._class_attr_roles(owner_cls, node.attr.value, scope)
+                        if found:
+                            return found
             return self._name_hint(node.attr.value, scope)
         if isinstance(node, cst.Subscript):
             roles = set(self.roles(node.value, scope))
@@ -1294,6 +1326,67 @@ class ModuleModel:
             self._callers = table
         return table.get(fn, [])
 
+    def attribute_constant(self, cls: str, attr: str) -> tuple[str | None] | None:
+        """The one value every instance of ``cls`` holds in ``self.<attr>``, as a 1-tuple
+        (a string or None), or None when it is not known to be one value.
+
+        A closed-world reading of the module: the class assigns the attribute once, in
+        ``__init__``, from a constant or from a parameter, nothing else assigns an attribute
+        of that name, the class has no subclass here, and every constructor call in the module
+        passes a constant (or leaves the default). ``Layer(2, 25, 'sigmoid')`` at every call
+        makes every layer's ``self.activation`` 'sigmoid'."""
+        memo = self._attr_constants
+        if (cls, attr) not in memo:
+            memo[(cls, attr)] = self._attribute_constant(cls, attr)
+        return memo[(cls, attr)]
+
+    def _attribute_constant(self, cls: str, attr: str) -> tuple[str | None] | None:
+        writes = self.c.class_attrs.get(cls, {}).get(attr, [])
+        inits = [s for s in self.c.functions.get("__init__", []) if s.cls == cls]
+        if len(writes) != 1 or writes[0].kind != "assign" or len(inits) != 1:
+            return None
+        if any(cls in bases for bases in self.c.class_bases.values()):
+            return None
+        for site in self.c.assigns:  # ``layer.activation = ...`` from outside
+            for target in _assign_targets(site.node):
+                if isinstance(target, cst.Attribute) and target.attr.value == attr:
+                    if target is not writes[0].target:
+                        return None
+        init, value = inits[0], writes[0].value
+        if writes[0] not in init.bindings.get(f"self.{attr}", []):
+            return None
+        constant = _constant(value)
+        if constant is not None:
+            return constant
+        if not isinstance(value, cst.Name) or value.value not in init.params:
+            return None
+        params = [p for p in init.params if p not in ("self", "cls")]
+        position = params.index(value.value)
+        found: set[str | None] = set()
+        calls = 0
+        for site in self.c.calls:
+            call = site.node
+            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Name)):
+                continue
+            if call.func.value != cls:
+                continue
+            calls += 1
+            passed: cst.BaseExpression | None = None
+            for i, a in enumerate(call.args):
+                if a.star:
+                    return None
+                if (a.keyword is not None and a.keyword.value == value.value) or (
+                    a.keyword is None and i == position
+                ):
+                    passed = a.value
+            if passed is None:
+                passed = init.param_defaults.get(value.value)
+            constant = _constant(passed)
+            if constant is None:
+                return None
+            found.add(constant[0])
+        return (found.pop(),) if calls and len(found) == 1 else None
+
     def _constructor_args(self, name: str, init: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
         """What ``Net(sizes, 0.1)`` passes to a parameter of ``Net.__init__``. Used for scalar
         evidence only: an attribute read in a method belongs to one instance, and the
@@ -1501,10 +1594,16 @@ class ModuleModel:
             owner = scope
             if not bindings and key.startswith("self.") and scope.cls:
                 bindings = list(self.c.class_attrs.get(scope.cls, {}).get(key.split(".", 2)[1], []))
+            elif not bindings and isinstance(node, cst.Attribute) and self.qualname(node) is None:
+                # ``layer.out`` on an object of unknown class: the one class that sets it
+                owner_cls = self._unique_attr_class(node.attr.value)
+                if owner_cls is not None and not key.startswith("cls."):
+                    key = f"self.{node.attr.value}"
+                    bindings = list(self.c.class_attrs[owner_cls][node.attr.value])
         out: list[tuple[cst.BaseExpression, Scope]] = []
         for b in bindings:
             home = owner
-            if not isinstance(node, cst.Name) and key.startswith("self.") and scope.cls:
+            if not isinstance(node, cst.Name) and key.startswith("self."):
                 home = next((sc for sc in self.c.scopes if b in sc.bindings.get(key, [])), scope)
             if b.kind in ("assign", "append") and b.value is not None:
                 out.append((b.value, home))
@@ -2239,3 +2338,19 @@ def resolve_local(model: ModuleModel, node: cst.BaseExpression, scope: Scope) ->
         if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
             return bindings[0].value
     return node
+
+
+def _constant(node: cst.BaseExpression | None) -> tuple[str | None] | None:
+    """A string literal or ``None``, as a 1-tuple; None for anything else."""
+    if isinstance(node, cst.Name) and node.value == "None":
+        return (None,)
+    text = string_value(node)
+    return (text,) if text is not None else None
+
+
+def _assign_targets(node: cst.CSTNode) -> list[cst.BaseExpression]:
+    if isinstance(node, cst.Assign):
+        return [t.target for t in node.targets]
+    if isinstance(node, cst.AnnAssign | cst.AugAssign):
+        return [node.target]
+    return []

@@ -158,3 +158,26 @@ def target_label(target: object) -> str | None:
         return base.rsplit(".", 1)[-1] or None
     name = dotted(target)  # type: ignore[arg-type]
     return name.rsplit(".", 1)[-1] if name else None
+
+
+# Methods of arrays, tensors, containers, strings, files and common library objects: a call
+# ``x.name(...)`` on an object of unknown class is never resolved to a method of that name
+# defined in the module (``ModuleModel._unique_method``).
+LIBRARY_METHODS = frozenset(
+    {
+        "T", "all", "any", "append", "argmax", "argmin", "astype", "clear", "clip", "close",
+        "copy", "count", "cumsum", "decode", "detach", "dot", "encode", "extend", "fill",
+        "fit", "flatten", "format", "get", "index", "insert", "item", "items", "join", "keys",
+        "load", "max", "mean", "min", "numpy", "pop", "predict", "prod", "ravel", "read",
+        "remove", "repeat", "replace", "reshape", "reverse", "round", "run", "save", "score",
+        "setdefault", "sort", "split", "squeeze", "std", "strip", "sum", "swapaxes", "take",
+        "tolist", "transform", "transpose", "update", "values", "var", "view", "write",
+    }
+)  # fmt: skip
+# torch methods that custom classes also define (``loss.backward()`` is a tensor's)
+TORCH_METHODS = frozenset(
+    {
+        "apply", "backward", "cpu", "cuda", "eval", "forward", "parameters", "step", "to",
+        "train", "zero_grad",
+    }
+)  # fmt: skip

@@ -157,8 +157,134 @@ class SigmoidDerivativeOnWrongVariable(Rule):
             """,
             note="This helper's derivative branch wants the activation.",
         ),
+        Valid(
+            """
+            class Layer:
+                def __init__(self, n_in, n_out, activation=None):
+                    self.W = np.random.randn(n_in, n_out) * 0.1
+                    self.activation = activation
+
+                def forward(self, x):
+                    self.z = x @ self.W
+                    self.out = self.apply(self.z)
+                    return self.out
+
+                def apply(self, r):
+                    if self.activation is None:
+                        return r
+                    elif self.activation == "tanh":
+                        return np.tanh(r)
+                    elif self.activation == "sigmoid":
+                        return 1 / (1 + np.exp(-r))
+                    return r
+
+                def derivative(self, r):
+                    if self.activation is None:
+                        return np.ones_like(r)
+                    elif self.activation == "tanh":
+                        return 1 - r**2
+                    elif self.activation == "sigmoid":
+                        return r * (1 - r)
+                    return r
+
+            def backward(layers, delta):
+                for i in reversed(range(len(layers))):
+                    layer = layers[i]
+                    delta = delta * layer.derivative(layer.out)
+                    delta = delta @ layer.W.T
+                return delta
+
+            net = [Layer(2, 8, "sigmoid"), Layer(8, 1, "sigmoid")]
+            """,
+            note="The same layers with the derivative written for the output, r(1 − r).",
+        ),
+        Valid(
+            """
+            class Layer:
+                def __init__(self, n_in, n_out, activation=None):
+                    self.W = np.random.randn(n_in, n_out) * 0.1
+                    self.activation = activation
+
+                def forward(self, x):
+                    self.z = x @ self.W
+                    self.out = self.apply(self.z)
+                    return self.out
+
+                def apply(self, r):
+                    if self.activation is None:
+                        return r
+                    elif self.activation == "tanh":
+                        return np.tanh(r)
+                    elif self.activation == "sigmoid":
+                        return 1 / (1 + np.exp(-r))
+                    return r
+
+                def derivative(self, r):
+                    if self.activation is None:
+                        return np.ones_like(r)
+                    elif self.activation == "tanh":
+                        return 1 - r**2
+                    elif self.activation == "sigmoid":
+                        return self.apply(r) * (1 - self.apply(r))
+                    return r
+
+            def backward(layers, delta):
+                for i in reversed(range(len(layers))):
+                    layer = layers[i]
+                    delta = delta * layer.derivative(layer.out)
+                    delta = delta @ layer.W.T
+                return delta
+
+            net = [Layer(2, 8, "sigmoid"), Layer(8, 1, "tanh")]
+            """,
+            note="Layers built with different activations: which branch runs is not known, and "
+            "bplint does not guess.",
+        ),
     ]
     invalid = [
+        Invalid(
+            """
+            class Layer:
+                def __init__(self, n_in, n_out, activation=None):
+                    self.W = np.random.randn(n_in, n_out) * 0.1
+                    self.activation = activation
+
+                def forward(self, x):
+                    self.z = x @ self.W
+                    self.out = self.apply(self.z)
+                    return self.out
+
+                def apply(self, r):
+                    if self.activation is None:
+                        return r
+                    elif self.activation == "tanh":
+                        return np.tanh(r)
+                    elif self.activation == "sigmoid":
+                        return 1 / (1 + np.exp(-r))
+                    return r
+
+                def derivative(self, r):
+                    if self.activation is None:
+                        return np.ones_like(r)
+                    elif self.activation == "tanh":
+                        return 1 - r**2
+                    elif self.activation == "sigmoid":
+                        return self.apply(r) * (1 - self.apply(r))
+                    return r
+
+            def backward(layers, delta):
+                for i in reversed(range(len(layers))):
+                    layer = layers[i]
+                    delta = delta * layer.derivative(layer.out)
+                    delta = delta @ layer.W.T
+                return delta
+
+            net = [Layer(2, 8, "sigmoid"), Layer(8, 1, "sigmoid")]
+            """,
+            at=(32, 25),
+            note="The activation is chosen by a string attribute; every layer is built with "
+            "'sigmoid', so `derivative` is σ(r)(1 − σ(r)), and it gets the layer's output.",
+        ),
         Invalid(
             """
             def sigmoid(z):
