@@ -99,6 +99,8 @@ PAIRING_END = (
 )
 AUTOGRAD_FUNCTION = r"Function"  # a class based on torch.autograd.Function
 DROPOUT = r"(?i:dropout)"
+# a number stored into a subscript: ``W[:, 0] = 0``, ``theta[0] = -1.0``
+CONST_STORE = r"\][ \t]*=[ \t(]*[-+]?[ \t]*\.?\d"
 EVAL_BLOCK = r"no_grad|inference_mode"
 MODE_LAYER = r"(?i:dropout|batchnorm|instancenorm)"
 NOQA_CODE = r"(?i:noqa[^\n]*?\b(?:BP\d{3}|[a-z]+-[a-z-]+))"

@@ -628,6 +628,17 @@ def _gradcheck_training(src: Source) -> list[Pair]:
     return pairs
 
 
+def _flat_vector_penalty(src: Source) -> list[Pair]:
+    mod = src.load()
+    rng = np.random.default_rng(29)
+    sizes = (4, 5, 3)
+    theta = mod.init_theta(*sizes, seed=8)
+    X, Y = rng.standard_normal((6, 4)), np.eye(3)[rng.integers(0, 3, 6)]
+    numeric = numerical_gradient(lambda: mod.cost(theta, X, Y, 0.3, *sizes), theta)
+    # the gradient function gets a copy, as an optimiser hands it its current point
+    return [("theta", mod.gradient(theta.copy(), X, Y, 0.3, *sizes), numeric)]
+
+
 def _logistic_regression(src: Source) -> list[Pair]:
     mod = src.load()
     rng = np.random.default_rng(24)
@@ -853,6 +864,11 @@ NETWORKS: dict[str, ZooNetwork] = {
         ),
         ZooNetwork(
             "logistic_regression", "logistic regression unit, cross-entropy", _logistic_regression
+        ),
+        ZooNetwork(
+            "flat_vector_penalty",
+            "scipy-style cost and gradient over a flat vector, bias columns out of the penalty",
+            _flat_vector_penalty,
         ),
         ZooNetwork(
             "softmax_jacobian",

@@ -381,6 +381,21 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "dhidden[hidden <= 0] = 0",
         "dhidden = dhidden * np.maximum(0, hidden)",
     ),
+    # --- flat_vector_penalty -----------------------------------------------------------------
+    _m(
+        "flat_vector_penalty",
+        "BP304",
+        "the first layer's bias column zeroed on the view of theta before the forward pass",
+        "    T2 = theta[k:].reshape(n_out, n_hid + 1)\n",
+        "    T2 = theta[k:].reshape(n_out, n_hid + 1)\n    T1[:, 0] = 0\n",
+    ),
+    _m(
+        "flat_vector_penalty",
+        "BP304",
+        "the output layer's bias column zeroed in place, between the two layers' products",
+        "    A2 = np.hstack([np.ones((m, 1)), S2])\n",
+        "    A2 = np.hstack([np.ones((m, 1)), S2])\n    T2[:, 0] = 0\n",
+    ),
     # --- tanh_two_layer ----------------------------------------------------------------------
     _m(
         "tanh_two_layer",
