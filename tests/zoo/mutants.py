@@ -171,6 +171,8 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "        return grad_output * y", "        return grad_output"),
     _m("torch/functions", "BP417", "Mul.backward passes grad_output through for b",
        "return grad_output * b, grad_output * a", "return grad_output * b, grad_output"),
+    _m("torch/functions", "BP419", "Exp.backward negates the local derivative",
+       "        return grad_output * y", "        return -grad_output * y"),
     _m("torch/functions", "BP409", "Mul.backward returns one gradient for two inputs",
        "return grad_output * b, grad_output * a", "return grad_output * b"),
     # --- torch/quantized_net -------------------------------------------------------------------
@@ -183,6 +185,14 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "        return torch.tanh(x) * scale\n\n    @staticmethod\n    def backward(ctx, grad_output):\n"
        "        return grad_output, None\n",
        at="return grad_output, None"),
+    _m("torch/quantized_net", "BP419", "sign made smooth (tanh), its derivative's sign slipped",
+       "        ctx.save_for_backward(x)\n        return x.sign() * scale\n\n    @staticmethod\n"
+       "    def backward(ctx, grad_output):\n        (x,) = ctx.saved_tensors\n"
+       "        grad = grad_output.clone()\n        grad[x.abs() > 1] = 0\n        return grad, None\n",
+       "        ctx.save_for_backward(x)\n        ctx.scale = scale\n        return torch.tanh(x) * scale\n"
+       "\n    @staticmethod\n    def backward(ctx, grad_output):\n        (x,) = ctx.saved_tensors\n"
+       "        grad = grad_output * (torch.tanh(x) ** 2 - 1) * ctx.scale\n        return grad, None\n",
+       at="grad = grad_output * (torch.tanh(x) ** 2 - 1)"),
     _m("torch/quantized_net", "BP409", "None for the scale input dropped",
        "return grad, None", "return grad"),
     _m("torch/quantized_net", "BP410", "functional dropout without the module's mode",
