@@ -99,6 +99,8 @@ PAIRING_END = (
 )
 AUTOGRAD_FUNCTION = r"Function"  # a class based on torch.autograd.Function
 DROPOUT = r"(?i:dropout)"
+# a uniform or Bernoulli draw a dropout mask is made of
+UNIFORM_DRAW = r"rand|random|uniform|binomial"
 # a number stored into a subscript: ``W[:, 0] = 0``, ``theta[0] = -1.0``
 CONST_STORE = r"\][ \t]*=[ \t(]*[-+]?[ \t]*\.?\d"
 EVAL_BLOCK = r"no_grad|inference_mode"

@@ -34,6 +34,8 @@ def check() -> CheckResult:
     unscaled = rel_err(expected_output(a, 1.0, KEEP), test_time)
     # Mask built as rand > keep: it keeps units with probability 1 - keep instead of keep.
     flipped_mask = rel_err(expected_output(a, 1.0 / KEEP, 1.0 - KEEP), test_time)
+    # Mask built as rand < keep (right) but divided by 1 - keep, the drop probability.
+    drop_divisor = rel_err(expected_output(a, 1.0 / (1.0 - KEEP), KEEP), test_time)
 
     # Backward through y = W2 (m * relu(W1 x) / keep), C = sum(U * y), for one fixed mask.
     w1, x = r.normal(size=(N_UNITS, 4)), r.normal(size=(4, 3))
@@ -65,6 +67,7 @@ def check() -> CheckResult:
             below("inverted dropout: E[train output] vs test output, rel. gap", inverted, 1e-14),
             above("mask without 1/keep, identity at test: rel. gap", unscaled, WRONG),
             above("mask kept with prob 1 - keep (rand > keep): rel. gap", flipped_mask, WRONG),
+            above("mask rand < keep divided by 1 - keep: rel. gap", drop_divisor, WRONG),
             below(
                 "backward with the same mask and 1/keep: rel. error of dW1",
                 rel_err(dw1(d_dropped * mask / KEEP), numeric),

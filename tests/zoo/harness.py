@@ -639,6 +639,37 @@ def _flat_vector_penalty(src: Source) -> list[Pair]:
     return [("theta", mod.gradient(theta.copy(), X, Y, 0.3, *sizes), numeric)]
 
 
+def _dropout_mlp_setup(src: Source) -> tuple[object, np.ndarray, np.ndarray]:
+    mod = src.load()
+    net = mod.DropoutMLP(4, 6, 3, keep=0.8, seed=9)
+    rng = np.random.default_rng(31)
+    return net, rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+
+
+def _dropout_mlp(src: Source) -> list[Pair]:
+    net, X, Y = _dropout_mlp_setup(src)
+
+    def cost() -> float:
+        np.random.seed(5)  # the same mask at every evaluation
+        return float(net.loss(X, Y))
+
+    cost()
+    grads = net.backward()
+    params = (net.W1, net.b1, net.W2, net.b2)
+    return [
+        (f"param {i}", g, numerical_gradient(cost, p))
+        for i, (g, p) in enumerate(zip(grads, params, strict=True))
+    ]
+
+
+def _dropout_mlp_mean(src: Source) -> float:
+    net, X, _ = _dropout_mlp_setup(src)
+    test = net.hidden(X, train=False)
+    np.random.seed(6)
+    mean = np.mean([net.hidden(X, train=True) for _ in range(4000)], axis=0)
+    return rel_error(mean, test)
+
+
 def _logistic_regression(src: Source) -> list[Pair]:
     mod = src.load()
     rng = np.random.default_rng(24)
@@ -783,6 +814,7 @@ class ZooNetwork:
     symmetry: Callable[[Source], bool] | None = None
     large_logits: Callable[[Source], bool] | None = None
     own_gradcheck: Callable[[Source], float] | None = None
+    dropout_mean: Callable[[Source], float] | None = None
 
 
 NETWORKS: dict[str, ZooNetwork] = {
@@ -866,6 +898,12 @@ NETWORKS: dict[str, ZooNetwork] = {
             "logistic_regression", "logistic regression unit, cross-entropy", _logistic_regression
         ),
         ZooNetwork(
+            "dropout_mlp",
+            "row-major MLP, inverted dropout layer on the hidden units, mask kept for backward",
+            _dropout_mlp,
+            dropout_mean=_dropout_mlp_mean,
+        ),
+        ZooNetwork(
             "flat_vector_penalty",
             "scipy-style cost and gradient over a flat vector, bias columns out of the penalty",
             _flat_vector_penalty,
@@ -945,6 +983,14 @@ def stable_on_large_logits(name: str, sources: Mapping[str, str] | None = None) 
 def own_gradcheck_error(name: str, sources: Mapping[str, str] | None = None) -> float:
     """The error the network's own gradient-check utility reports on its (correct) gradient."""
     fn = _probe(name, "own_gradcheck")
+    with np.errstate(all="ignore"):
+        return float(fn(_source(name, sources)))
+
+
+def dropout_mean_gap(name: str, sources: Mapping[str, str] | None = None) -> float:
+    """Relative gap between the mean of many training-mode dropout outputs and the test-mode
+    output (inverted dropout: sampling noise only)."""
+    fn = _probe(name, "dropout_mean")
     with np.errstate(all="ignore"):
         return float(fn(_source(name, sources)))
 

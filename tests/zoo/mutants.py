@@ -39,7 +39,8 @@ class Mutant:
 
     @property
     def numeric_kind(self) -> str:
-        """gradient | symmetry | large_logits | own_gradcheck (see ``NUMERIC_KINDS``); "torch"
+        """gradient | symmetry | large_logits | own_gradcheck | dropout_mean (see
+        ``NUMERIC_KINDS``); "torch"
         for the PyTorch mutants (their claim is measured by the rule's KB numeric test)."""
         if self.code.startswith("BP4") or self.network.startswith("torch/"):
             return "torch"
@@ -52,6 +53,7 @@ NUMERIC_KINDS = {
     "BP501": "large_logits",
     "BP502": "large_logits",
     "BP503": "own_gradcheck",
+    "BP107": "dropout_mean",
 }
 
 
@@ -390,6 +392,22 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "ReLU backward multiplies by relu(hidden) instead of masking",
         "dhidden[hidden <= 0] = 0",
         "dhidden = dhidden * np.maximum(0, hidden)",
+    ),
+    # --- dropout_mlp -------------------------------------------------------------------------
+    _m(
+        "dropout_mlp",
+        "BP107",
+        "the mask compared the other way: it keeps a unit with probability 1 - keep, still / keep",
+        "self.mask = np.random.rand(*self.A.shape) < self.keep",
+        "self.mask = np.random.rand(*self.A.shape) > self.keep",
+        at="return self.A * self.mask / self.keep",
+    ),
+    _m(
+        "dropout_mlp",
+        "BP107",
+        "kept units divided by the drop probability 1 - keep",
+        "return self.A * self.mask / self.keep",
+        "return self.A * self.mask / (1 - self.keep)",
     ),
     # --- flat_vector_penalty -----------------------------------------------------------------
     _m(

@@ -157,7 +157,19 @@ def test_line_of_on_a_known_mutant() -> None:
 # Function). Listed so the gap stays visible; the test fails once a rule gains its second network
 # and is still listed here, as it does for a new rule with one network that is not listed.
 ONE_NETWORK_SO_FAR = frozenset(
-    {"BP304", "BP413", "BP414", "BP415", "BP416", "BP602", "BP603", "BP604", "BP701", "BP702"}
+    {
+        "BP107",
+        "BP304",
+        "BP413",
+        "BP414",
+        "BP415",
+        "BP416",
+        "BP602",
+        "BP603",
+        "BP604",
+        "BP701",
+        "BP702",
+    }
 )
 
 
@@ -208,6 +220,16 @@ def test_one_sided_difference_is_less_accurate(mutant: Mutant) -> None:
     one_sided = harness.own_gradcheck_error(mutant.network, mutated_sources(mutant))
     assert centred < PASS
     assert one_sided > 100 * centred, (centred, one_sided)
+
+
+DROPOUT_MEAN = _of_kind("dropout_mean")
+
+
+@pytest.mark.parametrize("mutant", DROPOUT_MEAN, ids=_ids(DROPOUT_MEAN))
+def test_dropout_mutant_moves_the_mean_training_output(mutant: Mutant) -> None:
+    # inverted dropout: the mean training output is the test output, up to sampling noise
+    assert harness.dropout_mean_gap(mutant.network) < 0.02
+    assert harness.dropout_mean_gap(mutant.network, mutated_sources(mutant)) > 0.2
 
 
 NUMERICS = [m for m in MUTANTS if m.code.startswith("BP5") and m.numeric_kind != "torch"]
