@@ -169,6 +169,13 @@ KNOWN_NON_CLEARING = {
     "debug",
     "format",
 }
+CLIP_FNS = {
+    "torch.nn.utils.clip_grad_norm_",
+    "torch.nn.utils.clip_grad_value_",
+    "torch.nn.utils.clip_grad.clip_grad_norm_",
+    "torch.nn.utils.clip_grad.clip_grad_value_",
+    "torch.nn.utils.clip_grad_norm",
+}
 DETACHING_ATTRS = {"item", "detach", "data", "tolist", "numpy"}
 
 
@@ -1167,7 +1174,8 @@ class TorchFacts:
 
     def is_optimizer(self, key: str, scope: Scope, depth: int = 0) -> bool:
         """What ``torch.optim.*(...)`` returns, or what ``zero_grad()`` / ``scaler.step()`` are
-        applied to (schedulers excluded: their constructor takes an optimizer)."""
+        applied to, or what steps right after gradient clipping (schedulers excluded: their
+        constructor takes an optimizer)."""
         memo = (key, scope)
         if memo in self._optim:
             return self._optim[memo]
@@ -1214,6 +1222,8 @@ class TorchFacts:
         assert self._scaler_args is not None
         if key in self._scaler_args:
             return True
+        if any(self._follows_clipping(c) for c in self._bare_steps(key, scope)):
+            return True
         if (
             key in self._zeroed_keys
             and not self._is_model_key(key, scope)
@@ -1221,6 +1231,47 @@ class TorchFacts:
         ):
             return True
         return False
+
+    def _bare_steps(self, key: str, scope: Scope) -> list[cst.Call]:
+        """``key.step()`` calls without arguments in ``scope``."""
+        return [
+            c
+            for site in self.c.calls
+            if site.scope is scope
+            and isinstance(c := site.node, cst.Call)
+            and not c.args
+            and isinstance(c.func, cst.Attribute)
+            and c.func.attr.value == "step"
+            and dotted(c.func.value) == key
+        ]
+
+    def _follows_clipping(self, step: cst.Call) -> bool:
+        """Is ``step`` the statement right after ``clip_grad_norm_(...)`` (or the first statement
+        of an ``if`` right after it, as ``if torch.isfinite(norm): opt.step()``)? Gradients are
+        clipped for the step that reads them next: that step is an optimizer's."""
+        node = self.statement_of(step)
+        if node is None:
+            return False
+        block = self.parent(node)
+        if (
+            isinstance(block, cst.IndentedBlock)
+            and block.body
+            and block.body[0] is node
+            and isinstance(self.parent(block), cst.If)
+        ):
+            node = self.parent(block)
+            block = self.parent(node) if node is not None else None
+        if not isinstance(block, cst.IndentedBlock | cst.Module) or node is None:
+            return False
+        body = list(block.body)
+        i = next((k for k, n in enumerate(body) if n is node), 0)
+        if i == 0 or not isinstance(body[i - 1], cst.SimpleStatementLine):
+            return False
+        prev = body[i - 1].body
+        if len(prev) != 1 or not isinstance(prev[0], cst.Expr | cst.Assign):
+            return False
+        value = prev[0].value
+        return isinstance(value, cst.Call) and self.m.qualname(value.func) in CLIP_FNS
 
     def _is_model_key(self, key: str, scope: Scope) -> bool:
         for b, _ in self.bindings(key, scope):

@@ -172,6 +172,22 @@ class GradientsNeverCleared(Rule):
         ),
         Valid(
             """
+            from torch.nn.utils import clip_grad_norm_
+
+            class Executor:
+                def train(self, model, optimizer, scheduler, loader):
+                    for x, y in loader:
+                        loss = model(x, y)
+                        loss.backward()
+                        clip_grad_norm_(model.parameters(), 5.0)
+                        self.apply_update(optimizer)
+                        scheduler.step()
+            """,
+            note="the step after an unknown update helper, not after the clipping: not taken "
+            "for an optimizer's",
+        ),
+        Valid(
+            """
             import torch
             for x, y in loader:
                 loss = loss_fn(model(x), y)
@@ -324,6 +340,24 @@ class GradientsNeverCleared(Rule):
             at=(8, 5),
             note="an unknown helper between backward and step keeps the gradients (clearing "
             "there would leave the step nothing to apply): it is not taken to clear them",
+        ),
+        Invalid(
+            """
+            import torch
+            from torch.nn.utils import clip_grad_norm_
+
+            class Executor:
+                def train(self, model, optimizer, loader):
+                    for x, y in loader:
+                        loss = model(x, y)
+                        loss.backward()
+                        norm = clip_grad_norm_(model.parameters(), 5.0)
+                        if torch.isfinite(norm):
+                            optimizer.step()
+            """,
+            at=(11, 17),
+            note="a parameter of unknown type: the step right after gradient clipping is an "
+            "optimizer's",
         ),
     ]
 
