@@ -1541,7 +1541,14 @@ class TorchFacts:
             if not _ctx_only_as_receiver(bwd.body, ctx_b):
                 continue
             read = _ctx_attrs(bwd.body, ctx_b)
+            flags = {
+                p.name.value
+                for p in (*fwd.params.params, *fwd.params.kwonly_params)
+                if p.default is not None and not isinstance(p.default, cst.Integer | cst.Float)
+            }
             for x in fn.forward.params[1:]:
+                if x in flags:
+                    continue  # is_training=True, mode=None: a switch, not a factor
                 stores = [
                     b
                     for key, bound in fn.forward.bindings.items()

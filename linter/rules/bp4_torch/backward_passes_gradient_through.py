@@ -50,7 +50,8 @@ class BackwardPassesGradientThrough(Rule):
         "(gradient reversal, clipping) is not unchanged and is not flagged. Also flagged: a "
         "forward input whose only use is `ctx.name = input` (it changes nothing in forward's "
         "output) that backward never reads: the factor it was passed for is missing from the "
-        "gradient; when backward hands `ctx` to a helper, nothing is said."
+        "gradient; when backward hands `ctx` to a helper, or the input has a non-numeric "
+        "default (a switch such as `is_training=True`), nothing is said."
     )
     valid = [
         Valid(
@@ -226,6 +227,22 @@ class BackwardPassesGradientThrough(Rule):
                     return scale_grad(ctx, g), None
             """,
             note="ctx is handed to a helper that may read the factor",
+        ),
+        Valid(
+            """
+            import torch
+
+            class Sign(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, is_training=True):
+                    ctx.is_training = is_training
+                    return x.view_as(x)
+
+                @staticmethod
+                def backward(ctx, g):
+                    return g.neg(), None
+            """,
+            note="an unread switch (its default is a flag, not a number) is not a lost factor",
         ),
     ]
     invalid = [
