@@ -409,6 +409,21 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "return self.A * self.mask / self.keep",
         "return self.A * self.mask / (1 - self.keep)",
     ),
+    _m(
+        "layers_sequential",
+        "BP108",
+        "Tanh.backward returns the local derivative without the upstream error",
+        "        return output_error * (1 - self.out**2)",
+        "        return 1 - self.out**2",
+    ),
+    _m(
+        "batchnorm_mlp",
+        "BP108",
+        "batch-norm backward builds dzhat from ones shaped like dout instead of dout",
+        "        dzhat = dout * self.gamma",
+        "        dzhat = np.ones_like(dout) * self.gamma",
+        at="return dz",
+    ),
     # --- flat_vector_penalty -----------------------------------------------------------------
     _m(
         "flat_vector_penalty",
