@@ -203,3 +203,39 @@ def softmax_counted_twice(model: ModuleModel) -> Iterator[cst.CSTNode]:
             parts = model.error_parts(err, site.scope)
             if parts is not None and model.has(parts[0], site.scope, Role.PROB):
                 yield mm.node
+
+
+# --- forward / backward consistency of activations --------------------------------------------
+
+# The activation whose derivative an output-side form is: a(1 - a) is σ's, 1 - a² is tanh's.
+OUTPUT_FORM_OF = {Kind.OUTPUT_POLY: Kind.SIGMOID, Kind.ONE_MINUS_SQUARE: Kind.TANH}
+
+
+def activation_origin(
+    model: ModuleModel,
+    node: cst.BaseExpression,
+    scope: Scope,
+    match: Callable[[cst.BaseExpression], bool],
+    depth: int = 0,
+) -> tuple[cst.BaseExpression, Scope] | None:
+    """The expression ``node``'s value was computed by, when one of its sources (followed
+    through assignments, attributes and returns, as ``activation_kind`` does) satisfies
+    ``match``: every source that is an activation must be that one."""
+    if depth > 10:
+        return None
+    node, _ = model.strip_transpose(node)
+    if match(node):
+        return node, scope
+    if isinstance(node, cst.Subscript):
+        return activation_origin(model, node.value, scope, match, depth + 1)
+    if isinstance(node, cst.Call):
+        fn = model.local_function(node.func, scope)
+        if fn is not None and len(fn.returns) == 1:
+            return activation_origin(model, fn.returns[0], fn, match, depth + 1)
+        return None
+    found = [
+        activation_origin(model, v, sc, match, depth + 1)
+        for v, sc in model.value_sources(node, scope)
+    ]
+    hits = [f for f in found if f is not None]
+    return hits[0] if len(hits) == 1 and len(found) == 1 else None

@@ -158,6 +158,40 @@ def _flag_test(test: cst.BaseExpression) -> str | None:
     return None
 
 
+def sigmoid_without_minus(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``1 / (1 + exp(v))`` with ``v`` not negated: σ(−v), a sigmoid that lost its minus sign.
+    Returns the ``exp`` call."""
+    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide)):
+        return None
+    if number_value(node.left) != 1.0:
+        return None
+    den = node.right
+    if not (isinstance(den, cst.BinaryOperation) and isinstance(den.operator, cst.Add)):
+        return None
+    for one, exp in ((den.left, den.right), (den.right, den.left)):
+        if number_value(one) != 1.0 or not isinstance(exp, cst.Call):
+            continue
+        name = dotted(exp.func) or ""
+        args = positional_args(exp)
+        if name.rsplit(".", 1)[-1] != "exp" or len(args) != 1:
+            continue
+        if not negated(args[0]) and number_value(args[0]) is None:
+            return exp
+    return None
+
+
+def negated(node: cst.BaseExpression) -> bool:
+    """``-x``, ``-1 * x``, ``x * -1.0``, ``0 - x``."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return True
+    if isinstance(node, cst.BinaryOperation):
+        if isinstance(node.operator, cst.Multiply | cst.Divide):
+            return any((number_value(side) or 0.0) < 0 for side in (node.left, node.right))
+        if isinstance(node.operator, cst.Subtract):
+            return number_value(node.left) == 0.0
+    return False
+
+
 def _attribute_test(test: cst.BaseExpression) -> tuple[str, str | None] | None:
     """``self.attr == 'text'`` / ``'text' == self.attr`` / ``self.attr is None`` ->
     (attr, 'text' or None)."""
@@ -320,7 +354,7 @@ class Forms:
                     len(required) <= 1 or form.kind not in DERIVATIVES
                 ):
                     kind = form.kind
-        if kind is None and params:
+        if kind is None and params and not (returned is not None and self._mirrored(returned, fn)):
             base = fn.name.lower().lstrip("_")
             if base in _NAME_KINDS:
                 kind = _NAME_KINDS[base]
@@ -359,6 +393,10 @@ class Forms:
                 self._flags[fn] = (flag, params.index(flag), on, off)
             break
         return self._flags[fn]
+
+    def _mirrored(self, returned: cst.BaseExpression, fn: Scope) -> bool:
+        """The body computes σ(−x) (``1 / (1 + exp(x))``): not the sigmoid its name says."""
+        return sigmoid_without_minus(self._inline_locals(returned, fn)) is not None
 
     def switched_return(self, fn: Scope) -> cst.BaseExpression | None:
         """What a method returns when it dispatches on an attribute that holds one value in

@@ -912,6 +912,21 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "d_hidden_layer = error_hidden_layer * sigmoid_derivative(hidden_layer_output)",
         "d_hidden_layer = error_hidden_layer * sigmoid(hidden_layer_output)",
     ),
+    # --- the derivative of another function than the forward's (BP105) -----------------------
+    _m(
+        "xor_net",
+        "BP105",
+        "the sigmoid loses its minus sign (sigma(-x)); the derivative stays x * (1 - x)",
+        "    return 1 / (1 + np.exp(-x))",
+        "    return 1 / (1 + np.exp(x))",
+    ),
+    _m(
+        "tanh_two_layer",
+        "BP105",
+        "the tanh hidden layer gets the sigmoid's derivative a * (1 - a)",
+        "delta1 = dh * (1 - a1**2)",
+        "delta1 = dh * a1 * (1 - a1)",
+    ),
 )
 MUTANTS: tuple[Mutant, ...] = MUTANTS_NUMPY + TORCH_MUTANTS
 
