@@ -1100,9 +1100,11 @@ class ModuleModel:
                             return found
             return self._name_hint(node.attr.value, scope)
         if isinstance(node, cst.Subscript):
-            roles = set(self.roles(node.value, scope))
             idx = node.slice[0].slice if node.slice else None
-            if isinstance(idx, cst.Index) and (key := string_value(idx.value)):
+            key = string_value(idx.value) if isinstance(idx, cst.Index) else None
+            keyed = self._keyed_roles(node.value, key, scope) if key else None
+            roles = set(self.roles(node.value, scope)) if keyed is None else keyed
+            if key:
                 roles |= self._name_hint(key, scope)
             return roles
         if isinstance(node, cst.Call):
@@ -1215,6 +1217,56 @@ class ModuleModel:
                 return s
             s = s.parent
         return scope  # comprehension variables live in the scope that uses them
+
+    def _keyed_roles(self, base: cst.BaseExpression, key: str, scope: Scope) -> set[Role] | None:
+        """Roles of ``base[key]`` for a constant string key, from what is stored under that key
+        only (``cache["A"].append(a)``, ``cache["dA"] = g``, a dict literal's entry): a dict
+        holding forward values and gradients is not one value. None when some write uses a
+        computed key or replaces the container with something opaque."""
+        name = dotted(base)
+        if name is None:
+            return None
+        pairs: list[tuple[Binding, Scope]]
+        if isinstance(base, cst.Name):
+            owner = self._owner(name, scope)
+            pairs = [(b, owner) for b in self._visible_bindings(name, scope)]
+        elif name.startswith("self.") and name.count(".") == 1 and scope.cls:
+            attr = name[5:]
+            pairs = []
+            for b in self.c.class_attrs.get(scope.cls, {}).get(attr, []):
+                home = next(
+                    (
+                        s
+                        for s in self.c.scopes
+                        if s.cls == scope.cls and b in s.bindings.get(name, [])
+                    ),
+                    scope,
+                )
+                pairs.append((b, home))
+        else:
+            return None
+        roles: set[Role] = set()
+        keyed = False
+        for b, home in pairs:
+            if isinstance(b.target, cst.Subscript):
+                written = _key_under(b.target, name)
+                if written is None:
+                    if b.value is not None and not self.roles(b.value, home):
+                        continue  # a reset (``cache[k] = []``) carries nothing to mix up
+                    return None
+                keyed = True
+                if written == key and b.value is not None:
+                    roles |= self.roles(b.value, home)
+                continue
+            if b.kind != "assign" or not isinstance(b.value, cst.Dict):
+                return None
+            for el in b.value.elements:
+                if not isinstance(el, cst.DictElement) or string_value(el.key) is None:
+                    return None
+                if string_value(el.key) == key:
+                    roles |= self.roles(el.value, home)
+            keyed = True
+        return roles if keyed else None
 
     def _binding_roles(self, key: str, scope: Scope) -> set[Role]:
         roles: set[Role] = set()
@@ -2354,3 +2406,15 @@ def _assign_targets(node: cst.CSTNode) -> list[cst.BaseExpression]:
     if isinstance(node, cst.AnnAssign | cst.AugAssign):
         return [node.target]
     return []
+
+
+def _key_under(target: cst.Subscript, base: str) -> str | None:
+    """The constant string key a write into ``base`` uses at its first level
+    (``cache["A"][t] = ...`` -> "A"), or None."""
+    node: cst.BaseExpression = target
+    while isinstance(node, cst.Subscript) and dotted(node.value) != base:
+        node = node.value
+    if not isinstance(node, cst.Subscript) or not node.slice:
+        return None
+    idx = node.slice[0].slice
+    return string_value(idx.value) if isinstance(idx, cst.Index) else None
