@@ -10,6 +10,7 @@ from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis import names as N
 from linter.analysis.gradients import product_operands, transposed_in_updates
+from linter.analysis.shapes import stored_for_vector
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -152,6 +153,17 @@ class WeightGradientOrientation(Rule):
             """,
             note="`lr * X.T @ g` is `(lr * X.T) @ g`: the input is transposed, the scale aside.",
         ),
+        Valid(
+            """
+            class LogisticRegression:
+                def fit(self, X, y, lr=0.01, epochs=100):
+                    self.w = np.random.uniform(-0.1, 0.1, (X.shape[1],))
+                    for _ in range(epochs):
+                        y_hat = 1 / (1 + np.exp(-X.dot(self.w)))
+                        self.w -= lr * -(y - y_hat).dot(X)
+            """,
+            note="A vector parameter has no orientation: `g.dot(X)` is `X.T.dot(g)`.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -289,6 +301,8 @@ class WeightGradientOrientation(Rule):
         for b, scope in model.gradient_stores("weight"):
             if N.target_label(b.target) in transposed_in_update:
                 continue  # stored the other way round and applied as ``W -= lr * dW.T``
+            if stored_for_vector(model, b, scope):
+                continue  # a vector parameter has no orientation: g.dot(X) is X.T.dot(g)
             assert b.value is not None
             found = product_operands(model, model.core_value(b.value))
             if found is None:
@@ -315,7 +329,16 @@ class WeightGradientOrientation(Rule):
             grad = _operand(model, left if lg else right)
             data = _operand(model, other)
             first, second = (grad, data) if layout == "out-in" else (data, grad)
-            if isinstance(node, cst.Call):  # np.outer(a, b) / np.dot(a, b) as written
+            method = (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and model.qualname(node.func) is None
+            )
+            if method:  # a.dot(b) as written
+                rewrite = (
+                    f"{first}.dot({second}.T)" if layout == "out-in" else f"{first}.T.dot({second})"
+                )
+            elif isinstance(node, cst.Call):  # np.outer(a, b) / np.dot(a, b) as written
                 func = model.src(node.func)
                 outer = model.qualname(node.func) in ("numpy.outer", "torch.outer")
                 tail = "" if outer else ".T"
