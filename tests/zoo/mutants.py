@@ -136,8 +136,16 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
     _m("torch/quantized_net", "BP502", "cross_entropy spelt as NLL of the log of the softmax",
        "        loss = F.cross_entropy(model(x), y)",
        "        loss = F.nll_loss(torch.log(F.softmax(model(x), dim=1)), y)"),
+    _m("torch/accum_trainer", "BP418", "the accumulated loss no longer divided by the count",
+       "loss = F.nll_loss(out, labels) / self.accumulate", "loss = F.nll_loss(out, labels)",
+       at="loss.backward()"),
     _m("torch/accum_trainer", "BP407", "log_softmax dropped before NLLLoss",
        "return F.log_softmax(self.fc(h), dim=1)", "return F.softmax(self.fc(h), dim=1)"),
+    # --- torch/amp_accum -----------------------------------------------------------------------
+    _m("torch/amp_accum", "BP418", "the loss scaled for fp16 but not divided by the count",
+       "scaler.scale(loss / ACCUM_STEPS).backward()", "scaler.scale(loss).backward()"),
+    _m("torch/amp_accum", "BP401", "zero_grad() after the accumulated step deleted",
+       "            opt.zero_grad(set_to_none=True)\n", "", at="scaler.step(opt)"),
     # --- torch/binary_logreg -------------------------------------------------------------------
     _m("torch/binary_logreg", "BP402", "step() moved above backward()",
        "        loss.backward()\n        opt.step()\n", "        opt.step()\n        loss.backward()\n"),
