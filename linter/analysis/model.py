@@ -1323,6 +1323,13 @@ class ModuleModel:
             "saved_variables",
         ):
             return self._saved_for_backward(b.position, scope)
+        if isinstance(b.value, cst.Name):
+            cached = self.forward_cache(b.value.value, scope)
+            if cached is not None and -len(cached[0].elements) <= b.position < len(
+                cached[0].elements
+            ):
+                return cached[0].elements[b.position].value, cached[1]
+            return None
         if not isinstance(b.value, cst.Call):
             return None
         fn = self.local_function(b.value.func, scope)
@@ -1332,6 +1339,42 @@ class ModuleModel:
             if isinstance(r, cst.Tuple) and -len(r.elements) <= b.position < len(r.elements):
                 return r.elements[b.position].value, fn
         return None
+
+    def forward_cache(self, name: str, fn: Scope) -> tuple[cst.Tuple, Scope] | None:
+        """What a ``X_backward(dout, cache)`` parameter holds, by the forward/backward pair
+        convention: the element of ``X_forward``'s returned tuple at the same position
+        (``return out, cache`` with ``cache = (x, w, b)``), as a tuple literal in the forward's
+        scope. None unless every return of the forward agrees."""
+        if fn.cls is not None or fn.is_module or name not in fn.params:
+            return None
+        upstream = self.upstream_gradient_param(fn)
+        if upstream is None or name == upstream:
+            return None
+        index = fn.params.index(name)
+        forward = None
+        for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
+            if back in fn.name:
+                partners = [
+                    s for s in self.c.functions.get(fn.name.replace(back, fwd), []) if s.cls is None
+                ]
+                forward = partners[-1] if partners else None
+                break
+        if forward is None or not forward.returns:
+            return None
+        found: list[cst.Tuple] = []
+        for r in forward.returns:
+            if not isinstance(r, cst.Tuple) or index >= len(r.elements):
+                return None
+            element = r.elements[index].value
+            if isinstance(element, cst.Name):
+                bound = [
+                    b.value for b in forward.bindings.get(element.value, []) if b.kind == "assign"
+                ]
+                element = bound[0] if len(bound) == 1 and bound[0] is not None else element
+            if not isinstance(element, cst.Tuple):
+                return None
+            found.append(element)
+        return (found[0], forward) if len(found) == 1 else None
 
     def _saved_for_backward(
         self, position: int, scope: Scope
@@ -2054,6 +2097,16 @@ class ModuleModel:
 
     def _stores_of(self, grad: cst.BaseExpression, scope: Scope) -> Iterator[tuple[Binding, Scope]]:
         """The assignments (=, +=) that give ``grad`` its value, wherever they are."""
+        if isinstance(grad, cst.Name):
+            owner = self._owner(grad.value, scope)
+            bound = owner.bindings.get(grad.value, [])
+            if bound and all(b.kind == "for" for b in bound):
+                # ``for W, dW in zip(self.W, self.dW): W -= lr * dW``: the element stores
+                for b in bound:
+                    src = _zip_source(b)
+                    if isinstance(src, cst.Name | cst.Attribute):
+                        yield from self._element_stores(src, owner)
+                return
         key = dotted(grad.value if isinstance(grad, cst.Subscript) else grad)
         if key is None:
             return
@@ -2079,6 +2132,28 @@ class ModuleModel:
                     if not (isinstance(tidx, cst.Index) and tidx.value.deep_equals(index.value)):
                         continue
                 yield b, sc
+
+    def _element_stores(
+        self, container: cst.BaseExpression, scope: Scope
+    ) -> Iterator[tuple[Binding, Scope]]:
+        """Stores into the elements of a list: ``self.dW[i] = ...``, ``grads.append(...)``."""
+        key = dotted(container)
+        if key is None:
+            return
+        if key.startswith("self.") and scope.cls:
+            scopes = [s for s in self.c.scopes if s.cls == scope.cls]
+        else:
+            scopes = [self._owner(key.split(".")[0], scope)]
+        for sc in scopes:
+            for b in sc.bindings.get(key, []):
+                if b.value is None:
+                    continue
+                if b.kind == "append" or (
+                    b.kind in ("assign", "aug")
+                    and isinstance(b.target, cst.Subscript)
+                    and (b.kind == "assign" or b.op == "AddAssign")
+                ):
+                    yield b, sc
 
     def _named_stores(self, pattern: object) -> Iterator[tuple[Binding, Scope]]:
         """Assignments (=, +=) of a value to a target named like a parameter gradient."""
