@@ -26,6 +26,7 @@ import libcst as cst
 
 from linter.analysis.collect import Scope
 from linter.analysis.exprs import dotted, keyword_arg, number_value, positional_args
+from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
@@ -73,7 +74,7 @@ class _Walk(cst.CSTVisitor):
 
 def _walk(node: cst.CSTNode) -> _Walk:
     w = _Walk()
-    node.visit(w)
+    walk(node, w)
     return w
 
 

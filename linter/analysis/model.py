@@ -141,6 +141,7 @@ class ModuleModel:
         self._cycles = 0
         self._depth = 0
         self._scratch: dict[object, object] = {}
+        self._src: dict[cst.CSTNode, str] = {}
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
         self._func_returns: dict[Scope, frozenset[Role]] = {}
@@ -208,8 +209,16 @@ class ModuleModel:
         return any(name in sc.bindings for sc in self.c.scopes)
 
     def src(self, node: cst.CSTNode) -> str:
-        """The source text of a node, for messages."""
-        return self.module.code_for_node(node)
+        """The source text of a node, for messages (memoised: the algebra asks for each atom's
+        text many times, and generating code is the expensive part)."""
+        text = self._src.get(node)
+        if text is None:
+            if type(node) is cst.Name and not node.lpar:
+                text = node.value
+            else:
+                text = self.module.code_for_node(node)
+            self._src[node] = text
+        return text
 
     def is_call_to(self, node: cst.CSTNode, names: frozenset[str] | set[str]) -> bool:
         return isinstance(node, cst.Call) and self.qualname(node.func) in names

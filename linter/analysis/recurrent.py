@@ -27,6 +27,7 @@ import libcst as cst
 
 from linter.analysis.collect import Binding, Scope
 from linter.analysis.exprs import dotted, int_value, positional_args
+from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
@@ -148,9 +149,9 @@ class _Nodes(cst.CSTVisitor):
 def _nodes(node: cst.CSTNode) -> _Nodes:
     v = _Nodes()
     if isinstance(node, cst.FunctionDef):
-        node.body.visit(v)
+        walk(node.body, v)
     else:
-        node.visit(v)
+        walk(node, v)
     return v
 
 
@@ -187,9 +188,9 @@ def _scope_loops(scope: Scope) -> list[cst.For]:
     v = _Fors()
     node = scope.node
     if isinstance(node, cst.FunctionDef):
-        node.body.visit(v)
+        walk(node.body, v)
     else:
-        node.visit(v)
+        walk(node, v)
     return v.loops
 
 
@@ -559,7 +560,7 @@ class _Products(cst.CSTVisitor):
 
 def _product_operands(node: cst.CSTNode) -> set[cst.CSTNode]:
     v = _Products()
-    node.visit(v)
+    walk(node, v)
     return v.inside
 
 

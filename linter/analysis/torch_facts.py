@@ -1853,7 +1853,7 @@ def _falls_off(fn: cst.CSTNode) -> cst.CSTNode | None:
             nonlocal found
             found = True
 
-    fn.visit(_V())
+    walk(fn, _V())
     if found or not isinstance(last, cst.SimpleStatementLine):
         return None
     return last
@@ -1892,7 +1892,7 @@ def _depends(node: cst.CSTNode, name: str) -> bool:
             nonlocal found
             found = found or n.value == name
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -2358,7 +2358,7 @@ def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
                 found = True
             return not found
 
-    outer.visit(_V())
+    walk(outer, _V())
     return found
 
 

@@ -20,6 +20,7 @@ import libcst as cst
 from linter.analysis.collect import Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
 from linter.analysis.torch_facts import _BUILTINS, MODE_LAYERS, TorchFacts, facts, nn_name
+from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
@@ -685,7 +686,7 @@ def _nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
             found.append(n)
             return True
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -726,7 +727,7 @@ def _calls_outside_defs(node: cst.CSTNode) -> list[cst.Call]:
         def visit_Call(self, n: cst.Call) -> None:
             found.append(n)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -740,7 +741,7 @@ def _contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
                 found = True
             return not found
 
-    outer.visit(_V())
+    walk(outer, _V())
     return found
 
 
@@ -751,7 +752,7 @@ def _calls(node: cst.CSTNode) -> list[cst.Call]:
         def visit_Call(self, n: cst.Call) -> None:
             found.append(n)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -762,5 +763,5 @@ def _names(node: cst.CSTNode) -> list[cst.Name]:
         def visit_Name(self, n: cst.Name) -> None:
             found.append(n)
 
-    node.visit(_V())
+    walk(node, _V())
     return found

@@ -20,6 +20,7 @@ import libcst as cst
 from linter.analysis.collect import Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
 from linter.analysis.torch_facts import facts
+from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
@@ -420,7 +421,7 @@ def _graph_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
         def visit_Lambda(self, n: cst.Lambda) -> bool:
             return False
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
