@@ -17,10 +17,12 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from linter import prefilter, rule_index
 from linter.analysis import analyze, siblings
 from linter.ftypes import Edit, Evidence, FileError, Finding, Fix, FixSafety, Pos
 from linter.lines import split_lines, split_lines_keepends
 from linter.rule import Report, Rule
+from linter.rule_index import RuleInfo
 from linter.source import Prepared, SourceError, SourceText, parse, prepare
 from linter.suppress import Noqa, Suppressions, is_bplint_code, removal_edit, scan
 
@@ -55,22 +57,34 @@ class FileReport:
         return [n for n in self.suppressions.all() if n.codes and not n.used]
 
 
+def _known() -> dict[str, str]:
+    """Every rule's name -> code: the index's, and any rule class defined since (tests)."""
+    known = {r.name: r.code for r in rule_index.rules()}
+    known.update((r.name, r.code) for r in Rule.registry.values())
+    return known
+
+
 def rule_names() -> frozenset[str]:
-    return frozenset(r.name for r in Rule.registry.values())
+    return frozenset(_known())
 
 
 def lint_module(
-    module: cst.Module, source: str, path: Path, rules: Sequence[type[Rule]]
+    module: cst.Module, source: str, path: Path, rules: Sequence[type[Rule] | RuleInfo]
 ) -> FileReport:
-    """Run ``rules`` over a parsed module; apply suppressions; report unused ones (BP900)."""
+    """Run ``rules`` over a parsed module; apply suppressions; report unused ones (BP900).
+
+    Every selected rule runs on a parsed file, even one whose own markers are absent: the
+    markers are a file's pre-filter, and a rule can still fire without its name markers
+    (tests/test_metamorphic.py renames the examples)."""
     rule_set = [r for r in rules if r.code != UNUSED_NOQA]
     want_unused = len(rule_set) != len(rules)
     raw = []
-    if rule_set:
+    runnable = [rule_index.load(r) for r in rule_set]
+    if runnable:
         model = analyze(module, path)
         siblings.linting(model)
         try:
-            for rule_cls in rule_set:
+            for rule_cls in runnable:
                 for report in rule_cls().query(model):
                     raw.append((rule_cls, report))
         finally:
@@ -205,14 +219,15 @@ def _statement_lines(statements: list[tuple[int, int]], first: int, last: int) -
 
 
 def _unused_noqa(
-    source: str, path: Path, rules: Sequence[type[Rule]], report: FileReport
+    source: str, path: Path, rules: Sequence[type[Rule] | RuleInfo], report: FileReport
 ) -> Iterable[Finding]:
     """BP900: directives naming bplint codes that suppressed nothing, cannot, or do not exist."""
     from linter.rules.bp9_meta.unused_noqa import UnusedNoqa
 
     enabled = {r.code for r in rules} | {r.name for r in rules}
-    names = rule_names()
-    by_name = {r.name: r.code for r in Rule.registry.values()}
+    by_name = _known()
+    names = frozenset(by_name)
+    codes = frozenset(by_name.values())
     lines: list[str] | None = None
     for noqa in report.suppressions.all():
         if not noqa.codes or UNUSED_NOQA in noqa.codes or UnusedNoqa.name in noqa.codes:
@@ -222,7 +237,7 @@ def _unused_noqa(
             if not is_bplint_code(code, names):
                 continue  # another tool's code: not ours to judge
             canonical = by_name.get(code, code)
-            if canonical not in Rule.registry:
+            if canonical not in codes:
                 unknown.append(code)
             elif code in noqa.used or canonical in noqa.used:
                 continue
@@ -260,13 +275,13 @@ def _unused_noqa(
         )
 
 
-def lint_source(source: str, path: Path, rules: Sequence[type[Rule]]) -> FileReport:
+def lint_source(source: str, path: Path, rules: Sequence[type[Rule] | RuleInfo]) -> FileReport:
     """Lint a file's text (recovered first if it is Python 2 or holds IPython syntax)."""
     return lint_prepared(prepare(source), path, rules, source)
 
 
 def lint_prepared(
-    prep: Prepared, path: Path, rules: Sequence[type[Rule]], original: str | None = None
+    prep: Prepared, path: Path, rules: Sequence[type[Rule] | RuleInfo], original: str | None = None
 ) -> FileReport:
     """Lint checked text; positions come back in the file's own columns, and snippets show
     the file's own lines when ``original`` (the text ``prep`` was made from) is given.
@@ -300,12 +315,10 @@ def _restore(f: Finding, prep: Prepared) -> Finding:
     return replace(f, start=restored(f.start), end=restored(f.end), fix=fix, evidence=evidence)
 
 
-def needs_parse(source: str, rules: Sequence[type[Rule]]) -> bool:
+def needs_parse(source: str, rules: Sequence[type[Rule] | RuleInfo]) -> bool:
     """The cheap pre-filter: could any selected rule fire (each declares what it needs to see,
     ``Rule.prefilter``), or any suppression be unused?"""
-    from linter.prefilter import could_fire
-
-    return could_fire(source, rules)
+    return prefilter.could_fire(source, rules)
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, Union
 
 if TYPE_CHECKING:
     from linter.rule import Rule
+    from linter.rule_index import RuleInfo
+
+# a rule class, or its index entry (``linter.rule_index``): both have ``prefilter``
+RuleLike = Union["type[Rule]", "RuleInfo"]
+R = TypeVar("R", bound=RuleLike)
 
 # Words without which a file cannot contain the code any rule looks at (``np.`` and ``F.``: the
 # analysis reads the conventional aliases even where the import is not in the file).
@@ -113,19 +118,19 @@ def _compile(marker: str) -> re.Pattern[str]:
     return re.compile(marker, re.MULTILINE)
 
 
-def markers_of(rule: type[Rule]) -> tuple[str, ...]:
+def markers_of(rule: RuleLike) -> tuple[str, ...]:
     declared = getattr(rule, "prefilter", None)
     return tuple(declared) if declared else (BASE,)
 
 
 @lru_cache(maxsize=64)
-def _plan(rules: tuple[type[Rule], ...]) -> tuple[tuple[re.Pattern[str], ...], ...]:
+def _plan(rules: tuple[RuleLike, ...]) -> tuple[tuple[re.Pattern[str], ...], ...]:
     """One conjunction of compiled markers per rule, duplicates dropped, cheapest first."""
     plans = {tuple(_compile(m) for m in markers_of(r)) for r in rules}
     return tuple(sorted(plans, key=len))
 
 
-def could_fire(text: str, rules: Sequence[type[Rule]]) -> bool:
+def could_fire(text: str, rules: Sequence[RuleLike]) -> bool:
     """True if some rule's markers all occur in ``text`` (then the file is parsed)."""
     seen: dict[re.Pattern[str], bool] = {}
     for conjunction in _plan(tuple(rules)):
@@ -140,9 +145,26 @@ def could_fire(text: str, rules: Sequence[type[Rule]]) -> bool:
     return False
 
 
-def rules_that_could_fire(text: str, rules: Sequence[type[Rule]]) -> list[type[Rule]]:
-    """The rules whose markers all occur in ``text`` (tests and the benchmark use it)."""
-    return [r for r in rules if all(_compile(m).search(text) for m in markers_of(r))]
+@lru_cache(maxsize=512)
+def _conjunction(rule: RuleLike) -> tuple[re.Pattern[str], ...]:
+    return tuple(_compile(m) for m in markers_of(rule))
+
+
+def rules_that_could_fire(text: str, rules: Sequence[R]) -> list[R]:
+    """The rules whose markers all occur in ``text``, in their order: the engine runs only
+    these on a parsed file. Every distinct marker is searched at most once."""
+    seen: dict[re.Pattern[str], bool] = {}
+    out = []
+    for rule in rules:
+        for pattern in _conjunction(rule):
+            hit = seen.get(pattern)
+            if hit is None:
+                hit = seen[pattern] = pattern.search(text) is not None
+            if not hit:
+                break
+        else:
+            out.append(rule)
+    return out
 
 
 # a loop over time steps that sums into zero-initialised arrays (BPTT, BP6xx)

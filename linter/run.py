@@ -29,7 +29,7 @@ from linter.ftypes import FileError, Finding, Result
 
 if TYPE_CHECKING:
     from linter.engine import FixOptions
-    from linter.rule import Rule
+    from linter.rule_index import RuleInfo
 
 __all__ = ["SOURCE_SUFFIXES", "RunOptions", "RunResult", "Target", "discover", "lint_paths"]
 
@@ -79,11 +79,17 @@ class RunResult(Result):
     analysed: int = 0  # files linted in this run (not answered from the cache)
 
 
-def rules_for(settings: Settings, path: Path) -> list[type[Rule]]:
+def rules_for(settings: Settings, path: Path) -> list[RuleInfo]:
+    """The rules selected for ``path``, as index entries: a rule is imported only when a file
+    can trigger it."""
+    from linter.rule_index import rules
     from linter.selection import select_rules
 
     return select_rules(
-        settings.select, settings.extend_select, (*settings.ignore, *settings.ignored_for(path))
+        settings.select,
+        settings.extend_select,
+        (*settings.ignore, *settings.ignored_for(path)),
+        pool=rules(),
     )
 
 
@@ -147,7 +153,7 @@ def on_deep_stack(fn: Callable[..., T], *args: object) -> T:
 
 
 def _check_file(target: Target, fix: FixOptions | None, data: bytes | None) -> FileResult:
-    from linter.engine import FileOutcome, FileReport, lint_prepared, needs_parse
+    from linter import prefilter
     from linter.source import SourceError, decode_source, prepare, read_bytes
 
     path = target.path
@@ -157,6 +163,8 @@ def _check_file(target: Target, fix: FixOptions | None, data: bytes | None) -> F
             from linter.notebook import check_notebook, lint_notebook, load_notebook
 
             if data is not None and fix is None:
+                from linter.engine import FileOutcome
+
                 report, errors = lint_notebook(load_notebook(path, data), rules)
                 return _result(FileOutcome(report=report, errors=errors))
             return _result(check_notebook(path, rules, fix))
@@ -164,8 +172,10 @@ def _check_file(target: Target, fix: FixOptions | None, data: bytes | None) -> F
             data = read_bytes(path)
         src = decode_source(data)
         prep = prepare(src.text)  # a file bplint cannot read is an error, even if no rule looks
-        if not needs_parse(prep.text, rules):
-            return _result(FileOutcome(FileReport(notes=prep.notes)))
+        if not prefilter.could_fire(prep.text, rules):
+            return FileResult(notes=list(prep.notes))  # neither libcst nor a rule imported
+        from linter.engine import FileOutcome, lint_prepared
+
         if fix is None or prep.python2:
             return _result(FileOutcome(lint_prepared(prep, path, rules, src.text)))
         from linter.fix import fix_python_file
@@ -197,12 +207,15 @@ def _lint_recorded(
     item: tuple[Target, bytes | None, FixOptions | None],
 ) -> tuple[FileResult, list[str]]:
     """Lint one file and return the sibling modules the analysis looked at (cache deps)."""
-    from linter.analysis import siblings
-
     target, data, fix = item
-    siblings.consulted.clear()
+    # the analysis (and libcst) is imported only by a file that needs it: until then no
+    # sibling module was consulted
+    siblings = sys.modules.get("linter.analysis.siblings")
+    if siblings is not None:
+        siblings.consulted.clear()
     result = check_file(target, fix, data)
-    return result, list(siblings.consulted)
+    siblings = sys.modules.get("linter.analysis.siblings")
+    return result, list(siblings.consulted) if siblings is not None else []
 
 
 def _lint_chunk(items: list) -> list[tuple[FileResult, list[str]]]:

@@ -23,10 +23,12 @@ import re
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from linter.lines import readline_normalised, split_lines_keepends
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024  # outputs (images) make notebooks big; code is capped apart
@@ -118,6 +120,8 @@ def parse(source: str, flags: int = 0, checked: bool = False) -> cst.Module:
     rejects (1,500 parentheses), so it never sees such text. ``checked``: the caller has
     compiled the text (or its parts, as notebook cells) already.
     """
+    import libcst as cst  # here, not at the top: a file no rule can flag never loads the parser
+
     if not checked:
         check_syntax(source, flags)
     try:

@@ -21,7 +21,9 @@ on is shared and noisy: read ratios, not absolute times):
 - bplint warm: ``bplint check`` a second time over a filled cache;
 - one file as pre-commit runs it: the corpus file closest to 300 lines, a fresh process,
   ``--force-exclude`` and no cache entry for it;
-- ruff: ``ruff check --no-cache`` with ruff's default rules on the same files.
+- ruff: ``ruff check --no-cache`` with ruff's default rules on the same files;
+- start-up: fresh processes, ``--repeat`` times each (min and median): the interpreter alone, a
+  file no rule can flag, the ~300-line file with no cache entry and with one.
 
 ``--check-prefilter`` also lints every file with the pre-filter off and checks that the findings
 are the same (the pre-filter must never skip a file a rule would flag). Timings are measured
@@ -138,18 +140,18 @@ def prefilter_counts(files: list[Path]) -> tuple[int, int]:
 
 def check_prefilter(paths: list[Path]) -> int:
     """Findings with the pre-filter on and off must be identical."""
-    import linter.engine as engine
+    import linter.prefilter as prefilter
     from linter.config import ConfigResolver
     from linter.run import RunOptions, lint_paths
 
     options = RunOptions(jobs=1, cache=False)
     on = lint_paths(paths, ConfigResolver(Path.cwd()), None, options)
-    real = engine.needs_parse
-    engine.needs_parse = lambda text, rules: True
+    real = prefilter.could_fire
+    prefilter.could_fire = lambda text, rules: True  # every file parsed
     try:
         off = lint_paths(paths, ConfigResolver(Path.cwd()), None, options)
     finally:
-        engine.needs_parse = real
+        prefilter.could_fire = real
     key = [(str(f.path), f.start, f.code) for f in on.findings]
     missed = [
         (str(f.path), f.start.line, f.code)
@@ -171,6 +173,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--prepare", type=Path, metavar="MIRROR", help="extract the corpus")
     parser.add_argument("--check-prefilter", action="store_true")
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up cases")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each start-up case")
     args = parser.parse_args(argv)
     if args.prepare:
         prepare(args.prepare, args.corpus)
@@ -178,24 +182,21 @@ def main(argv: list[str]) -> int:
     paths = args.paths or [args.corpus]
     files = python_files(paths)
     n = len(files)
+    bplint = [str(BIN / "bplint"), "check", "--exit-zero", "-q"]
+    if args.startup_only:
+        start_up(bplint, Path(closest_to_300_lines(files)), args.repeat)
+        return 0
     parse_s, parse_cpu, lines, parsed = bare_parse(files)
     CPU["bare"] = parse_cpu
     sharp, broad = prefilter_counts(files)
 
-    bplint = [str(BIN / "bplint"), "check", "--exit-zero", "-q"]
     cold_s, cold = wall([*bplint, "--no-cache", *map(str, paths)], label="cold")
     cold1_s, _ = wall([*bplint, "--no-cache", "--jobs", "1", *map(str, paths)], label="cold1")
     with tempfile.TemporaryDirectory() as cache:
         fill_s, _ = wall([*bplint, "--cache-dir", cache, *map(str, paths)])
         warm_s, warm = wall([*bplint, "--cache-dir", cache, *map(str, paths)], label="warm")
     assert warm.stdout == cold.stdout, "a warm run must print what a cold one prints"
-    sizes = []
-    for f in files:
-        try:
-            sizes.append((abs(f.read_text(encoding="utf-8").count("\n") - 300), str(f)))
-        except (OSError, UnicodeDecodeError):
-            pass
-    one = min(sizes)[1]
+    one = closest_to_300_lines(files)
     one_s, _ = wall([*bplint, "--no-cache", "--force-exclude", one], label="one")
     ruff = shutil.which("ruff", path=str(BIN)) or shutil.which("ruff")
     ruff_s = None
@@ -233,9 +234,50 @@ def main(argv: list[str]) -> int:
         print(
             f"bplint cold / ruff: {cold_s / ruff_s:.1f}; bplint warm / ruff: {warm_s / ruff_s:.1f}"
         )
+    start_up(bplint, Path(one), args.repeat)
     if args.check_prefilter:
         return 1 if check_prefilter(paths) else 0
     return 0
+
+
+def closest_to_300_lines(files: list[Path]) -> str:
+    sizes = []
+    for f in files:
+        try:
+            sizes.append((abs(f.read_text(encoding="utf-8").count("\n") - 300), str(f)))
+        except (OSError, UnicodeDecodeError):
+            pass
+    return min(sizes)[1]
+
+
+def start_up(bplint: list[str], one: Path, repeat: int) -> None:
+    """One file as pre-commit runs it, ``repeat`` fresh processes each (as hyperfine does):
+    the interpreter alone, a file no rule can flag, the ~300-line file (cache miss, then hit)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "util.py"
+        plain.write_text("import os\n\n\ndef size(p):\n    return os.path.getsize(p)\n")
+        cache = Path(tmp) / "cache"
+        cases = [
+            ("python -c pass", [sys.executable, "-c", "pass"]),
+            ("a file no rule can flag", [*bplint, "--no-cache", str(plain)]),
+            (f"{one.name}, cache miss", [*bplint, "--no-cache", "--force-exclude", str(one)]),
+            (f"{one.name}, cache hit", [*bplint, "--cache-dir", str(cache), str(one)]),
+        ]
+        wall([*bplint, "--cache-dir", str(cache), str(one)])  # fills the cache
+        for label, cmd in cases:
+            walls, cpus = [], []
+            for _ in range(repeat):
+                s, _ = wall(cmd, label="rep")
+                walls.append(s)
+                cpus.append(CPU["rep"])
+            rows.append((label, walls, cpus))
+    print(f"start-up, {repeat} runs each (load {os.getloadavg()[0]:.1f}): min / median")
+    print(f"  {'':<42} {'wall':>17}  {'CPU (user+sys)':>17}")
+    for label, walls, cpus in rows:
+        w, c = sorted(walls), sorted(cpus)
+        mid = len(w) // 2
+        print(f"  {label:<42} {w[0]:6.2f} / {w[mid]:5.2f} s  {c[0]:6.2f} / {c[mid]:5.2f} s")
 
 
 if __name__ == "__main__":

@@ -48,9 +48,7 @@ def test_zoo_findings_are_the_same_with_and_without_the_prefilter(name, tmp_path
     rules = ("ALL",)
     resolver = ConfigResolver(tmp_path, cli={"select": rules})
     on = lint_paths([tmp_path], resolver, None, options)
-    import linter.engine
-
-    monkeypatch.setattr(linter.engine, "needs_parse", lambda text, rules: True)
+    monkeypatch.setattr(P, "could_fire", lambda text, rules: True)  # off: every file parsed
     off = lint_paths([tmp_path], ConfigResolver(tmp_path, cli={"select": rules}), None, options)
     assert on.findings == off.findings
     assert on.errors == off.errors

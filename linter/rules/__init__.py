@@ -3,7 +3,8 @@
 Every module of every family package is imported (sorted, so the order is stable); defining a
 ``Rule`` subclass registers it, so adding a rule touches one file. ``ALL_RULES`` is sorted by
 code. ``get_rule`` accepts a code (``BP001``) or a name (``inverse-in-backward``),
-case-insensitively for codes.
+case-insensitively for codes. Importing one rule module does not import the others: the
+families are imported when ``ALL_RULES`` or ``get_rule`` is first used.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from typing import TYPE_CHECKING
 
 from linter.rule import Rule
 
@@ -30,12 +32,29 @@ def _import_families() -> None:
                 importlib.import_module(f"{package.__name__}.{info.name}")
 
 
-_import_families()
+_LOADED: list[type[Rule]] | None = None
+if TYPE_CHECKING:
+    ALL_RULES: list[type[Rule]]
 
-ALL_RULES: list[type[Rule]] = sorted(Rule.registry.values(), key=lambda r: r.code)
-_BY_NAME = {r.name: r for r in ALL_RULES}
+
+def _all_rules() -> list[type[Rule]]:
+    global _LOADED
+    if _LOADED is None:
+        _import_families()
+        ours = (r for r in Rule.registry.values() if r.__module__.startswith(f"{__name__}."))
+        _LOADED = sorted(ours, key=lambda r: r.code)
+    return _LOADED
+
+
+def __getattr__(name: str) -> object:
+    # ``ALL_RULES`` imports every rule on first use, not when a rule module (or the package) is
+    # imported: the lint path imports only the rules a file can trigger (``linter.rule_index``)
+    if name == "ALL_RULES":
+        return _all_rules()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_rule(code_or_name: str) -> type[Rule] | None:
     key = code_or_name.strip()
-    return Rule.registry.get(key.upper()) or _BY_NAME.get(key.lower())
+    rules = _all_rules()
+    return Rule.registry.get(key.upper()) or next((r for r in rules if r.name == key.lower()), None)
