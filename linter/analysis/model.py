@@ -808,6 +808,8 @@ class ModuleModel:
             forward = self._method_in_chain(fn.cls, ("forward", "__call__"))
             if forward is None:
                 return None
+            if self._activator_convention(fn):
+                return None
             fparams = [p for p in forward.params if p not in ("self", "cls", "ctx")]
             return _upstream_of(params, fparams)
         for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
@@ -818,6 +820,49 @@ class ModuleModel:
                         fparams = [p for p in s.params if p not in ("self", "cls")]
                         return _upstream_of(params, fparams)
         return None
+
+    def _activator_convention(self, fn: Scope) -> bool:
+        """``backward(self, output)`` that returns the activation's derivative evaluated at its
+        parameter (``output * (1 - output)``, ``1 if output > 0 else 0``): the parameter is the
+        forward's output and the caller multiplies by the gradient (hanbt's activators). A
+        backward returning a constant (an identity activator's 1) follows the convention of the
+        module's other backwards of this kind."""
+        kind = self._derivative_backward(fn)
+        if kind == "derivative":
+            return True
+        if kind != "constant":
+            return False
+        return any(
+            s is not fn and s.cls is not None and self._derivative_backward(s) == "derivative"
+            for s in self.c.functions.get("backward", [])
+        )
+
+    def _derivative_backward(self, fn: Scope) -> str | None:
+        params = [p for p in fn.params if p not in ("self", "cls")]
+        if len(params) != 1 or not fn.returns:
+            return None
+        kinds = set()
+        for r in fn.returns:
+            if number_value(r) is not None:
+                kinds.add("constant")
+                continue
+            if isinstance(r, cst.IfExp) and all(
+                number_value(x) is not None for x in (r.body, r.orelse)
+            ):
+                kinds.add("derivative" if params[0] in names_in(r.test) else "other")
+                continue
+            form = self.forms.form(r, fn)
+            operand = form.operand if form is not None else None
+            if (
+                form is not None
+                and form.kind in DERIVATIVES
+                and isinstance(operand, cst.Name)
+                and operand.value == params[0]
+            ):
+                kinds.add("derivative")
+                continue
+            kinds.add("other")
+        return kinds.pop() if len(kinds) == 1 else None
 
     def forward_input_weights(self) -> set[str]:
         """Keys a layer's forward pass multiplies its input by: ``x @ self.W``,

@@ -155,11 +155,13 @@ class DerivativeOfAnotherActivation(Rule):
             """
             import math
 
+            import numpy as np
+
             def neuron_grad(w, x, y):
                 s = 1 / (1 + math.exp(w * x))
                 return (s - y) * s * (1 - s) * x
             """,
-            at=(4, 9),
+            at=(6, 9),
         ),
         Invalid(
             """
