@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
 from linter import prefilter, rule_index
 from linter.analysis import analyze, siblings
+from linter.analysis.treewalk import code_positions
 from linter.ftypes import Edit, Evidence, FileError, Finding, Fix, FixSafety, Pos
 from linter.lines import split_lines, split_lines_keepends
 from linter.rule import Report, Rule
@@ -128,8 +129,9 @@ def _evidence(report: Report, positions: Mapping[cst.CSTNode, CodeRange]) -> tup
 
 
 def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> None:
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = code_positions(module)
     statements = _statement_ranges(positions)
+    innermost = _innermost(statements)
     noqa = out.suppressions
     seen: set[tuple[str, int, int]] = set()
     for rule_cls, report in raw:
@@ -141,7 +143,7 @@ def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> Non
         seen.add((rule_cls.code, start.line, start.column))
         hit = noqa.file_match(rule_cls.code, rule_cls.name)
         if hit is None:
-            lines = _statement_lines(statements, rng.start.line, rng.end.line)
+            lines = _statement_lines(statements, rng.start.line, rng.end.line, innermost)
             hit = next(
                 (
                     noqa.lines[ln]
@@ -207,8 +209,31 @@ def _statement_ranges(positions: dict) -> list[tuple[int, int]]:
     return ranges
 
 
-def _statement_lines(statements: list[tuple[int, int]], first: int, last: int) -> range:
+def _innermost(statements: list[tuple[int, int]]) -> dict[int, tuple[int, int]]:
+    """Each line to the smallest statement range holding it (the first such in ``statements``):
+    simple statements do not nest, so this costs the lines the statements span."""
+    best: dict[int, tuple[int, int]] = {}
+    for lo, hi in statements:
+        for line in range(lo, hi + 1):
+            held = best.get(line)
+            if held is None or hi - lo < held[1] - held[0]:
+                best[line] = (lo, hi)
+    return best
+
+
+def _statement_lines(
+    statements: list[tuple[int, int]],
+    first: int,
+    last: int,
+    innermost: dict[int, tuple[int, int]] | None = None,
+) -> range:
     """Physical lines of the innermost statement that contains lines first..last."""
+    if innermost is not None:
+        # the smallest range holding ``first``, when it also holds ``last``, is the answer of
+        # the scan below (any range holding both holds ``first``), found without a scan per finding
+        held = innermost.get(first)
+        if held is not None and held[1] >= last:
+            return range(held[0], held[1] + 1)
     best = None
     for lo, hi in statements:
         if lo <= first and hi >= last and (best is None or hi - lo < best[1] - best[0]):

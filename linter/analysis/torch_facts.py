@@ -2369,12 +2369,11 @@ _lines: weakref.WeakKeyDictionary[ModuleModel, Mapping[cst.CSTNode, object]] = (
 
 def _place(model: ModuleModel, node: cst.CSTNode) -> str:
     """``file.py:line`` of ``node`` (the line in the module as parsed)."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
+    from linter.analysis.treewalk import code_positions
 
     positions = _lines.get(model)
     if positions is None:
-        wrapper = MetadataWrapper(model.module, unsafe_skip_copy=True)
-        positions = _lines[model] = wrapper.resolve(PositionProvider)
+        positions = _lines[model] = code_positions(model.module)
     pos = positions.get(node)
     name = model.path.name if model.path is not None else "<module>"
     line = getattr(getattr(pos, "start", None), "line", None)

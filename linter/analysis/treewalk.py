@@ -22,9 +22,12 @@ from __future__ import annotations
 import inspect
 import typing
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import libcst as cst
+
+if typing.TYPE_CHECKING:
+    from libcst.metadata import CodeRange
 
 _FIELDS: dict[type, tuple[str, ...]] = {}  # every field that can hold a node, in visit order
 _SOLID: dict[type, tuple[str, ...]] = {}  # the same without the fields that hold only TRIVIA
@@ -249,3 +252,13 @@ def parent_map(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
                 parents[child] = node
                 stack.append(child)
     return parents
+
+
+def code_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    """``MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)`` without its
+    second pass: ``resolve`` follows the provider's code generation with a full ``visit`` of
+    the module for batchable providers even when there are none, which costs as much again as
+    the positions themselves (``tests/test_walk.py`` compares the two)."""
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    return PositionProvider()._gen(MetadataWrapper(module, unsafe_skip_copy=True))
