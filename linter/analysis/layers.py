@@ -27,6 +27,9 @@ _OF_Z = frozenset(
 _OF_A = frozenset({Kind.OUTPUT_POLY, Kind.ONE_MINUS_SQUARE})
 _STORES: weakref.WeakKeyDictionary[ModuleModel, dict[str, list[tuple[cst.BaseExpression, Scope]]]]
 _STORES = weakref.WeakKeyDictionary()
+_PRE: weakref.WeakKeyDictionary[
+    ModuleModel, dict[tuple[cst.BaseExpression | str, Scope, int], str | None]
+] = weakref.WeakKeyDictionary()
 
 
 def exact_key(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> str | None:
@@ -102,6 +105,21 @@ def pre_activation(
     """The exact key of Z for a value made as A = f(Z) by an activation f."""
     if depth > 5:
         return None
+    memo = _PRE.get(model)
+    if memo is None:
+        memo = _PRE[model] = {}
+    # memoised: a name bound n times is read by each of its uses; unmemoised, following every
+    # binding of every binding (to depth 5) made a long function's cost grow as a power of n.
+    # A bare name's answer is its bindings' (no form is a name), the same for all its uses.
+    at = (node.value if isinstance(node, cst.Name) else node, scope, depth)
+    if at not in memo:
+        memo[at] = _pre_activation(model, node, scope, depth)
+    return memo[at]
+
+
+def _pre_activation(
+    model: ModuleModel, node: cst.BaseExpression, scope: Scope, depth: int
+) -> str | None:
     form = model.forms.form(node, scope)
     if form is not None:
         if form.kind in ACTIVATION_KINDS:

@@ -138,6 +138,11 @@ class ModuleModel:
         self._in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._names_open: set[tuple[str, Scope]] = set()
         self._seed_memo: dict[tuple[str, Scope], list[Binding]] = {}
+        self._name_keys: dict[tuple[str, Scope, int], str | None] = {}
+        self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
+        self._updates: list[Update] | None = None
+        self._own_cuts: dict[tuple[str, Scope], int] = {}  # uses of a name cut short in its read
+        self._upstream_memo: dict[tuple[bool, str | None, Scope], bool] = {}
         self._cycles = 0
         self._depth = 0
         self._scratch: dict[object, object] = {}
@@ -364,21 +369,11 @@ class ModuleModel:
         if isinstance(node, cst.Name):
             if node.value == "self" and scope.cls:
                 return scope.cls  # self.W in class Net -> "Net.W": classes do not share keys
-            bindings = self._visible_bindings(node.value, scope)
-            for b in bindings:
-                if b.kind == "for":
-                    src = _zip_source(b)
-                    if src is not None:
-                        k = self.key(src, scope, depth + 1)
-                        return f"{k}[]" if k else None
-                if b.kind == "assign" and b.value is not None:
-                    if isinstance(
-                        b.value, cst.Subscript | cst.Attribute
-                    ) and not _is_transpose_attr(b.value):
-                        k = self.key(b.value, scope, depth + 1)
-                        if k:
-                            return k
-            return node.value
+            memo = (node.value, scope, depth)
+            if memo in self._name_keys:
+                return self._name_keys[memo]  # a name's bindings are read once, not per use
+            found = self._name_keys[memo] = self._name_key(node.value, scope, depth)
+            return found
         if isinstance(node, cst.Attribute):
             base = self.key(node.value, scope, depth + 1)
             return f"{base}.{node.attr.value}" if base else None
@@ -399,6 +394,24 @@ class ModuleModel:
                 return f"{base}[{idx.value.left.value}]"
             return f"{base}[]"
         return None
+
+    def _name_key(self, name: str, scope: Scope, depth: int) -> str | None:
+        """``key`` of a bare name (not ``self``): through a loop over ``zip(...)`` or an alias."""
+        bindings = self._visible_bindings(name, scope)
+        for b in bindings:
+            if b.kind == "for":
+                src = _zip_source(b)
+                if src is not None:
+                    k = self.key(src, scope, depth + 1)
+                    return f"{k}[]" if k else None
+            if b.kind == "assign" and b.value is not None:
+                if isinstance(b.value, cst.Subscript | cst.Attribute) and not _is_transpose_attr(
+                    b.value
+                ):
+                    k = self.key(b.value, scope, depth + 1)
+                    if k:
+                        return k
+        return name
 
     def _visible_bindings(self, name: str, scope: Scope) -> list[Binding]:
         s: Scope | None = scope
@@ -685,11 +698,15 @@ class ModuleModel:
     def _from_upstream(self, node: cst.BaseExpression, scope: Scope) -> bool:
         """A value assigned in the backward half of a forward/backward pair from the gradient
         that half receives (``self.gW = g @ self.x.T`` in ``backward(self, g)``)."""
-        for value, home in self.value_sources(node, scope):
-            upstream = self.upstream_gradient_param(home)
-            if upstream is not None and upstream in names_in(value):
-                return True
-        return False
+        memo = (isinstance(node, cst.Name), dotted(node), scope)  # all value_sources reads
+        found = self._upstream_memo.get(memo)
+        if found is None:
+            found = self._upstream_memo[memo] = any(
+                (upstream := self.upstream_gradient_param(home)) is not None
+                and upstream in names_in(value)
+                for value, home in self.value_sources(node, scope)
+            )
+        return found
 
     def is_data(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
         """A value that flows in and is not computed here: a parameter (and what its callers
@@ -1100,15 +1117,17 @@ class ModuleModel:
         self._depth += 1
         cycles_before = self._cycles
         try:
-            found = self._roles_of(node, scope)
-            if node in self.derivative_factors()[0] and not found & {Role.DERIV, Role.INIT}:
-                found = {*found, Role.GRAD}
-            result = frozenset(found)
+            result = self._with_factor_mark(node, self._roles_of(node, scope))
         finally:
             self._in_progress.discard(memo)
             self._depth -= 1
         self._remember(self._roles, memo, ("r", *memo), result, cycles_before)
         return result
+
+    def _with_factor_mark(self, node: cst.BaseExpression, found: set[Role]) -> frozenset[Role]:
+        if node in self.derivative_factors()[0] and not found & {Role.DERIV, Role.INIT}:
+            found = {*found, Role.GRAD}
+        return frozenset(found)
 
     def _remember(
         self, cache: dict, memo: object, scratch_key: object, value: object, before: int
@@ -1177,6 +1196,29 @@ class ModuleModel:
         return set()
 
     def _name_roles(self, name: str, scope: Scope) -> set[Role]:
+        # The roles of a name are those of all its bindings, the same for each of its uses: a
+        # cycle-free answer is kept for the name, so n uses of a name bound n times cost n, not
+        # n^2 (an answer that met a cycle depends on where the question started: not kept).
+        # Another use met while the name's own bindings are read sees them cut short (below),
+        # the same whoever asked: an answer whose only cuts are those is the name's own, kept
+        # too. (The use that asked, met inside its own binding, is a cut that depends on who
+        # asked: such an answer is not kept, so ``delta = np.dot(W.T, delta) * 0.5`` n times
+        # still costs n^2; reading that use as cut short like the others lost three mutants
+        # of the real-code yardstick, time_layers.py N01/N05/N06.)
+        memo = (name, scope)
+        known = self._name_memo.get(memo)
+        if known is not None:
+            return set(known)
+        opened = (name, self._owner(name, scope))
+        opener = opened not in self._names_open
+        before, own_before = self._cycles, self._own_cuts.get(opened, 0)
+        found = self._name_roles_of(name, scope)
+        cuts = self._cycles - before
+        if opener and cuts == self._own_cuts.get(opened, 0) - own_before:
+            self._name_memo[memo] = frozenset(found)
+        return found
+
+    def _name_roles_of(self, name: str, scope: Scope) -> set[Role]:
         bindings = self._visible_bindings(name, scope)
         owner = self._owner(name, scope)
         if any(self._seeds_error(b, owner) for b in self._seed_candidates(name, scope)):
@@ -1192,6 +1234,7 @@ class ModuleModel:
             # inside its own binding does. Reading them again for every such use made a chain of
             # n rebindings cost n^3 (158 s for 90 lines); this way it costs n^2.
             self._cycles += 1
+            self._own_cuts[opened] = self._own_cuts.get(opened, 0) + 1
             bindings = []
         else:
             self._names_open.add(opened)
@@ -2270,13 +2313,17 @@ class ModuleModel:
     # --- parameter updates ---------------------------------------------------------------------
 
     def updates(self) -> Iterator[Update]:
-        """Every parameter update ``K -= lr * g`` (and its spellings), with its direction."""
-        for scope in self.c.scopes:
-            for bindings in scope.bindings.values():
-                for b in bindings:
-                    u = self._as_update(b, scope)
-                    if u is not None:
-                        yield u
+        """Every parameter update ``K -= lr * g`` (and its spellings), with its direction
+        (found once: many rules and analyses ask, some once per gradient store)."""
+        if self._updates is None:
+            self._updates = [
+                u
+                for scope in self.c.scopes
+                for bindings in scope.bindings.values()
+                for b in bindings
+                if (u := self._as_update(b, scope)) is not None
+            ]
+        return iter(self._updates)
 
     def _as_update(self, b: Binding, scope: Scope) -> Update | None:
         if b.value is None:

@@ -4,6 +4,7 @@ asks for: only what an initialiser states literally."""
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from linter.analysis.collect import Binding, Scope
     from linter.analysis.model import ModuleModel
 
+_READS: weakref.WeakKeyDictionary[ModuleModel, tuple[dict[int, list[str]], dict[str, list[str]]]]
+_READS = weakref.WeakKeyDictionary()
+_VECTORS: weakref.WeakKeyDictionary[ModuleModel, dict[str, bool]] = weakref.WeakKeyDictionary()
 _SHAPE_FIRST = frozenset({"numpy.zeros", "numpy.ones", "numpy.empty", "numpy.full"})
 _DIMS_AS_ARGS = frozenset({"numpy.random.randn", "numpy.random.rand"})
 _SIZE_THIRD = frozenset({"numpy.random.uniform", "numpy.random.normal"})
@@ -75,6 +79,15 @@ def _dimension(node: cst.BaseExpression, element: bool = False) -> bool:
 
 def is_vector_parameter(model: ModuleModel, key: str) -> bool:
     """Every initialiser of ``key`` that states its rank allocates a vector, and one does."""
+    memo = _VECTORS.get(model)
+    if memo is None:
+        memo = _VECTORS[model] = {}
+    if key not in memo:
+        memo[key] = _is_vector_parameter(model, key)
+    return memo[key]
+
+
+def _is_vector_parameter(model: ModuleModel, key: str) -> bool:
     cls, _, attr = key.partition(".")
     if attr and cls in model.c.class_attrs:  # a parameter key ``Class.attr``
         bindings = list(model.c.class_attrs[cls].get(attr, []))
@@ -94,10 +107,26 @@ def stored_for_vector(model: ModuleModel, b: Binding, scope: Scope) -> bool:
     vector: a vector has no orientation, ``g.dot(X)`` is ``X.T.dot(g)``."""
     keys = {model.key(b.target, scope)}
     stored = dotted(b.target)
-    for u in model.updates():
-        if u.binding is b or (stored is not None and stored in _read_keys(u.step)):
-            keys.add(u.key)
+    by_binding, by_read = _update_index(model)
+    keys.update(by_binding.get(id(b), ()))
+    if stored is not None:
+        keys.update(by_read.get(stored, ()))
     return any(k is not None and is_vector_parameter(model, k) for k in keys)
+
+
+def _update_index(model: ModuleModel) -> tuple[dict[int, list[str]], dict[str, list[str]]]:
+    """The keys of the updates made by each binding (by id) and of those whose step reads each
+    name or dotted attribute: built once per model, not scanned once per gradient store."""
+    found = _READS.get(model)
+    if found is None:
+        by_binding: dict[int, list[str]] = {}
+        by_read: dict[str, list[str]] = {}
+        for u in model.updates():
+            by_binding.setdefault(id(u.binding), []).append(u.key)
+            for k in _read_keys(u.step):
+                by_read.setdefault(k, []).append(u.key)
+        found = _READS[model] = (by_binding, by_read)
+    return found
 
 
 def _read_keys(node: cst.BaseExpression) -> set[str]:
