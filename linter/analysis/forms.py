@@ -175,9 +175,23 @@ def sigmoid_without_minus(node: cst.BaseExpression) -> cst.BaseExpression | None
         args = positional_args(exp)
         if name.rsplit(".", 1)[-1] != "exp" or len(args) != 1:
             continue
-        if not negated(args[0]) and number_value(args[0]) is None:
+        if _unsigned(args[0]):
             return exp
     return None
+
+
+def _unsigned(node: cst.BaseExpression) -> bool:
+    """An expression with no minus sign anywhere at its top level (names, calls, products and
+    sums of them): ``exp(b - x)`` or ``exp(-x + b)`` is a shifted sigmoid, not a lost minus."""
+    if isinstance(node, cst.Name | cst.Attribute | cst.Subscript | cst.Call):
+        return True
+    if isinstance(node, cst.BinaryOperation) and isinstance(
+        node.operator, cst.Add | cst.Multiply | cst.MatrixMultiply
+    ):
+        return all(
+            _unsigned(side) or (number_value(side) or -1.0) > 0 for side in (node.left, node.right)
+        ) and not all(number_value(side) is not None for side in (node.left, node.right))
+    return False
 
 
 def negated(node: cst.BaseExpression) -> bool:

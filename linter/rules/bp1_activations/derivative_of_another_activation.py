@@ -124,6 +124,15 @@ class DerivativeOfAnotherActivation(Rule):
             """,
             note="o(1 − o) is a sigmoid gate's, 1 − tanh(c)² is the cell's; each on its own value.",
         ),
+        Valid(
+            """
+            def unit(x, threshold, y):
+                a = 1 / (1 + np.exp(threshold - x))
+                return (a - y) * a * (1 - a)
+            """,
+            note="σ(x − threshold) written with the shift inside exp: its derivative in x is "
+            "a(1 − a).",
+        ),
     ]
     invalid = [
         Invalid(
