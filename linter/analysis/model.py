@@ -829,14 +829,20 @@ class ModuleModel:
                 return None
             fparams = [p for p in forward.params if p not in ("self", "cls", "ctx")]
             return _upstream_of(params, fparams)
+        partners = self._forward_partners(fn)
+        if partners:
+            fparams = [p for p in partners[0].params if p not in ("self", "cls")]
+            return _upstream_of(params, fparams)
+        return None
+
+    def _forward_partners(self, fn: Scope) -> list[Scope]:
+        """The module-level ``X_forward`` (or ``X_fwd``) functions paired with the function
+        ``X_backward`` (``X_bwd``), in definition order."""
         for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
             if back in fn.name:
-                partner = fn.name.replace(back, fwd)
-                for s in self.c.functions.get(partner, []):
-                    if s.cls is None:
-                        fparams = [p for p in s.params if p not in ("self", "cls")]
-                        return _upstream_of(params, fparams)
-        return None
+                found = self.c.functions.get(fn.name.replace(back, fwd), [])
+                return [s for s in found if s.cls is None]
+        return []
 
     def _activator_convention(self, fn: Scope) -> bool:
         """``backward(self, output)`` that returns the activation's derivative evaluated at its
@@ -1448,14 +1454,8 @@ class ModuleModel:
         if upstream is None or name == upstream:
             return None
         index = fn.params.index(name)
-        forward = None
-        for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
-            if back in fn.name:
-                partners = [
-                    s for s in self.c.functions.get(fn.name.replace(back, fwd), []) if s.cls is None
-                ]
-                forward = partners[-1] if partners else None
-                break
+        partners = self._forward_partners(fn)
+        forward = partners[-1] if partners else None  # the definition in force
         if forward is None or not forward.returns:
             return None
         found: list[cst.Tuple] = []
