@@ -220,6 +220,7 @@ class OrderFault:
     node: cst.CSTNode  # the step (never cleared, step before backward) or the zero_grad
     optimizer: str
     loop: Loop
+    backward: cst.CSTNode | None = None  # never cleared: the backward() that adds into .grad
 
 
 @dataclass(frozen=True)
@@ -1352,8 +1353,10 @@ class TorchFacts:
             for w in relevant
             for i, e in enumerate(w)
         ):
-            step = next(e for w in with_step for e in w if e.kind == "step")
-            return OrderFault("never-cleared", step.node, opt, loop)
+            word = next(w for w in with_step if any(e.kind == "backward" for e in w))
+            step = next(e for e in word if e.kind == "step")
+            backward = next(e for e in word if e.kind == "backward")
+            return OrderFault("never-cleared", step.node, opt, loop, backward.node)
         for word in with_step:
             if not any(e.kind == "backward" for e in word):
                 continue

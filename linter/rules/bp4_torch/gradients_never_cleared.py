@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_facts import facts
@@ -365,7 +367,15 @@ class GradientsNeverCleared(Rule):
         for fault in facts(model).order_faults():
             if fault.kind == "never-cleared":
                 step = model.src(fault.node)
-                yield Report(fault.node, MESSAGE.format(step=step, opt=fault.optimizer))
+                evidence: list[tuple[cst.CSTNode, str]] = []
+                if fault.backward is not None:
+                    evidence.append((fault.backward, "adds into .grad every iteration"))
+                evidence.append((fault.loop.node, "no zero_grad() on any path of this loop"))
+                yield Report(
+                    fault.node,
+                    MESSAGE.format(step=step, opt=fault.optimizer),
+                    evidence=tuple(evidence),
+                )
         for backward, ups in updates(model).uncleared_manual_loops():
             names = ", ".join(dict.fromkeys(f"`{u.param}.grad`" for u in ups))
             yield Report(
