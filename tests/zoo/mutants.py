@@ -183,6 +183,8 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "return grad_output * b, grad_output * a", "return grad_output * b, grad_output"),
     _m("torch/functions", "BP419", "Exp.backward negates the local derivative",
        "        return grad_output * y", "        return -grad_output * y"),
+    _m("torch/functions", "BP420", "Exp.backward multiplies the saved output in place",
+       "        return grad_output * y", "        return y.mul_(grad_output)"),
     _m("torch/functions", "BP409", "Mul.backward returns one gradient for two inputs",
        "return grad_output * b, grad_output * a", "return grad_output * b"),
     # --- torch/quantized_net -------------------------------------------------------------------
@@ -203,6 +205,8 @@ TORCH_MUTANTS: tuple[Mutant, ...] = (
        "\n    @staticmethod\n    def backward(ctx, grad_output):\n        (x,) = ctx.saved_tensors\n"
        "        grad = grad_output * (torch.tanh(x) ** 2 - 1) * ctx.scale\n        return grad, None\n",
        at="grad = grad_output * (torch.tanh(x) ** 2 - 1)"),
+    _m("torch/quantized_net", "BP420", "straight-through mask written into grad_output itself",
+       "grad = grad_output.clone()", "grad = grad_output", at="grad[x.abs() > 1] = 0"),
     _m("torch/quantized_net", "BP409", "None for the scale input dropped",
        "return grad, None", "return grad"),
     _m("torch/quantized_net", "BP410", "functional dropout without the module's mode",
