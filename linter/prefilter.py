@@ -103,6 +103,8 @@ PAIRING_END = (
     r"(?i:cross_?entropy|nll|with_?logits|softmax|sigmoid|expit|linear|conv)|matmul|\bb?mm\b"
 )
 AUTOGRAD_FUNCTION = r"Function"  # a class based on torch.autograd.Function
+# a method or function that returns a loss's gradient, by the conventions ``lossgrad`` pairs
+LOSS_BACKWARD = r"def[ \t]+\w*(?:backward|grad|deriv|prime|delta|backprop|dloss|bwd)"
 DROPOUT = r"(?i:dropout)"
 # a uniform or Bernoulli draw a dropout mask is made of
 UNIFORM_DRAW = r"rand|random|uniform|binomial"

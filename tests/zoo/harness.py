@@ -670,6 +670,34 @@ def _dropout_mlp_mean(src: Source) -> float:
     return rel_error(mean, test)
 
 
+def _loss_objects(src: Source) -> list[Pair]:
+    mod = src.load()
+    rng = np.random.default_rng(33)
+    X = rng.standard_normal((5, 4))
+    onehot = np.eye(3)[rng.integers(0, 3, 5)]
+    soft = rng.uniform(0.05, 0.95, (5, 3))
+    cases = (
+        ("softmax-ce", mod.SoftmaxCrossEntropy, onehot, mod.logits_loss_and_grads),
+        ("mse", mod.MeanSquaredError, soft, mod.sigmoid_loss_and_grads),
+        ("bce", mod.BinaryCrossEntropy, soft, mod.sigmoid_loss_and_grads),
+    )
+    pairs: list[Pair] = []
+    for label, make, Y, step in cases:
+        net, loss = mod.Net(4, 5, 3, seed=11), make()
+        params = (net.W1, net.b1, net.W2, net.b2)
+
+        def cost(step=step, net=net, loss=loss, Y=Y) -> float:
+            return float(step(net, loss, X, Y)[0])
+
+        numeric = [numerical_gradient(cost, p) for p in params]
+        _, grads = step(net, loss, X, Y)
+        pairs += [
+            (f"{label} param {i}", g, n)
+            for i, (g, n) in enumerate(zip(grads, numeric, strict=True))
+        ]
+    return pairs
+
+
 def _logistic_regression(src: Source) -> list[Pair]:
     mod = src.load()
     rng = np.random.default_rng(24)
@@ -896,6 +924,11 @@ NETWORKS: dict[str, ZooNetwork] = {
         ),
         ZooNetwork(
             "logistic_regression", "logistic regression unit, cross-entropy", _logistic_regression
+        ),
+        ZooNetwork(
+            "loss_objects",
+            "loss classes with forward/backward seeding a row-major net's backward",
+            _loss_objects,
         ),
         ZooNetwork(
             "dropout_mlp",

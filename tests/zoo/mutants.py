@@ -436,6 +436,28 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "        dzhat = np.ones_like(dout) * self.gamma",
         at="return dz",
     ),
+    # --- loss_objects: a loss's backward that is not its forward's derivative (BP205) -------
+    _m(
+        "loss_objects",
+        "BP205",
+        "mean squared error forward with the binary cross-entropy's derivative as backward",
+        "        return (pred - target) / pred.size",
+        "        return (pred - target) / (pred * (1 - pred)) / pred.size",
+    ),
+    _m(
+        "loss_objects",
+        "BP205",
+        "softmax cross-entropy forward with the squared error's 2(p - y) as backward",
+        "        return (self.probs - self.target) / self.target.shape[0]",
+        "        return 2 * (self.probs - self.target) / self.target.shape[0]",
+    ),
+    _m(
+        "loss_objects",
+        "BP205",
+        "binary cross-entropy on probabilities with p - y, the gradient in the logits",
+        "        return (prob - target) / (prob * (1 - prob)) / prob.size",
+        "        return (target - prob) / prob.size",
+    ),
     # --- flat_vector_penalty -----------------------------------------------------------------
     _m(
         "flat_vector_penalty",
