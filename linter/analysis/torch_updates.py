@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from linter.analysis.collect import Scope, Site
+from linter.analysis.collect import Binding, Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
 from linter.analysis.torch_facts import facts
 from linter.analysis.treewalk import walk
@@ -214,6 +214,178 @@ class UpdateFacts:
                     return True
         return False
 
+    # --- updates autograd records --------------------------------------------------------------
+
+    def tracked_updates(self) -> list[TrackedUpdate]:
+        """Manual updates that autograd records instead of applying to the leaf: in place on a
+        leaf that requires grad outside ``no_grad`` (PyTorch raises), a leaf rebound to
+        ``w - lr * w.grad`` outside ``no_grad`` in the loop that calls ``backward`` (the next
+        iteration's ``w.grad`` is None), the variable of a loop over parameters rebound (the
+        parameter never changes). Only in a scope that calls ``backward()`` before the update;
+        a helper that only updates may run under a caller's ``no_grad``."""
+        if not self.tf.uses_torch:
+            return []
+        out: list[TrackedUpdate] = []
+        for scope in self.m.c.scopes:
+            backs = [
+                s
+                for s in self.m.c.calls
+                if s.scope is scope and isinstance(s.node, cst.Call) and _is_backward(s.node)
+            ]
+            if not backs:
+                continue
+            out.extend(self._tracked_in(scope, backs))
+        return out
+
+    def _tracked_in(self, scope: Scope, backs: list[Site]) -> Iterator[TrackedUpdate]:
+        def backward_before(index: int, loops: tuple[cst.CSTNode, ...]) -> Site | None:
+            for b in backs:
+                if b.index < index or (loops and set(loops) & set(b.loops)):
+                    return b
+            return None
+
+        # in place: p -= ... p.grad ..., p.sub_(... p.grad ...)
+        writes: list[tuple[str, cst.CSTNode, int, tuple[cst.CSTNode, ...]]] = []
+        for key, bindings in scope.bindings.items():
+            for b in bindings:
+                if (
+                    b.kind == "aug"
+                    and b.op in ("SubtractAssign", "AddAssign")
+                    and isinstance(b.target, cst.Name)
+                    and b.value is not None
+                    and _reads_grad_of(b.value, key)
+                ):
+                    writes.append((key, b.stmt, b.index, b.loops))
+        for site in self.m.c.calls:
+            call = site.node
+            if site.scope is not scope or not isinstance(call, cst.Call):
+                continue
+            f = call.func
+            if not (isinstance(f, cst.Attribute) and f.attr.value in ("sub_", "add_")):
+                continue
+            if not isinstance(f.value, cst.Name):
+                continue  # p.data.sub_(...) bypasses autograd
+            key = f.value.value
+            if any(_reads_grad_of(a.value, key) for a in call.args):
+                writes.append((key, call, site.index, site.loops))
+        for key, node, index, loops in writes:
+            if self.tf._under_no_grad(node):
+                continue
+            origin = self._leaf_origin(key, scope, index)
+            back = backward_before(index, loops)
+            if origin is not None and back is not None:
+                yield TrackedUpdate(node, key, "in-place", origin[0], back.node)
+        # rebound: w = w - lr * w.grad
+        for key, bindings in scope.bindings.items():
+            for b in bindings:
+                if b.kind != "assign" or not isinstance(b.target, cst.Name) or b.value is None:
+                    continue
+                if not _reads_grad_of(b.value, key) or not _reads_value_of(b.value, key):
+                    continue
+                origin = self._leaf_origin(key, scope, b.index)
+                back = backward_before(b.index, b.loops)
+                if origin is None or back is None:
+                    continue
+                node, kind = origin
+                if kind == "loop":
+                    if self._read_after(key, scope, b):
+                        continue  # the new value is used in the same iteration
+                    yield TrackedUpdate(b.stmt, key, "loop variable", node, back.node)
+                    continue
+                if not b.loops or not set(b.loops) & set(back.loops):
+                    continue  # one step, no next iteration to fail
+                if self._releafed(key, scope, b):
+                    continue
+                kind = "rebound under no_grad" if self.tf._under_no_grad(b.stmt) else "rebound"
+                yield TrackedUpdate(b.stmt, key, kind, node, back.node)
+
+    def _leaf_origin(self, key: str, scope: Scope, before: int) -> tuple[cst.CSTNode, str] | None:
+        """Where ``key`` was made a leaf tensor that requires grad ("leaf"), or the loop over
+        ``.parameters()`` that binds it ("loop"): its latest binding before ``before`` that is
+        not an update from its own gradient."""
+        found: Binding | None = None
+        for b in scope.bindings.get(key, []):
+            if b.index >= before or b.kind in ("aug", "param"):
+                continue
+            if b.value is not None and _reads_grad_of(b.value, key):
+                continue  # an earlier update of the same kind
+            if found is None or b.index > found.index:
+                found = b
+        if found is None or found.value is None:
+            return None
+        v = found.value
+        if found.kind == "for":
+            if (
+                isinstance(v, cst.Call)
+                and isinstance(v.func, cst.Attribute)
+                and v.func.attr.value in ("parameters", "named_parameters")
+            ):
+                return found.stmt, "loop"
+            return None
+        if found.kind != "assign" or not isinstance(v, cst.Call):
+            return None
+        q = self.m.qualname(v.func)
+        if q in LEAF_FACTORIES:
+            return found.stmt, "leaf"
+        if q is not None and q.startswith("torch."):
+            flag = keyword_arg(v, "requires_grad")
+            if isinstance(flag, cst.Name) and flag.value == "True":
+                return found.stmt, "leaf"
+        if (
+            isinstance(v.func, cst.Attribute)
+            and v.func.attr.value == "requires_grad_"
+            and not (
+                v.args
+                and not (isinstance(v.args[0].value, cst.Name) and v.args[0].value.value == "True")
+            )
+        ):
+            inner = v.func.value
+            if isinstance(inner, cst.Call) and (self.m.qualname(inner.func) or "").startswith(
+                "torch."
+            ):
+                return found.stmt, "leaf"
+        return None
+
+    def _read_after(self, key: str, scope: Scope, b: Binding) -> bool:
+        """Is ``key`` read in a statement after binding ``b`` in the body of the loop that
+        binds it (a new value that is used, appended or copied somewhere)?"""
+        if not b.loops:
+            return True
+        loop = b.loops[-1]
+        if not isinstance(loop, cst.For | cst.While) or not isinstance(
+            loop.body, cst.IndentedBlock
+        ):
+            return True
+        top: cst.CSTNode | None = b.stmt
+        while top is not None and self.tf.parent(top) is not loop.body:
+            top = self.tf.parent(top)
+        if top is None:
+            return True
+        body = list(loop.body.body)
+        later = body[body.index(top) + 1 :] if top in body else body
+        names = _NameReads(key)
+        for st in later:
+            walk(st, names)
+        return names.found
+
+    def _releafed(self, key: str, scope: Scope, b: Binding) -> bool:
+        """``w.requires_grad_()`` / ``w.retain_grad()`` after the rebinding, or another
+        rebinding of ``w`` in the same loop: the rebinding is handled."""
+        for site in self.m.c.calls:
+            call = site.node
+            if site.scope is scope and isinstance(call, cst.Call) and site.index > b.index:
+                f = call.func
+                if (
+                    isinstance(f, cst.Attribute)
+                    and f.attr.value in ("requires_grad_", "retain_grad", "detach_")
+                    and dotted(f.value) == key
+                ):
+                    return True
+        return any(
+            o is not b and o.index > b.index and o.kind in ("assign", "unpack")
+            for o in scope.bindings.get(key, [])
+        )
+
     def inconsistent_ascents(self) -> list[tuple[ManualUpdate, ManualUpdate]]:
         """Updates that move a parameter along its gradient in a block where another
         parameter moves against its own: ``(ascent, a descent beside it)``."""
@@ -229,6 +401,23 @@ class UpdateFacts:
                 if u.direction == 1 and all(d.param != u.param for d in down):
                     out.append((u, down[0]))
         return out
+
+
+@dataclass(frozen=True)
+class TrackedUpdate:
+    """A hand-written update of a leaf tensor that autograd records: ``p -= lr * p.grad`` or
+    ``p.sub_(lr * p.grad)`` outside ``no_grad`` (kind "in-place"), ``w = w - lr * w.grad``
+    in the loop that back-propagates (kind "rebound", or "rebound under no_grad"), or
+    ``p = p - lr * p.grad`` on the variable of a loop over parameters (kind "loop variable")."""
+
+    node: cst.CSTNode
+    param: str
+    kind: str
+    origin: cst.CSTNode  # where the leaf is made (or the loop over parameters)
+    backward: cst.CSTNode
+
+
+LEAF_FACTORIES = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 
 
 @dataclass(frozen=True)
@@ -367,6 +556,52 @@ class GraphFacts:
             if any(c is mcall for c, _ in found):
                 return call
         return None
+
+
+class _NameReads(cst.CSTVisitor):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.found = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.key:
+            self.found = True
+
+
+def _reads_grad_of(node: cst.CSTNode, key: str) -> bool:
+    """Does ``node`` read ``key.grad``?"""
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            nonlocal found
+            if n.attr.value == "grad" and dotted(n.value) == key:
+                found = True
+            return not found
+
+    walk(node, _V())
+    return found
+
+
+def _reads_value_of(node: cst.CSTNode, key: str) -> bool:
+    """Does ``node`` read ``key`` itself (not only ``key.grad``, not ``key.data``)?"""
+    found = False
+
+    class _V(cst.CSTVisitor):
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            return not (dotted(n.value) == key and n.attr.value in ("grad", "data"))
+
+        def visit_Call(self, n: cst.Call) -> bool:
+            f = n.func
+            return not (isinstance(f, cst.Attribute) and f.attr.value in ("detach", "item"))
+
+        def visit_Name(self, n: cst.Name) -> None:
+            nonlocal found
+            if n.value == key:
+                found = True
+
+    walk(node, _V())
+    return found
 
 
 def _inside(tf: object, node: cst.CSTNode, loop: cst.CSTNode) -> bool:
