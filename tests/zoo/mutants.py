@@ -698,6 +698,13 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
     ),
     _m(
         "layers_sequential",
+        "BP009",
+        "Dense steps W with its gradient transposed: (n_out, n_in) for an (n_in, n_out) weight",
+        "self.W -= learning_rate * grad_W\n",
+        "self.W -= learning_rate * grad_W.T\n",
+    ),
+    _m(
+        "layers_sequential",
         "BP005",
         "Dense bias gradient is the whole (batch, n_out) error",
         "grad_b = output_error.sum(axis=0, keepdims=True)",
