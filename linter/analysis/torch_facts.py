@@ -327,6 +327,11 @@ class TorchFacts:
         self._parents: dict[cst.CSTNode, cst.CSTNode] | None = None
         self._stmt_index: dict[cst.CSTNode, int] | None = None
         self._owners: set[str] | None = None
+        self._pairings: list[Pairing] | None = None
+        # every pairing of this module's project with an end here, and its ends (``mismatches``)
+        self._ends_here: list[tuple[Pairing, list[tuple[str, cst.CSTNode, ModuleModel]]]] | None = (
+            None
+        )
 
     # --- generic lookups ---------------------------------------------------------------------
 
@@ -911,10 +916,13 @@ class TorchFacts:
             return False
         return cls is not None and cls[1] == fn.cls and _same_module(cls[0], home)
 
-    def pairings(self) -> Iterator[Pairing]:
-        """Every criterion call whose input has a known kind."""
-        if not self.uses_torch:
-            return
+    def pairings(self) -> list[Pairing]:
+        """Every criterion call whose input has a known kind (computed once)."""
+        if self._pairings is None:
+            self._pairings = list(self._find_pairings()) if self.uses_torch else []
+        return self._pairings
+
+    def _find_pairings(self) -> Iterator[Pairing]:
         for site in self.c.calls:
             call = site.node
             assert isinstance(call, cst.Call)
@@ -2274,20 +2282,24 @@ def mismatches(model: ModuleModel, criteria: set[str], outs: set[Out]) -> Iterat
     mine = facts(model)
     if not mine.uses_torch:
         return
+    if mine._ends_here is None:  # once per linted file, whichever loss rules ask
+        mine._ends_here = [
+            (p, ends)
+            for m in _related(model)
+            for p in facts(m).pairings()
+            for ends in (_ends(p),)
+            if any(mod is model for _, _, mod in ends)
+        ]
     seen: set[cst.CSTNode] = set()
-    for m in _related(model):
-        for p in facts(m).pairings():
-            if p.criterion not in criteria or p.kind.out not in outs:
-                continue
-            ends = _ends(p)
-            if not any(mod is model for _, _, mod in ends):
-                continue
-            where = ", ".join(f"{_place(mod, n)} ({role})" for role, n, mod in ends)
-            act = _head(p.kind.model.src(p.kind.node))
-            for role, node, mod in ends:
-                if mod is model and node not in seen:
-                    seen.add(node)
-                    yield Mismatch(node, role, p, act, where)
+    for p, ends in mine._ends_here:
+        if p.criterion not in criteria or p.kind.out not in outs:
+            continue
+        where = ", ".join(f"{_place(mod, n)} ({role})" for role, n, mod in ends)
+        act = _head(p.kind.model.src(p.kind.node))
+        for role, node, mod in ends:
+            if mod is model and node not in seen:
+                seen.add(node)
+                yield Mismatch(node, role, p, act, where)
 
 
 def _related(model: ModuleModel) -> list[ModuleModel]:
