@@ -1691,6 +1691,56 @@ class TorchFacts:
                 if count < required or count > most:
                     yield fn, ret, count, required, most
 
+    def switch_without_gradient(
+        self,
+    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, int, str, int]]:
+        """``(function, return, returned, input, inputs)`` when ``backward`` returns fewer
+        gradients than ``forward`` has positional inputs and a missing one has a default that
+        ``forward`` branches on (``if is_training:`` with code for the other value): that code
+        runs only for callers who pass the input, and every such call raises for the missing
+        gradient. Not when this module calls ``apply`` and never passes it."""
+        for fn in self.functions():
+            fwd = fn.forward.node
+            if fn.n_inputs is None or not isinstance(fwd, cst.FunctionDef):
+                continue
+            plain = [*fwd.params.posonly_params, *fwd.params.params][1:]
+            if not fn.returns:
+                continue
+            counts = {self._count(ret, fn.backward) for ret in fn.returns}
+            if len(counts) != 1 or None in counts:
+                continue
+            count = counts.pop()
+            assert count is not None
+            if count >= len(plain) or count < sum(1 for p in plain if p.default is None):
+                continue
+            tests = _branch_tests(fwd.body)
+            switch = next(
+                (
+                    p.name.value
+                    for p in plain[count:]
+                    if p.default is not None and any(_count_name(t, p.name.value) for t in tests)
+                ),
+                None,
+            )
+            if switch is None:
+                continue
+            passed = self._apply_arity(fn.cls)
+            if passed and max(passed) <= count:
+                continue
+            yield fn, fn.returns[0], count, switch, len(plain)
+
+    def _apply_arity(self, cls: str) -> list[int]:
+        """Positional argument counts of ``cls.apply(...)`` calls in this module."""
+        out: list[int] = []
+        for site in self.c.calls:
+            call = site.node
+            if isinstance(call, cst.Call) and dotted(call.func) == f"{cls}.apply":
+                if any(a.star for a in call.args):
+                    out.append(1 << 16)
+                else:
+                    out.append(len(positional_args(call)))
+        return out
+
     def _count(self, ret: cst.BaseExpression, scope: Scope) -> int | None:
         if isinstance(ret, cst.Tuple):
             if any(isinstance(e, cst.StarredElement) for e in ret.elements):
@@ -1702,6 +1752,12 @@ class TorchFacts:
                 for b in scope.bindings.get(ret.value, [])
                 if not isinstance(b.target, cst.Subscript)
             ]
+            if whole and all(b.kind == "param" for b in whole):
+                star = isinstance(scope.node, cst.FunctionDef) and any(
+                    isinstance(p, cst.Param) and p.name.value == ret.value
+                    for p in (scope.node.params.star_arg,)
+                )
+                return None if star else 1  # the incoming gradient itself: one tensor
             if not whole or any(b.kind != "assign" or b.value is None for b in whole):
                 return None
             counts = {self._count(b.value, scope) for b in whole if b.value is not None}
@@ -1904,6 +1960,24 @@ def _depends(node: cst.CSTNode, name: str) -> bool:
             found = found or n.value == name
 
     walk(node, _V())
+    return found
+
+
+def _branch_tests(body: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The tests of ``if`` statements and conditional expressions in ``body``."""
+    found: list[cst.BaseExpression] = []
+
+    class _V(cst.CSTVisitor):
+        def visit_If(self, n: cst.If) -> None:
+            found.append(n.test)
+
+        def visit_IfExp(self, n: cst.IfExp) -> None:
+            found.append(n.test)
+
+        def visit_FunctionDef(self, n: cst.FunctionDef) -> bool:
+            return False
+
+    walk(body, _V())
     return found
 
 

@@ -17,6 +17,15 @@ MESSAGE = (
 )
 
 
+SWITCH = (
+    "`{cls}.backward` returns {count} gradient(s), but `forward` branches on `{name}`, its "
+    "input {pos} with a default: that branch runs only for a caller who passes `{name}`, and "
+    "such a call raises 'returned an incorrect number of gradients (expected {n}, got "
+    "{count})'; return a None for it as well (a trailing None for an input not passed is "
+    "ignored)"
+)
+
+
 class BackwardGradientCount(Rule):
     """Flags a ``backward`` whose returned tuple does not match ``forward``'s inputs."""
 
@@ -111,7 +120,8 @@ class BackwardGradientCount(Rule):
                 def backward(ctx, g):
                     return g, None
             """,
-            note="an input with a default: one or two gradients are both accepted",
+            note="an input with a default that forward does not branch on: one or two "
+            "gradients are both accepted",
         ),
         Valid(
             """
@@ -186,6 +196,43 @@ class BackwardGradientCount(Rule):
                     return g
             """,
             note="not an autograd Function",
+        ),
+        Valid(
+            """
+            import torch
+
+            class Quantize(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, stochastic=False):
+                    if stochastic:
+                        return (x + torch.rand_like(x) - 0.5).round()
+                    return x.round()
+
+                @staticmethod
+                def backward(ctx, g):
+                    return g, None
+            """,
+            note="forward branches on a defaulted input and backward has a slot for it",
+        ),
+        Valid(
+            """
+            import torch
+
+            class Quantize(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, stochastic=False):
+                    if stochastic:
+                        return (x + torch.rand_like(x) - 0.5).round()
+                    return x.round()
+
+                @staticmethod
+                def backward(ctx, g):
+                    return g
+
+            def quantize(x):
+                return Quantize.apply(x)
+            """,
+            note="every apply call in the module leaves the defaulted input out",
         ),
     ]
     invalid = [
@@ -350,6 +397,25 @@ class BackwardGradientCount(Rule):
             """,
             at=(13, 16),
         ),
+        Invalid(
+            """
+            import torch
+
+            class NoisySign(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x, train=True):
+                    if not train:
+                        return x.sign()
+                    noise = torch.rand_like(x)
+                    return torch.where((1 + x) / 2 > noise, 1.0, -1.0)
+
+                @staticmethod
+                def backward(ctx, grad_output):
+                    return grad_output
+            """,
+            at=(13, 16),
+            note="the eval branch runs only for a caller passing train=False, which raises",
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -357,3 +423,5 @@ class BackwardGradientCount(Rule):
             expected = str(required) if required == most else f"{required} to {most}"
             got = "no `return`, so a single None instead of" if count == 0 else f"{count}"
             yield Report(ret, MESSAGE.format(cls=fn.cls, count=got, expected=expected))
+        for fn, ret, count, name, n in facts(model).switch_without_gradient():
+            yield Report(ret, SWITCH.format(cls=fn.cls, count=count, name=name, pos=count + 1, n=n))
