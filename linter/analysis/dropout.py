@@ -253,3 +253,267 @@ def scale_mismatches(model: ModuleModel) -> Iterator[ScaleMismatch]:
                         continue
                     seen.add(mask.node)
                     yield ScaleMismatch(node, mask, d, via)
+
+
+# --- the mask reused in backward ------------------------------------------------------------------
+#
+# A dropout layer's forward multiplies its input by a mask it draws; its backward must multiply
+# the upstream gradient by that same mask (saved by the forward, in ``self`` or in the cache it
+# returns). Two ways to get it wrong, both decided from structure: the backward draws a mask of
+# its own (a fresh draw, unrelated to the units the forward dropped), or it passes the upstream
+# gradient on through nothing but constants, reading nothing the forward saved.
+
+_SHAPE_ATTRS = frozenset({"shape", "ndim", "dtype", "size"})
+
+
+@dataclass(frozen=True)
+class MaskNotReused:
+    """``node`` (a fresh draw, or a returned value) in ``backward`` does not use the mask
+    ``forward_mask`` the forward applied."""
+
+    node: cst.BaseExpression
+    backward: Scope
+    forward_mask: cst.BaseExpression
+    fresh: bool
+
+
+class _ValueReads(cst.CSTVisitor):
+    """Names and ``a.b`` attributes an expression reads for their values (not for a shape)."""
+
+    def __init__(self) -> None:
+        self.found: set[str] = set()
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if node.attr.value in _SHAPE_ATTRS:
+            return False
+        text = _dotted_text(node)
+        if text is not None:
+            self.found.add(text)
+        node.value.visit(self)
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        func = node.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else _dotted_text(func)
+        if name is not None and (name.endswith("_like") or name == "len"):
+            func.visit(self)
+            return False
+        return True
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.add(node.value)
+
+
+def _dotted_text(node: cst.BaseExpression) -> str | None:
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def _value_reads(node: cst.CSTNode) -> set[str]:
+    v = _ValueReads()
+    node.visit(v)
+    return v.found
+
+
+def _deps(fn: Scope, node: cst.CSTNode) -> set[str]:
+    """What ``node`` reads, through every assignment of ``fn`` to the names it reads."""
+    found = _value_reads(node)
+    todo = list(found)
+    while todo:
+        key = todo.pop()
+        for b in fn.bindings.get(key, []):
+            if b.value is None or b.kind == "param":
+                continue
+            for k in _value_reads(b.value) - found:
+                found.add(k)
+                todo.append(k)
+    return found
+
+
+def _mask_factor(
+    model: ModuleModel, node: cst.BaseExpression, scope: Scope, index: int, holders: set[str]
+) -> cst.BaseExpression | None:
+    """The mask ``node`` is, or that is a factor of it (as drawn, or held by a name in
+    ``holders``)."""
+    factors, _ = _chain(node)
+    for f in factors:
+        mask = mask_of(model, f, scope, index)
+        if mask is not None:
+            return mask.node
+        held = f
+        if (
+            isinstance(held, cst.Call)
+            and isinstance(held.func, cst.Attribute)
+            and held.func.attr.value == "astype"
+        ):
+            held = held.func.value  # flg.astype(np.float32)
+        key = _dotted_text(held)
+        if key is not None and key in holders:
+            return held
+    return None
+
+
+def _holders(
+    model: ModuleModel, fn: Scope
+) -> tuple[dict[str, cst.BaseExpression], list[tuple[cst.BaseExpression, cst.BaseExpression]]]:
+    """The names and attributes of ``fn`` that hold a mask drawn in ``fn`` (with the draw), and
+    the draws written inline in its returned values (value, draw)."""
+    holders: dict[str, cst.BaseExpression] = {}
+    changed = True
+    while changed:
+        changed = False
+        for key, bindings in fn.bindings.items():
+            if key in holders:
+                continue
+            for b in bindings:
+                if b.value is None or b.kind not in ("assign", "aug"):
+                    continue
+                found = _mask_factor(model, b.value, fn, b.index, set(holders))
+                if found is not None:
+                    holders[key] = holders.get(_dotted_text(found) or "", found)
+                    changed = True
+                    break
+    inline = []
+    for r in fn.returns:
+        for el in r.elements if isinstance(r, cst.Tuple) else [r]:
+            value = el.value if isinstance(el, cst.Element) else el
+            found = _mask_factor(model, value, fn, 10**9, set())
+            if found is not None:
+                inline.append((value, found))
+    return holders, inline
+
+
+def _applied(
+    model: ModuleModel, fn: Scope, holders: dict[str, cst.BaseExpression], inline: list
+) -> cst.BaseExpression | None:
+    """The mask the forward multiplies its input by, where that product reaches a return."""
+    params = [p for p in fn.params if p not in ("self", "cls")]
+    if not params:
+        return None
+    x = params[0]
+    if inline:
+        for value, draw in inline:
+            if x in _deps(fn, value):
+                return draw
+    returned: set[str] = set()
+    for r in fn.returns:
+        returned |= _deps(fn, r)
+    for key, bindings in fn.bindings.items():
+        for b in bindings:
+            if b.value is None or b.kind not in ("assign", "aug"):
+                continue
+            if key not in returned and not key.startswith("self."):
+                continue
+            found = _mask_factor(model, b.value, fn, b.index, set(holders))
+            if found is None:
+                continue
+            reads = _deps(fn, b.value) | ({key} if b.kind == "aug" else set())
+            if x in reads or (b.kind == "aug" and key in _deps(fn, cst.Name(x)) | {x}):
+                return holders.get(_dotted_text(found) or "", found)
+    for r in fn.returns:
+        for el in r.elements if isinstance(r, cst.Tuple) else [r]:
+            value = el.value if isinstance(el, cst.Element) else el
+            found = _mask_factor(model, value, fn, 10**9, set(holders))
+            if found is not None and x in _deps(fn, value):
+                return holders.get(_dotted_text(found) or "", found)
+    return None
+
+
+def _class_attrs_outside_init(model: ModuleModel, cls: str) -> tuple[set[str], set[str]]:
+    """Attributes of the class chain assigned outside ``__init__`` (state), and in it."""
+    chain = {cls, *(c.rsplit(".", 1)[-1] for c in model._class_chain(cls))}
+    state: set[str] = set()
+    init: set[str] = set()
+    for s in model.c.scopes:
+        if s.cls not in chain:
+            continue
+        for key in s.bindings:
+            if key.startswith("self."):
+                (init if s.name == "__init__" else state).add(key)
+    return state, init
+
+
+def _trivial(model: ModuleModel, ret: cst.BaseExpression) -> bool:
+    if isinstance(ret, cst.Name) and ret.value == "None":
+        return True
+    return isinstance(ret, cst.Call) and model.qualname(ret.func) in (
+        "numpy.zeros",
+        "numpy.zeros_like",
+    )
+
+
+def _pairs(model: ModuleModel) -> Iterator[tuple[Scope, Scope, str]]:
+    """(forward, backward, upstream parameter) of numpy layer classes and function pairs."""
+    for fn in model.c.scopes:
+        if fn.nested or not fn.returns:
+            continue
+        param = model.upstream_gradient_param(fn)
+        if param is None:
+            continue
+        if fn.cls is not None:
+            bases = model._class_chain(fn.cls)
+            if any(b.rsplit(".", 1)[-1] in ("Function", "Module") for b in bases):
+                continue
+            forward = model._method_in_chain(fn.cls, ("forward", "__call__"))
+        else:
+            partners = model._forward_partners(fn)
+            forward = partners[0] if len(partners) == 1 else None
+        if forward is not None and forward is not fn:
+            yield forward, fn, param
+
+
+def masks_not_reused(model: ModuleModel) -> Iterator[MaskNotReused]:
+    """Dropout backwards that draw a new mask, or pass the gradient on without the mask."""
+    for forward, backward, param in _pairs(model):
+        holders, inline = _holders(model, forward)
+        if not holders and not inline:
+            continue
+        applied = _applied(model, forward, holders, inline)
+        if applied is None:
+            continue
+        returns = [r for r in backward.returns if not _trivial(model, r)]
+        if not returns:
+            continue
+        fresh_holders, fresh_inline = _holders(model, backward)
+        cached = {p for p in backward.params if p not in ("self", "cls", param)}
+        state = set(cached)
+        if backward.cls is not None:
+            state |= _class_attrs_outside_init(model, backward.cls)[0]
+        deps = [_deps(backward, r) for r in returns]
+        fresh: list[cst.BaseExpression | None] = []
+        for r, d in zip(returns, deps, strict=True):
+            drawn = [fresh_holders[k] for k in sorted(d) if k in fresh_holders]
+            drawn += [draw for value, draw in fresh_inline if value is r or _within(value, r)]
+            fresh.append(drawn[0] if drawn else None)
+        saved = {k for k in holders if k.startswith("self.")}
+        reported = False
+        for d, f in zip(deps, fresh, strict=True):
+            if f is not None and not (d & saved):
+                yield MaskNotReused(f, backward, applied, fresh=True)
+                reported = True
+                break
+        if reported or any(f is not None for f in fresh):
+            continue
+        reads_state = [bool(d & state) or _unknown_attr(d, backward, model) for d in deps]
+        if all(param in d for d in deps) and not any(reads_state):
+            yield MaskNotReused(returns[0], backward, applied, fresh=False)
+
+
+def _within(part: cst.CSTNode, whole: cst.CSTNode) -> bool:
+    """``part`` is one of the elements of a returned tuple ``whole``."""
+    return isinstance(whole, cst.Tuple) and any(el.value is part for el in whole.elements)
+
+
+def _unknown_attr(deps: set[str], fn: Scope, model: ModuleModel) -> bool:
+    """A ``self.`` attribute the class never assigns, or a method call: it may hold the mask."""
+    if fn.cls is None:
+        return False
+    assigned, init = _class_attrs_outside_init(model, fn.cls)
+    known = assigned | init
+    return any(d.startswith("self.") and d not in known for d in deps)

@@ -698,6 +698,26 @@ def _loss_objects(src: Source) -> list[Pair]:
     return pairs
 
 
+def _dropout_layer(src: Source) -> list[Pair]:
+    mod = src.load()
+    rng = np.random.default_rng(35)
+    model = mod.Model(4, 6, 3, keep=0.7, seed=12)
+    X, U = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+
+    def cost() -> float:
+        np.random.seed(7)  # the same mask at every evaluation
+        return float(np.sum(U * model.forward(X)))
+
+    cost()
+    dX = model.backward(U)
+    params = [X, *(d.W for d in model.dense), *(d.b for d in model.dense)]
+    grads = [dX, *(d.dW for d in model.dense), *(d.db for d in model.dense)]
+    return [
+        (f"param {i}", g, numerical_gradient(cost, p))
+        for i, (g, p) in enumerate(zip(grads, params, strict=True))
+    ]
+
+
 def _logistic_regression(src: Source) -> list[Pair]:
     mod = src.load()
     rng = np.random.default_rng(24)
@@ -929,6 +949,11 @@ NETWORKS: dict[str, ZooNetwork] = {
             "loss_objects",
             "loss classes with forward/backward seeding a row-major net's backward",
             _loss_objects,
+        ),
+        ZooNetwork(
+            "dropout_layer",
+            "dropout layer object saving its mask for backward, between dense/tanh layers",
+            _dropout_layer,
         ),
         ZooNetwork(
             "dropout_mlp",

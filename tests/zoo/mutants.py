@@ -464,6 +464,21 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "        return (prob - target) / (prob * (1 - prob)) / prob.size",
         "        return (target - prob) / prob.size",
     ),
+    # --- dropout_layer: the mask not reused in backward (BP109) ------------------------------
+    _m(
+        "dropout_layer",
+        "BP109",
+        "dropout backward draws a new mask instead of the saved one",
+        "        return grad * self.mask / self.keep",
+        "        return grad * (np.random.rand(*grad.shape) < self.keep) / self.keep",
+    ),
+    _m(
+        "dropout_layer",
+        "BP109",
+        "dropout backward keeps the scale and drops the mask",
+        "        return grad * self.mask / self.keep",
+        "        return grad / self.keep",
+    ),
     # --- flat_vector_penalty -----------------------------------------------------------------
     _m(
         "flat_vector_penalty",

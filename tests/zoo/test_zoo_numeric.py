@@ -159,6 +159,7 @@ def test_line_of_on_a_known_mutant() -> None:
 ONE_NETWORK_SO_FAR = frozenset(
     {
         "BP107",
+        "BP109",
         "BP205",
         "BP304",
         "BP413",
