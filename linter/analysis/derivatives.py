@@ -90,7 +90,7 @@ def error_products(
         node = site.node
         if not isinstance(node, cst.BinaryOperation) or not isinstance(node.operator, cst.Multiply):
             continue
-        factors = factors_of(node)
+        factors = factors_of(node, own_parens=True)
         for i, f in enumerate(factors):
             parts = model.error_parts(f, site.scope)
             if parts is not None:
@@ -137,6 +137,52 @@ def _among(
     form = poly_factor(model, factors, scope)
     if form is not None and model.has(form.operand, scope, Role.PROB) == probability:
         return form
+    return None
+
+
+_OUTPUT_SIDE = {Kind.OUTPUT_POLY: Kind.SIGMOID, Kind.ONE_MINUS_SQUARE: Kind.TANH}
+_INPUT_SIDE = {Kind.SIGMOID_PRIME_OF_Z: Kind.SIGMOID, Kind.TANH_PRIME_OF_Z: Kind.TANH}
+
+
+def output_derivative_of(
+    model: ModuleModel, factors: list[cst.BaseExpression], output: cst.BaseExpression, scope: Scope
+) -> Form | None:
+    """The derivative of the activation that produced ``output`` among a product's factors:
+    a(1 − a) or 1 − a² of the output itself, or σ′(z) / tanh′(z) of the pre-activation it was
+    computed from (one factor, a helper call, or a(1 − a) spread over two factors)."""
+    kind = model.activation_kind(output, scope)
+    if kind not in (Kind.SIGMOID, Kind.TANH):
+        return None
+    made = model.forms.form(model.forms._through_local(output, scope), scope)
+    pre = made.operand if made is not None and made.kind is kind else None
+    candidates = [model.forms.form(f, scope) for f in factors]
+    candidates.append(model.forms.poly_pair(factors, factors, scope))
+    for form in candidates:
+        if form is None:
+            continue
+        if _OUTPUT_SIDE.get(form.kind) is kind and form.operand.deep_equals(output):
+            return form
+        if _INPUT_SIDE.get(form.kind) is kind and pre is not None and form.operand.deep_equals(pre):
+            return form
+    return None
+
+
+def output_delta_elsewhere(
+    model: ModuleModel, error: cst.BaseExpression, scope: Scope
+) -> cst.BinaryOperation | None:
+    """A product in ``scope`` that multiplies the same error a − y by the derivative of the
+    output's activation: the code's own output delta under the quadratic cost. When the raw
+    error is also sent back through a weight, the two uses disagree (Rashid's pattern: the
+    output weights get (t − o)·o(1 − o), the hidden layer gets Wᵀ(t − o))."""
+    parts = model.error_parts(error, scope)
+    if parts is None:
+        return None
+    output = parts[0]
+    for node, (pred, _target, _sign), others, where in error_products(model):
+        if where is not scope or not pred.deep_equals(output):
+            continue
+        if output_derivative_of(model, others, output, scope) is not None:
+            return node
     return None
 
 

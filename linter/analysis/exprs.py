@@ -113,8 +113,9 @@ def calls_in(node: cst.CSTNode) -> list[cst.Call]:
     return found
 
 
-def factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:
-    """The factors of a product chain ``a * b * (c)`` (parenthesised products stay whole)."""
+def factors_of(node: cst.BaseExpression, *, own_parens: bool = False) -> list[cst.BaseExpression]:
+    """The factors of a product chain ``a * b * (c)`` (parenthesised products stay whole; with
+    ``own_parens`` the chain itself may be parenthesised: ``(a * b * c)``)."""
     out: list[cst.BaseExpression] = []
     stack = [node]
     while stack:
@@ -122,7 +123,7 @@ def factors_of(node: cst.BaseExpression) -> list[cst.BaseExpression]:
         if (
             isinstance(n, cst.BinaryOperation)
             and isinstance(n.operator, cst.Multiply)
-            and not n.lpar
+            and (not n.lpar or (own_parens and n is node))
         ):
             stack.append(n.right)
             stack.append(n.left)

@@ -752,6 +752,11 @@ class ModuleModel:
                 if self.is_data(b.value, home, depth + 1):
                     filled = True
                     continue
+            if b.kind == "assign" and isinstance(b.value, cst.Call | cst.Attribute):
+                # ``t = np.array(t_list, ndmin=2).T``: data converted, cast or transposed
+                if self._data_derived(b.value, self._owner(key.split(".")[0], scope), depth + 1):
+                    filled = True
+                    continue
             return False
         return filled or any(b.kind in ("param", "for") for b in bindings)
 
@@ -760,6 +765,8 @@ class ModuleModel:
         ``(labels == k).astype(float)``, ``np.eye(k)[y]`` (a one-hot encoding of labels)."""
         if node is None or depth > 6:
             return False
+        if isinstance(node, cst.Attribute) and node.attr.value == "T":
+            return self._data_derived(node.value, scope, depth + 1)  # ``np.array(y).T``
         if isinstance(node, cst.Comparison):
             sides = [node.left, *(c.comparator for c in node.comparisons)]
             return any(self.is_data(x, scope, depth + 1) for x in sides)
@@ -2371,7 +2378,20 @@ class ModuleModel:
 # --- small syntactic helpers ----------------------------------------------------------------------
 
 _CASTS = frozenset(
-    {"astype", "reshape", "int32", "int64", "float32", "float64", "array", "asarray", "squeeze"}
+    {
+        "astype",
+        "reshape",
+        "int32",
+        "int64",
+        "float32",
+        "float64",
+        "array",
+        "asarray",
+        "squeeze",
+        "atleast_2d",
+        "ravel",
+        "flatten",
+    }
 )
 _ALLOCATIONS = frozenset({"numpy.zeros", "numpy.empty", "numpy.zeros_like", "numpy.empty_like"})
 

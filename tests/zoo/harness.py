@@ -491,6 +491,24 @@ def _xor_net(src: Source) -> list[Pair]:
     ]
 
 
+_COLUMN_PARAMS = ("wih", "who")
+
+
+def _column_lambda_net(src: Source) -> list[Pair]:
+    mod = src.load()
+    net = mod.ColumnNet(3, 3, 3, learning_rate=0.1, seed=0)
+    rng = np.random.default_rng(5)
+    x, t = rng.uniform(-1.0, 1.0, 3), rng.uniform(0.1, 0.9, 3)
+    cost = lambda: 0.5 * np.sum((np.array(t, ndmin=2).T - net.query(x)) ** 2)  # noqa: E731
+    numeric = {k: numerical_gradient(cost, getattr(net, k)) for k in _COLUMN_PARAMS}
+    before = {k: getattr(net, k).copy() for k in _COLUMN_PARAMS}
+    net.train(x, t)
+    return [
+        (f"train {k}", implied_gradient(before[k], getattr(net, k), net.lr), numeric[k])
+        for k in _COLUMN_PARAMS
+    ]
+
+
 def _deep_columns_setup(mod: types.ModuleType) -> tuple[dict, np.ndarray, np.ndarray]:
     params = mod.initialize_parameters_deep([4, 4, 4, 4], seed=3)
     rng = np.random.default_rng(20)
@@ -906,6 +924,11 @@ NETWORKS: dict[str, ZooNetwork] = {
         ),
         ZooNetwork("pkg_net", "package: model imports sigmoid_prime from .activations", _pkg_net),
         ZooNetwork("xor_net", "XOR net, error = y - output, += updates", _xor_net),
+        ZooNetwork(
+            "column_lambda_net",
+            "column vectors, lambda activation, no cost computed, += updates",
+            _column_lambda_net,
+        ),
         ZooNetwork(
             "deep_columns_dict",
             "parameters['W1'] dict, examples in columns, caches list, dZ[Z <= 0] = 0",

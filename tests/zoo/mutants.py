@@ -653,6 +653,21 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "d_predicted_output = error * sigmoid_derivative(predicted_output)",
         "d_predicted_output = error",
     ),
+    # --- column_lambda_net -------------------------------------------------------------------
+    _m(
+        "column_lambda_net",
+        "BP202",
+        "the raw output error sent back to the hidden layer (the output update keeps o(1 - o))",
+        "hidden_err = np.dot(self.who.T, out_delta)",
+        "hidden_err = np.dot(self.who.T, out_err)",
+    ),
+    _m(
+        "column_lambda_net",
+        "BP002",
+        "transpose dropped when the delta goes back through who",
+        "hidden_err = np.dot(self.who.T, out_delta)",
+        "hidden_err = np.dot(self.who, out_delta)",
+    ),
     # --- deep_columns_dict -------------------------------------------------------------------
     _m(
         "deep_columns_dict",

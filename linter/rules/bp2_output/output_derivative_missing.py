@@ -8,7 +8,7 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
-from linter.analysis.derivatives import raw_error_source
+from linter.analysis.derivatives import output_delta_elsewhere, raw_error_source
 from linter.analysis.outputs import squared_error_gradient
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -28,11 +28,42 @@ class OutputDerivativeMissing(Rule):
     )
     instead = "Multiply the error by the output derivative: `delta = (a - y) * a * (1 - a)`."
     known_problems = (
-        "The rule needs evidence of the quadratic cost (`(a - y)**2`, `np.square(a - y)`, or a "
-        "function or class named for it) and no evidence of cross-entropy, and an output produced "
-        "by a sigmoid or tanh."
+        "The rule needs a sigmoid or tanh output and, when no cost names the quadratic cost "
+        "(`(a - y)**2`, `np.square(a - y)`, or a function or class named for it), the code's own "
+        "output delta: the same raw error multiplied elsewhere by the output's derivative (for "
+        "the output weights), while it is sent back without it. Evidence of cross-entropy "
+        "silences it."
     )
     valid = [
+        Valid(
+            """
+            class Net:
+                def train(self, x, t):
+                    h = self.act(np.dot(self.wih, x))
+                    o = self.act(np.dot(self.who, h))
+                    e = t - o
+                    d = e * o * (1.0 - o)
+                    e_hidden = np.dot(self.who.T, d)
+                    self.who += self.lr * np.dot(d, h.T)
+                    self.wih += self.lr * np.dot(e_hidden * h * (1.0 - h), x.T)
+
+                def act(self, v):
+                    return 1.0 / (1.0 + np.exp(-v))
+            """,
+            note="The output delta, not the raw error, is sent back.",
+        ),
+        Valid(
+            """
+            def step(X, T, W1, W2, lr):
+                H = sigmoid(X @ W1)
+                O = sigmoid(H @ W2)
+                E = O - T
+                back = E @ W2.T
+                W2 -= lr * H.T @ E
+                W1 -= lr * X.T @ (back * H * (1 - H))
+            """,
+            note="Cross-entropy convention throughout: a − y is the output delta in both uses.",
+        ),
         Valid(
             """
             def train(X, y, W1, W2):
@@ -131,6 +162,36 @@ class OutputDerivativeMissing(Rule):
         ),
     ]
     invalid = [
+        Invalid(
+            """
+            class Net:
+                def train(self, x, t):
+                    h = self.act(np.dot(self.wih, x))
+                    o = self.act(np.dot(self.who, h))
+                    e = t - o
+                    e_hidden = np.dot(self.who.T, e)
+                    self.who += self.lr * np.dot(e * o * (1.0 - o), h.T)
+                    self.wih += self.lr * np.dot(e_hidden * h * (1.0 - h), x.T)
+
+                def act(self, v):
+                    return 1.0 / (1.0 + np.exp(-v))
+            """,
+            at=(6, 39),
+            note="No cost is computed; the output weights' own update shows the quadratic-cost "
+            "delta (t − o)·o(1 − o), and the hidden layer is sent the raw error.",
+        ),
+        Invalid(
+            """
+            def step(X, T, W1, W2, lr):
+                H = np.tanh(X.dot(W1))
+                O = np.tanh(H.dot(W2))
+                E = O - T
+                G = E.dot(W2.T)
+                W2 -= lr * H.T.dot(E * (1 - O ** 2))
+                W1 -= lr * X.T.dot(G * (1 - H ** 2))
+            """,
+            at=(5, 9),
+        ),
         Invalid(
             """
             def train(X, y, W1, W2):
@@ -275,7 +336,10 @@ class OutputDerivativeMissing(Rule):
                         f"pre-activation needs the activation's derivative too: "
                         f"2(a − y) ⊙ σ′(z)",
                     )
-            if "mse" not in costs or "ce" in costs:
+            if "ce" in costs:
+                continue
+            if "mse" not in costs:
+                yield from self._disagreeing_uses(model, mm, site, seen)
                 continue
             for side in (mm.left, mm.right):
                 inner, _ = model.strip_transpose(side)
@@ -291,3 +355,31 @@ class OutputDerivativeMissing(Rule):
                     f"(`{model.src(mm.node)}`); the delta needs the activation's derivative: "
                     f"(a − y) ⊙ σ′(z)",
                 )
+
+    def _disagreeing_uses(
+        self, model: ModuleModel, mm, site, seen: set[cst.CSTNode]
+    ) -> Iterator[Report]:
+        """No cost computed, but the code multiplies the same raw error by the output
+        derivative elsewhere (for the output weights) and sends it back here without it."""
+        scope = site.scope
+        for side in (mm.left, mm.right):
+            inner, _ = model.strip_transpose(side)
+            where = raw_error_source(model, inner, scope, site.index)
+            if where is None or where in seen:
+                continue
+            delta = output_delta_elsewhere(model, where, scope)
+            if delta is None:
+                continue
+            seen.add(where)
+            kind = model.activation_kind(model.error_parts(where, scope)[0], scope)  # type: ignore[index]
+            yield Report(
+                inner,
+                f"`{model.src(inner)}` is the raw error of a {kind} output, sent back as is "
+                f"(`{model.src(mm.node)}`), while `{model.src(delta)}` multiplies the same error "
+                f"by the output's derivative: the delta the layer below needs is that product, "
+                f"(a − y) ⊙ {'tanh′' if kind == 'tanh' else 'σ′'}(z), not the raw error",
+                evidence=(
+                    (where, "the raw error a − y of the network's output"),
+                    (delta, "the same error times the output activation's derivative"),
+                ),
+            )
