@@ -74,9 +74,7 @@ NAME_ONLY_MUTANTS = frozenset(
         "BP303-deep_columns_dict-1",
         "BP005-layers_sequential-1",
         "BP006-rnn_bptt-1",
-        "BP002-rnn_bptt-1",
         "BP204-rnn_bptt-1",
-        "BP004-gradcheck_training-1",
         "BP201-logistic_regression-1",
         "BP005-logistic_regression-1",
     }

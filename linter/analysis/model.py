@@ -138,6 +138,7 @@ class ModuleModel:
         self._in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._names_open: set[tuple[str, Scope]] = set()
         self._seed_memo: dict[tuple[str, Scope], list[Binding]] = {}
+        self._keyed_open: set[tuple[str | None, Scope, str]] = set()
         self._name_keys: dict[tuple[str, Scope, int], str | None] = {}
         self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
         self._updates: list[Update] | None = None
@@ -1368,15 +1369,80 @@ class ModuleModel:
                 if written == key and b.value is not None:
                     roles |= self.roles(b.value, home)
                 continue
-            if b.kind != "assign" or not isinstance(b.value, cst.Dict):
+            if b.kind == "param" and isinstance(base, cst.Name):
+                found = self._keyed_from_callers(name, key, home)
+            elif b.kind == "assign" and isinstance(b.value, cst.Call):
+                found = self._keyed_from_returns(b.value, key, home)
+            elif b.kind == "assign" and isinstance(b.value, cst.Dict):
+                found = self._keyed_entry(b.value, key, home)
+            else:
                 return None
-            for el in b.value.elements:
-                if not isinstance(el, cst.DictElement) or string_value(el.key) is None:
-                    return None
-                if string_value(el.key) == key:
-                    roles |= self.roles(el.value, home)
+            if found is None:
+                return None
+            roles |= found
             keyed = True
         return roles if keyed else None
+
+    def _keyed_entry(self, literal: cst.Dict, key: str, scope: Scope) -> set[Role] | None:
+        """Roles of a dict literal's entry ``key`` (None when a key is not a constant)."""
+        roles: set[Role] = set()
+        for el in literal.elements:
+            if not isinstance(el, cst.DictElement) or string_value(el.key) is None:
+                return None
+            if string_value(el.key) == key:
+                roles |= self.roles(el.value, scope)
+        return roles
+
+    def _keyed_nested(self, base: cst.BaseExpression, key: str, scope: Scope) -> set[Role] | None:
+        """``_keyed_roles`` one step further along a dict's flow between functions; a flow
+        that comes back to a dict already being read contributes nothing (a cut, as in
+        ``roles``), and a flow deeper than a few functions is unknown."""
+        marker = (dotted(base), scope, key)
+        if marker in self._keyed_open:
+            self._cycles += 1
+            return set()
+        if len(self._keyed_open) > 6:
+            return None
+        self._keyed_open.add(marker)
+        try:
+            return self._keyed_roles(base, key, scope)
+        finally:
+            self._keyed_open.discard(marker)
+
+    def _keyed_from_callers(self, name: str, key: str, fn: Scope) -> set[Role] | None:
+        """A parameter holding a dict: what every call site passes, read under ``key``
+        (``parameters["W1"]`` in ``backward(parameters, ...)``)."""
+        args = list(self._arguments_for(name, fn))
+        if not args:
+            return None
+        roles: set[Role] = set()
+        for arg, caller in args:
+            if not isinstance(arg, cst.Name):
+                return None
+            found = self._keyed_nested(arg, key, caller)
+            if found is None:
+                return None
+            roles |= found
+        return roles
+
+    def _keyed_from_returns(self, call: cst.Call, key: str, scope: Scope) -> set[Role] | None:
+        """A dict returned by a function of this module, read under ``key``: every return is a
+        dict literal or a name holding one (``grads = backward(...)``)."""
+        fn = self.local_function(call.func, scope)
+        if fn is None or not fn.returns:
+            return None
+        roles: set[Role] = set()
+        for r in fn.returns:
+            if isinstance(r, cst.Dict):
+                found = self._keyed_entry(r, key, fn)
+            elif isinstance(r, cst.Name):
+                found = self._keyed_nested(r, key, fn)
+            else:
+                return None
+            if found is None:
+                return None
+            roles |= found
+        return roles
 
     def _binding_roles(self, key: str, scope: Scope) -> set[Role]:
         roles: set[Role] = set()
@@ -2236,6 +2302,41 @@ class ModuleModel:
                     if not (isinstance(tidx, cst.Index) and tidx.value.deep_equals(index.value)):
                         continue
                 yield b, sc
+        if isinstance(grad, cst.Subscript) and isinstance(grad.value, cst.Name):
+            constant = string_value(index.value) if isinstance(index, cst.Index) else None
+            if constant is not None:
+                yield from self._keyed_stores(grad.value.value, constant, scopes[0], set())
+
+    def _keyed_stores(
+        self, name: str, key: str, scope: Scope, seen: set[tuple[str, Scope]]
+    ) -> Iterator[tuple[Binding, Scope]]:
+        """The stores of the value a dict holds under a constant ``key`` when the dict comes
+        from elsewhere: what callers pass to a parameter, or the dict literal a function of this
+        module returns (``grads = backward(...)``, ``return {"db1": db1, ...}``)."""
+        if (name, scope) in seen or len(seen) > 6:
+            return
+        seen.add((name, scope))
+        for b in scope.bindings.get(name, []):
+            if b.kind == "param":
+                for arg, caller in self._arguments_for(name, scope):
+                    if isinstance(arg, cst.Name):
+                        owner = self._owner(arg.value, caller)
+                        yield from self._keyed_stores(arg.value, key, owner, seen)
+            elif b.kind == "assign" and isinstance(b.value, cst.Call):
+                fn = self.local_function(b.value.func, scope)
+                if fn is None:
+                    continue
+                for r in fn.returns:
+                    if isinstance(r, cst.Name):
+                        yield from self._keyed_stores(r.value, key, fn, seen)
+                    elif isinstance(r, cst.Dict):
+                        for el in r.elements:
+                            if (
+                                isinstance(el, cst.DictElement)
+                                and string_value(el.key) == key
+                                and isinstance(el.value, cst.Name)
+                            ):
+                                yield from self._stores_of(el.value, fn)
 
     def _element_stores(
         self, container: cst.BaseExpression, scope: Scope

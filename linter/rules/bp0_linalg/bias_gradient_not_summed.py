@@ -141,6 +141,44 @@ class BiasGradientNotSummed(Rule):
             """,
             note="The loop over examples m adds one example's gradient per pass: the loop is the sum.",
         ),
+        Valid(
+            """
+            def init(n_x, n_h, n_y):
+                return {
+                    "W1": np.random.randn(n_h, n_x) * 0.01,
+                    "b1": np.zeros((n_h, 1)),
+                    "W2": np.random.randn(n_y, n_h) * 0.01,
+                    "b2": np.zeros((n_y, 1)),
+                }
+
+            def backward(params, cache, X, Y):
+                m = X.shape[1]
+                dZ2 = cache["A2"] - Y
+                dW2 = np.dot(dZ2, cache["A1"].T) / m
+                db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+                dZ1 = np.dot(params["W2"].T, dZ2) * (1 - cache["A1"] ** 2)
+                dW1 = np.dot(dZ1, X.T) / m
+                db1 = np.sum(dZ1, axis=1, keepdims=True) / m
+                return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+            def update(params, grads, lr):
+                params["W1"] = params["W1"] - lr * grads["dW1"]
+                params["b1"] = params["b1"] - lr * grads["db1"]
+                params["W2"] = params["W2"] - lr * grads["dW2"]
+                params["b2"] = params["b2"] - lr * grads["db2"]
+                return params
+
+            def model(X, Y, n_h, steps):
+                params = init(X.shape[0], n_h, Y.shape[0])
+                for _ in range(steps):
+                    A1 = np.tanh(np.dot(params["W1"], X) + params["b1"])
+                    A2 = 1 / (1 + np.exp(-(np.dot(params["W2"], A1) + params["b2"])))
+                    grads = backward(params, {"A1": A1, "A2": A2}, X, Y)
+                    params = update(params, grads, 0.5)
+                return params
+            """,
+            note="The same dict-passing network with the hidden bias gradient summed.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -235,6 +273,46 @@ class BiasGradientNotSummed(Rule):
                     return np.dot(dout, self.W.T)
             """,
             at=(8, 19),
+        ),
+        Invalid(
+            """
+            def init(n_x, n_h, n_y):
+                return {
+                    "W1": np.random.randn(n_h, n_x) * 0.01,
+                    "b1": np.zeros((n_h, 1)),
+                    "W2": np.random.randn(n_y, n_h) * 0.01,
+                    "b2": np.zeros((n_y, 1)),
+                }
+
+            def backward(params, cache, X, Y):
+                m = X.shape[1]
+                dZ2 = cache["A2"] - Y
+                dW2 = np.dot(dZ2, cache["A1"].T) / m
+                db2 = np.sum(dZ2, axis=1, keepdims=True) / m
+                dZ1 = np.dot(params["W2"].T, dZ2) * (1 - cache["A1"] ** 2)
+                dW1 = np.dot(dZ1, X.T) / m
+                db1 = dZ1 / m
+                return {"dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}
+
+            def update(params, grads, lr):
+                params["W1"] = params["W1"] - lr * grads["dW1"]
+                params["b1"] = params["b1"] - lr * grads["db1"]
+                params["W2"] = params["W2"] - lr * grads["dW2"]
+                params["b2"] = params["b2"] - lr * grads["db2"]
+                return params
+
+            def model(X, Y, n_h, steps):
+                params = init(X.shape[0], n_h, Y.shape[0])
+                for _ in range(steps):
+                    A1 = np.tanh(np.dot(params["W1"], X) + params["b1"])
+                    A2 = 1 / (1 + np.exp(-(np.dot(params["W2"], A1) + params["b2"])))
+                    grads = backward(params, {"A1": A1, "A2": A2}, X, Y)
+                    params = update(params, grads, 0.5)
+                return params
+            """,
+            at=(16, 11),
+            note="Parameters and gradients travel in dicts between functions: each constant key "
+            "is followed from where it is stored to where it is read.",
         ),
     ]
 
