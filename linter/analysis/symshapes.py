@@ -53,6 +53,9 @@ Shape = tuple[Dim | None, ...]
 Shapes = tuple[Shape, ...]  # alternatives (one per possible rank); never empty
 
 ONE = Dim(1, "1")
+# how a dimension was learnt (``Dim.how``); the text is rendered only for a finding's evidence
+STATED = "stated"
+FORWARD_PRODUCT = "forward product"
 _MAX_ALTERNATIVES = 4
 _MAX_DEPTH = 24
 
@@ -223,6 +226,7 @@ class ShapeAnalysis:
         self._ints: set[str | int] | None = None
         self._leaves: dict[tuple[object, ...], Shapes | None] = {}
         self._steps: list[Step] | None = None
+        self._outputs: dict[Scope, Shapes | None] = {}
         self._leaves_busy: set[tuple[object, ...]] = set()
 
     # --- public --------------------------------------------------------------------------------
@@ -249,10 +253,10 @@ class ShapeAnalysis:
     def number(self, node: cst.BaseExpression, scope: Scope) -> bool:
         """A number, not an array: a literal, a scalar by the model's reading, a size the
         module passes to an allocation, an annotated ``float``/``int`` parameter."""
-        return (
-            self.m.scalar(node, scope)
-            or self._is_size(node, scope)
+        return (  # the model's reading last: it asks every caller of a parameter
+            self._is_size(node, scope)
             or self._annotated_number(node, scope)
+            or self.m.scalar(node, scope)
         )
 
     def known(self, node: cst.BaseExpression, scope: Scope) -> Shape | None:
@@ -551,7 +555,7 @@ class ShapeAnalysis:
         if found is None:
             return None
         if found.origin is None:
-            return found.learnt(origin, f"stated by `{_short(self.m.src(origin))}`")
+            return found.learnt(origin, STATED)
         return found
 
     def _dim(self, node: cst.BaseExpression, scope: Scope, depth: int) -> Dim | None:
@@ -752,6 +756,12 @@ class ShapeAnalysis:
         return self._learnt(("param", fn, name), fn)
 
     def _forward_output(self, fn: Scope) -> Shapes | None:
+        if fn not in self._outputs:
+            self._outputs[fn] = None
+            self._outputs[fn] = self._forward_output_of(fn)
+        return self._outputs[fn]
+
+    def _forward_output_of(self, fn: Scope) -> Shapes | None:
         if fn.cls is not None:
             forward = self.m._method_in_chain(fn.cls, ("forward", "__call__"))
             partners = [forward] if forward is not None else []
@@ -787,7 +797,7 @@ class ShapeAnalysis:
                 alts = ((k,), (None, k)) if k is not None else ()
             if not alts:
                 return None
-            how = f"learnt from the forward product `{_short(self.m.src(mm.node))}`"
+            how = FORWARD_PRODUCT
             alts = tuple(
                 tuple(d.learnt(mm.node, how) if d is not None else None for d in s) for s in alts
             )
@@ -848,6 +858,16 @@ def _map(found: Shapes | None, f: object) -> Shapes | None:
 
 def _pairs(a: Shapes, b: Shapes, f: object) -> Shapes | None:
     return _pairs_of([(x, y) for x in a for y in b], f)
+
+
+def describe(model: ModuleModel, d: Dim) -> str:
+    """How ``d`` was learnt, in words, for a finding's evidence."""
+    if d.origin is None:
+        return f"`{d.label}` is learnt here"
+    written = _short(model.src(d.origin))
+    if d.how == FORWARD_PRODUCT:
+        return f"`{d.label}`: learnt from the forward product `{written}`"
+    return f"`{d.label}`: stated by `{written}`"
 
 
 def _short(text: str) -> str:

@@ -13,6 +13,7 @@ from linter.analysis.symshapes import (
     Dim,
     Shape,
     Shapes,
+    describe,
     distinct,
     inner_dims,
     shapes,
@@ -444,7 +445,7 @@ class GradientShapeConflict(Rule):
                 f"`{left_dim.label}` axis with `{model.src(mm.right)}`'s `{right_dim.label}` "
                 f"axis: they are different dimensions, and the chain rule only sums over a "
                 f"dimension both factors share",
-                evidence=_dim_evidence([left_dim, right_dim]),
+                evidence=_dim_evidence(model, [left_dim, right_dim]),
             )
             found.append((report, [mm.node]))
             contracted.append(mm.node)
@@ -465,7 +466,7 @@ class GradientShapeConflict(Rule):
                 f"`{target}` has shape {show(param[0])} but the step `{model.src(u.step)}` has "
                 f"shape {show(shown)}: a gradient has its parameter's shape, axis by axis, so "
                 f"this step is not `{target}`'s gradient",
-                evidence=_dim_evidence([d for d in (*param[0], *shown) if d is not None]),
+                evidence=_dim_evidence(model, [d for d in (*param[0], *shown) if d is not None]),
             )
             where = [at, *_definitions(model, u.step, u.step_scope)]
             if any(contains(w, c) for w in where for c in contracted):
@@ -487,13 +488,13 @@ def _closest(param: Shape, step: Shapes) -> Shape:
     return max(same, key=lambda s: sum(d is None for d in s))
 
 
-def _dim_evidence(dims: list[Dim]) -> tuple[tuple[cst.CSTNode, str], ...]:
+def _dim_evidence(model: ModuleModel, dims: list[Dim]) -> tuple[tuple[cst.CSTNode, str], ...]:
     out: list[tuple[cst.CSTNode, str]] = []
     seen: set[tuple[cst.CSTNode, str]] = set()
     for d in dims:
         if d.origin is None or isinstance(d.key, int):
             continue
-        text = f"`{d.label}`: {d.how}" if d.how else f"`{d.label}` is learnt here"
+        text = describe(model, d)
         if (d.origin, text) in seen:
             continue
         seen.add((d.origin, text))
