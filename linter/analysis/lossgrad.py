@@ -187,6 +187,9 @@ _METHOD_IDENTITY = frozenset({"copy", "squeeze", "flatten", "ravel"})
 _SIZE_ATTRS = frozenset({"size"})
 
 
+_MAX_STEPS = 400  # expression nodes read for one pair: loss formulas are a few dozen
+
+
 class _Reader:
     """Reads expressions of one loss pair; ``slots`` maps a scope's parameters to the pair's
     two inputs (or to constants, for parameters with a numeric default)."""
@@ -196,12 +199,14 @@ class _Reader:
         self.cls = cls
         self.slots = slots
         self.depth = 0
+        self.steps = 0  # a name read twice per statement must not double the work each time
 
     def read(self, node: cst.BaseExpression, scope: Scope, before: int | None) -> Expr:
         self.depth += 1
         try:
-            if self.depth > 40:
-                raise _Unreadable("depth")
+            self.steps += 1
+            if self.depth > 40 or self.steps > _MAX_STEPS:
+                raise _Unreadable("size")
             return self._read(node, scope, before)
         finally:
             self.depth -= 1
