@@ -35,21 +35,34 @@ def sibling_path(importer: Path, qualified: str) -> tuple[Path, str] | None:
     module, _, name = qualified.rpartition(".")
     if not module or not name:
         return None
+    # the files looked at are the same for every name of a module: looked up once per linted
+    # file, and recorded as consulted at every look-up, as before
+    key = (importer, module)
+    known = _module_paths.get(key)
+    if known is None:
+        known = _module_paths[key] = _module_path(importer, module)
+    looked_at, found = known
+    consulted.extend(looked_at)
+    return (found, name) if found is not None else None
+
+
+def _module_path(importer: Path, module: str) -> tuple[tuple[str, ...], Path | None]:
+    """(the paths looked at, the file of ``module`` or None) as imported from ``importer``."""
     dots = len(module) - len(module.lstrip("."))
     parts = [p for p in module.lstrip(".").split(".") if p]
     base = importer.parent
     for _ in range(max(dots - 1, 0)):
         base = base.parent
     if not parts:
-        return None
+        return (), None
     candidate = base.joinpath(*parts).with_suffix(".py")
     package = base.joinpath(*parts, "__init__.py")
-    consulted.extend((str(candidate.absolute()), str(package.absolute())))
+    looked_at = (str(candidate.absolute()), str(package.absolute()))
     if candidate.is_file():
-        return candidate, name
+        return looked_at, candidate
     if package.is_file():
-        return package, name
-    return None
+        return looked_at, package
+    return looked_at, None
 
 
 @lru_cache(maxsize=64)
@@ -78,6 +91,11 @@ def sibling_model(path: Path) -> ModuleModel | None:
 # --- the file being linted, and the modules that import it -------------------------------------
 
 _linting: dict[Path, ModuleModel] = {}
+# Look-ups made while one file is linted (emptied with ``linting``, so a file added or removed
+# between two linted files is seen): (importer, module) -> what ``sibling_path`` found, and a
+# module's importers.
+_module_paths: dict[tuple[Path, str], tuple[tuple[str, ...], Path | None]] = {}
+_importers: dict[ModuleModel, tuple[list[str], list[ModuleModel]]] = {}
 # Bumped whenever the linted file changes: facts computed on sibling models for an earlier file
 # may point into that file's previous tree and are recomputed (see ``torch_facts.facts``).
 generation = [0]
@@ -86,6 +104,8 @@ generation = [0]
 def linting(model: ModuleModel | None) -> None:
     """Make ``model`` the module sibling look-ups return for its own path (None: no file)."""
     _linting.clear()
+    _module_paths.clear()
+    _importers.clear()
     generation[0] += 1
     if model is not None and model.path is not None:
         try:
@@ -134,7 +154,19 @@ def imports_of(model: ModuleModel) -> list[Path]:
 
 
 def importers(model: ModuleModel) -> list[ModuleModel]:
-    """The modules next to ``model``'s file (or in the folder above) that import it."""
+    """The modules next to ``model``'s file (or in the folder above) that import it (read once
+    per linted file; what was consulted is recorded at every call)."""
+    known = _importers.get(model)
+    if known is None:
+        start = len(consulted)
+        found = _find_importers(model)
+        known = _importers[model] = (consulted[start:], found)
+    else:
+        consulted.extend(known[0])
+    return list(known[1])
+
+
+def _find_importers(model: ModuleModel) -> list[ModuleModel]:
     if model.path is None:
         return []
     try:

@@ -328,6 +328,8 @@ class TorchFacts:
         self._stmt_index: dict[cst.CSTNode, int] | None = None
         self._owners: set[str] | None = None
         self._pairings: list[Pairing] | None = None
+        self._arguments: dict[tuple[str, Scope], list[tuple[cst.BaseExpression, Scope, TorchFacts]]]
+        self._arguments = {}
         # every pairing of this module's project with an end here, and its ends (``mismatches``)
         self._ends_here: list[tuple[Pairing, list[tuple[str, cst.CSTNode, ModuleModel]]]] | None = (
             None
@@ -863,7 +865,16 @@ class TorchFacts:
         """What every resolved call site passes for parameter ``name`` of ``fn``: calls of a
         module-level function, of a method on an instance of its class, of a class's
         constructor (for ``__init__``), in this module and in the modules of the project that
-        import it. Empty when one call site cannot be read (``*args``)."""
+        import it. Empty when one call site cannot be read (``*args``). Computed once per
+        parameter (the list is shared: callers do not change it)."""
+        found = self._arguments.get((name, fn))
+        if found is None:
+            found = self._arguments[(name, fn)] = self._all_arguments(name, fn)
+        return found
+
+    def _all_arguments(
+        self, name: str, fn: Scope
+    ) -> list[tuple[cst.BaseExpression, Scope, TorchFacts]]:
         if name not in fn.params or fn.nested:
             return []
         pos = fn.params.index(name)
