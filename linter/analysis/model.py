@@ -78,6 +78,61 @@ class Update:
 
 
 _EMPTY: frozenset[Role] = frozenset()
+
+
+@dataclass
+class _Recorder:
+    """What one binding's value read touched: the questions answered afresh (``("r", node,
+    scope)``, ``("n", name, owner)``, ``("f", fn)``, ``("s", node, scope)``), the answers it
+    left in the scratch memo, and whether it read an answer someone else left there."""
+
+    touched: set[object]
+    writes: dict[object, object]
+    hits: int = 0
+    other_writes: bool = False
+
+
+@dataclass
+class _BindingRead:
+    roles: frozenset[Role]
+    cuts: int  # uses of the name cut short inside this value (each one a cycle)
+    writes: dict[object, object]
+
+
+@dataclass
+class _NameReads:
+    """The value roles of a name's bindings, each read while the name is open (its own uses
+    cut short), kept when the read met no other cut and read nothing another question left in
+    the scratch memo: it is then the same whoever opened the name, unless a question in
+    progress for the opener is among those the read touched (then it is read again)."""
+
+    reads: dict[int, _BindingRead]
+    missing: set[int]  # bindings with no kept read
+    counts: tuple[dict[Role, int], dict[Role, int]]  # over kept reads: plain, augmented
+    cuts: list[int]  # [plain, augmented]: cuts of the kept reads
+    touched: dict[object, set[int]]  # question -> the kept reads that touched it
+    written: dict[object, tuple[int, bool]]  # scratch answer -> (its read, augmented)
+
+
+class _Layer:
+    """The scratch answers of the kept reads an opener used instead of reading again: visible,
+    as those reads left them, until the outermost question ends."""
+
+    __slots__ = ("aug", "excluded", "name_reads")
+
+    def __init__(self, name_reads: _NameReads, excluded: set[int]) -> None:
+        self.name_reads = name_reads
+        self.excluded = excluded
+        self.aug = False
+
+    def get(self, key: object) -> object | None:
+        found = self.name_reads.written.get(key)
+        if found is None or found[0] in self.excluded or (found[1] and not self.aug):
+            return None
+        read = self.name_reads.reads.get(found[0])
+        return None if read is None else read.writes.get(key)
+
+
 _CE_WORDS = ("crossentropy", "logloss", "nll", "bce", "loglikelihood")
 CE_LOGS = frozenset(
     {
@@ -143,6 +198,9 @@ class ModuleModel:
         self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
         self._updates: list[Update] | None = None
         self._own_cuts: dict[tuple[str, Scope], int] = {}  # uses of a name cut short in its read
+        self._name_reads: dict[tuple[str, Scope], _NameReads] = {}
+        self._recorders: list[_Recorder] = []
+        self._layers: list[_Layer] = []
         self._upstream_memo: dict[tuple[bool, str | None, Scope], bool] = {}
         self._cycles = 0
         self._depth = 0
@@ -1121,7 +1179,19 @@ class ModuleModel:
         memo = (node, scope)  # the objects, kept alive: an id() can be reused
         cached = self._roles.get(memo)
         if cached is None:
-            cached = self._scratch.get(("r", *memo))
+            key = ("r", *memo)
+            cached = self._scratch.get(key)
+            if cached is None and self._layers:
+                for layer in self._layers:
+                    cached = layer.get(key)  # type: ignore[assignment]
+                    if cached is not None:
+                        break
+            if self._recorders:
+                for rec in self._recorders:
+                    if cached is not None:
+                        rec.hits += 1
+                    else:
+                        rec.touched.add(key)
         if cached is not None:
             return cached
         if memo in self._in_progress:
@@ -1153,8 +1223,13 @@ class ModuleModel:
             cache[memo] = value
         else:
             self._scratch[scratch_key] = value
+            for rec in self._recorders:
+                rec.writes[scratch_key] = value
+                if scratch_key[0] != "r":  # type: ignore[index]
+                    rec.other_writes = True
         if self._depth == 0:
             self._scratch.clear()
+            self._layers.clear()
 
     def has(self, node: cst.BaseExpression, scope: Scope, role: Role) -> bool:
         return role in self.roles(node, scope)
@@ -1215,10 +1290,11 @@ class ModuleModel:
         # n^2 (an answer that met a cycle depends on where the question started: not kept).
         # Another use met while the name's own bindings are read sees them cut short (below),
         # the same whoever asked: an answer whose only cuts are those is the name's own, kept
-        # too. (The use that asked, met inside its own binding, is a cut that depends on who
-        # asked: such an answer is not kept, so ``delta = np.dot(W.T, delta) * 0.5`` n times
-        # still costs n^2; reading that use as cut short like the others lost three mutants
-        # of the real-code yardstick, time_layers.py N01/N05/N06.)
+        # too. The use that asked, met inside its own binding, is a cut that depends on who
+        # asked: such an answer is not kept (reading that use as cut short like the others
+        # lost three mutants of the real-code yardstick, time_layers.py N01/N05/N06); each
+        # binding's read is kept instead (``_read_bindings``), so ``delta = np.dot(W.T, delta)
+        # * 0.5`` n times costs n, not n^2.
         memo = (name, scope)
         known = self._name_memo.get(memo)
         if known is not None:
@@ -1241,6 +1317,8 @@ class ModuleModel:
             return {Role.GRAD}
         roles: set[Role] = set()
         opened = (name, owner)
+        for rec in self._recorders:
+            rec.touched.add(("n", *opened))
         nested = opened in self._names_open
         if nested:
             # another use of the name met while its bindings are being read (``d = f(d)``
@@ -1253,15 +1331,8 @@ class ModuleModel:
         else:
             self._names_open.add(opened)
         try:
-            for b in bindings:
-                if b.kind != "aug":
-                    roles |= self._binding_value_roles(name, b, owner)
-            # ``W += -eps * dW`` adds a gradient into a parameter; only a value with no role of
-            # its own (``dW = np.zeros_like(W); dW += ...``, an accumulator) becomes what is added.
-            if Role.INIT not in roles:
-                for b in bindings:
-                    if b.kind == "aug":
-                        roles |= self._binding_value_roles(name, b, owner)
+            if bindings:
+                roles = self._read_bindings(name, scope, owner, bindings)
         finally:
             if not nested:
                 self._names_open.discard(opened)
@@ -1270,6 +1341,124 @@ class ModuleModel:
         if not roles:
             roles = self._name_hint(name, scope)
         return roles
+
+    def _read_bindings(
+        self, name: str, scope: Scope, owner: Scope, bindings: list[Binding]
+    ) -> set[Role]:
+        """The union of the value roles of ``bindings`` (plain ones; then, unless one of them
+        is an initialisation, augmented ones: ``W += -eps * dW`` adds a gradient into a
+        parameter, only a value with no role of its own, ``dW = np.zeros_like(W); dW += ...``,
+        becomes what is added), read while ``name`` is open.
+
+        A binding's read that met no cut but the name's own uses is kept (``_NameReads``) and
+        not read again by a later opener, unless one of that opener's questions in progress is
+        among those it touched: then the answer is what reading every binding again gives,
+        and a chain ``delta = np.dot(W.T, delta) * 0.5`` n times costs n, not n^2, whichever
+        link is asked about (the link being asked is in progress: its binding is cut short)."""
+        opened = (name, owner)
+        nr = self._name_reads.get((name, scope))
+        if nr is None:
+            nr = _NameReads({}, set(range(len(bindings))), ({}, {}), [0, 0], {}, {})
+            self._name_reads[(name, scope)] = nr
+        fresh = self._conflicts(nr, opened) | nr.missing
+        layer = _Layer(nr, fresh)
+        if nr.reads:
+            self._layers.append(layer)
+            for rec in self._recorders:
+                rec.hits += 1  # kept reads stand in for questions the recorder did not see
+        roles = self._kept_roles(nr, opened, fresh, bindings, aug=False)
+        roles |= self._fresh_roles(nr, name, owner, fresh, bindings, aug=False)
+        if Role.INIT not in roles:
+            layer.aug = True
+            roles |= self._kept_roles(nr, opened, fresh, bindings, aug=True)
+            roles |= self._fresh_roles(nr, name, owner, fresh, bindings, aug=True)
+        return roles
+
+    def _kept_roles(
+        self,
+        nr: _NameReads,
+        opened: tuple[str, Scope],
+        fresh: set[int],
+        bindings: list[Binding],
+        aug: bool,
+    ) -> set[Role]:
+        counts = dict(nr.counts[aug])
+        cuts = nr.cuts[aug]
+        for i in fresh:
+            read = nr.reads.get(i)
+            if read is not None and (bindings[i].kind == "aug") == aug:
+                cuts -= read.cuts
+                for r in read.roles:
+                    counts[r] -= 1
+        if cuts:  # the cuts those reads met, as if they were read again here
+            self._cycles += cuts
+            self._own_cuts[opened] = self._own_cuts.get(opened, 0) + cuts
+        return {r for r, n in counts.items() if n > 0}
+
+    def _fresh_roles(
+        self,
+        nr: _NameReads,
+        name: str,
+        owner: Scope,
+        fresh: set[int],
+        bindings: list[Binding],
+        aug: bool,
+    ) -> set[Role]:
+        opened = (name, owner)
+        roles: set[Role] = set()
+        for i in sorted(fresh):
+            b = bindings[i]
+            if (b.kind == "aug") != aug:
+                continue
+            rec = _Recorder(set(), {})
+            self._recorders.append(rec)
+            cycles, own = self._cycles, self._own_cuts.get(opened, 0)
+            try:
+                found = self._binding_value_roles(name, b, owner)
+            finally:
+                self._recorders.pop()
+            roles |= found
+            cuts = self._own_cuts.get(opened, 0) - own
+            if i in nr.missing and self._cycles - cycles == cuts and not rec.hits:
+                if not rec.other_writes:
+                    self._keep_read(nr, i, aug, _BindingRead(frozenset(found), cuts, rec.writes))
+                    for key in rec.touched:
+                        nr.touched.setdefault(key, set()).add(i)
+        return roles
+
+    @staticmethod
+    def _keep_read(nr: _NameReads, i: int, aug: bool, read: _BindingRead) -> None:
+        nr.missing.discard(i)
+        nr.reads[i] = read
+        counts = nr.counts[aug]
+        for r in read.roles:
+            counts[r] = counts.get(r, 0) + 1
+        nr.cuts[aug] += read.cuts
+        for key in read.writes:
+            nr.written[key] = (i, aug)
+
+    def _conflicts(self, nr: _NameReads, opened: tuple[str, Scope]) -> set[int]:
+        """The kept reads of ``nr`` that touched a question in progress or answered in the
+        scratch memo now (reading them again would meet it)."""
+        index = nr.touched
+        out: set[int] = set()
+        if not index:
+            return out
+        for layer in self._layers:
+            if layer.name_reads is not nr:
+                return set(nr.reads)  # another name's kept answers: read everything again
+        for k in self._in_progress:
+            out |= index.get(("r", *k), out)
+        for n in self._names_open:
+            if n != opened:
+                out |= index.get(("n", *n), out)
+        for f in self._returns_in_progress:
+            out |= index.get(("f", f), out)
+        for g in self._signs_in_progress:
+            out |= index.get(("s", *g), out)
+        for key in self._scratch:
+            out |= index.get(key, out)
+        return out
 
     def _seed_candidates(self, name: str, scope: Scope) -> list[Binding]:
         """The visible bindings of ``name`` that ``_seeds_error`` can accept, by their shape
@@ -1782,7 +1971,11 @@ class ModuleModel:
         if key in self._func_returns:
             return self._func_returns[key]
         if ("f", key) in self._scratch:
+            for rec in self._recorders:
+                rec.hits += 1
             return self._scratch[("f", key)]  # type: ignore[return-value]
+        for rec in self._recorders:
+            rec.touched.add(("f", key))
         if key in self._returns_in_progress:
             self._cycles += 1
             return _EMPTY
@@ -1943,7 +2136,13 @@ class ModuleModel:
         if memo in self._signs:
             return self._signs[memo]
         if ("s", *memo) in self._scratch:
+            for rec in self._recorders:
+                rec.hits += 1
             return self._scratch[("s", *memo)]  # type: ignore[return-value]
+        for rec in self._recorders:
+            rec.touched.add(("s", *memo))
+            if depth:
+                rec.hits += 1  # a cut by depth depends on where the question started
         if memo in self._signs_in_progress or depth >= 12:
             self._cycles += 1
             return None
