@@ -8,7 +8,9 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
+from linter.analysis.collect import Site
 from linter.analysis.derivatives import output_delta_elsewhere, raw_error_source
+from linter.analysis.model import MatMul
 from linter.analysis.outputs import squared_error_gradient
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -338,48 +340,47 @@ class OutputDerivativeMissing(Rule):
                     )
             if "ce" in costs:
                 continue
-            if "mse" not in costs:
-                yield from self._disagreeing_uses(model, mm, site, seen)
-                continue
-            for side in (mm.left, mm.right):
-                inner, _ = model.strip_transpose(side)
-                where = raw_error_source(model, inner, scope, site.index)
-                if where is None or where in seen:
+            for inner, where, kind in _raw_errors(model, mm, site, seen):
+                if "mse" in costs:
+                    seen.add(where)
+                    yield Report(
+                        where,
+                        f"the output delta `{model.src(where)}` is the raw error of a {kind} "
+                        f"output under the quadratic cost, and it is propagated as is "
+                        f"(`{model.src(mm.node)}`); the delta needs the activation's "
+                        f"derivative: (a − y) ⊙ σ′(z)",
+                    )
+                    continue
+                # no cost computed: the code's own output delta, the same error times the
+                # output derivative elsewhere (for the output weights), is the evidence
+                delta = output_delta_elsewhere(model, where, scope)
+                if delta is None:
                     continue
                 seen.add(where)
-                kind = model.activation_kind(model.error_parts(where, scope)[0], scope)  # type: ignore[index]
                 yield Report(
-                    where,
-                    f"the output delta `{model.src(where)}` is the raw error of a {kind} output "
-                    f"under the quadratic cost, and it is propagated as is "
-                    f"(`{model.src(mm.node)}`); the delta needs the activation's derivative: "
-                    f"(a − y) ⊙ σ′(z)",
+                    inner,
+                    f"`{model.src(inner)}` is the raw error of a {kind} output, sent back as is "
+                    f"(`{model.src(mm.node)}`), while `{model.src(delta)}` multiplies the same "
+                    f"error by the output's derivative: the delta the layer below needs is that "
+                    f"product, (a − y) ⊙ {'tanh′' if kind == 'tanh' else 'σ′'}(z), not the raw "
+                    f"error",
+                    evidence=(
+                        (where, "the raw error a − y of the network's output"),
+                        (delta, "the same error times the output activation's derivative"),
+                    ),
                 )
 
-    def _disagreeing_uses(
-        self, model: ModuleModel, mm, site, seen: set[cst.CSTNode]
-    ) -> Iterator[Report]:
-        """No cost computed, but the code multiplies the same raw error by the output
-        derivative elsewhere (for the output weights) and sends it back here without it."""
-        scope = site.scope
-        for side in (mm.left, mm.right):
-            inner, _ = model.strip_transpose(side)
-            where = raw_error_source(model, inner, scope, site.index)
-            if where is None or where in seen:
-                continue
-            delta = output_delta_elsewhere(model, where, scope)
-            if delta is None:
-                continue
-            seen.add(where)
-            kind = model.activation_kind(model.error_parts(where, scope)[0], scope)  # type: ignore[index]
-            yield Report(
-                inner,
-                f"`{model.src(inner)}` is the raw error of a {kind} output, sent back as is "
-                f"(`{model.src(mm.node)}`), while `{model.src(delta)}` multiplies the same error "
-                f"by the output's derivative: the delta the layer below needs is that product, "
-                f"(a − y) ⊙ {'tanh′' if kind == 'tanh' else 'σ′'}(z), not the raw error",
-                evidence=(
-                    (where, "the raw error a − y of the network's output"),
-                    (delta, "the same error times the output activation's derivative"),
-                ),
-            )
+
+def _raw_errors(
+    model: ModuleModel, mm: MatMul, site: Site, seen: set[cst.CSTNode]
+) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression, str]]:
+    """The operands of a matrix product that are the raw error a − y of a sigmoid or tanh
+    output: (the operand, where the error was formed, the output's activation)."""
+    for side in (mm.left, mm.right):
+        inner, _ = model.strip_transpose(side)
+        where = raw_error_source(model, inner, site.scope, site.index)
+        if where is None or where in seen:
+            continue
+        parts = model.error_parts(where, site.scope)
+        if parts is not None:
+            yield inner, where, str(model.activation_kind(parts[0], site.scope))
