@@ -1324,7 +1324,8 @@ class ModuleModel:
             # another use of the name met while its bindings are being read (``d = f(d)``
             # repeated): they are being read already, so this use sees them cut short, as a use
             # inside its own binding does. Reading them again for every such use made a chain of
-            # n rebindings cost n^3 (158 s for 90 lines); this way it costs n^2.
+            # n rebindings cost n^3 (158 s for 90 lines); cut short here, and with each
+            # binding's read kept (``_read_bindings``), it costs n.
             self._cycles += 1
             self._own_cuts[opened] = self._own_cuts.get(opened, 0) + 1
             bindings = []
