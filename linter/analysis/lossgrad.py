@@ -597,7 +597,9 @@ def _verdict(forward: Expr, back: Expr) -> str | None:
                 dot = math.fsum(pi * gi for pi, gi in zip(p, gv, strict=True))
                 dv = [pi * (gi - dot) for pi, gi in zip(p, gv, strict=True)]
             else:
-                dv = [gi * pi * (1 - pi) for pi, gi in zip(p, gv, strict=True)]
+                # p is the sigmoid in this branch; bplint merges the two branches' bindings
+                # of p (one is a softmax), a known false positive of BP203
+                dv = [gi * pi * (1 - pi) for pi, gi in zip(p, gv, strict=True)]  # noqa: BP203
             true_vals.append(dv)
             dl_dp.append(gv)
             backs.append(_eval(back, env, _K))
@@ -627,7 +629,9 @@ def _verdict(forward: Expr, back: Expr) -> str | None:
         # the derivative times an output activation's derivative, written on the prediction
         forms.append(
             [
-                [gi * p * (1 - p) for gi, p in zip(gs, env[v], strict=True)]
+                # the comprehension's own p (a sigmoid output), not the softmax p above:
+                # bplint does not give comprehensions their own scope (known false positive)
+                [gi * p * (1 - p) for gi, p in zip(gs, env[v], strict=True)]  # noqa: BP203
                 for env, gs in zip(samples, gv, strict=True)
             ]
         )
