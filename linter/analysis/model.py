@@ -1531,6 +1531,12 @@ class ModuleModel:
         if isinstance(base, cst.Name):
             owner = self._owner(name, scope)
             pairs = [(b, owner) for b in self._visible_bindings(name, scope)]
+            if pairs and all(isinstance(b.target, cst.Subscript) for b, _ in pairs):
+                # ``params["W1"] -= ...`` in a function writes into the module's dict: it does
+                # not make ``params`` local, so the module's own bindings are read too
+                module = next((s for s in self.c.scopes if s.is_module), None)
+                if module is not None and module is not owner:
+                    pairs += [(b, module) for b in module.bindings.get(name, [])]
         elif name.startswith("self.") and name.count(".") == 1 and scope.cls:
             attr = name[5:]
             pairs = []
@@ -1547,6 +1553,7 @@ class ModuleModel:
         else:
             return None
         roles: set[Role] = set()
+        added: list[tuple[cst.BaseExpression, Scope]] = []
         keyed = False
         for b, home in pairs:
             if isinstance(b.target, cst.Subscript):
@@ -1557,7 +1564,10 @@ class ModuleModel:
                     return None
                 keyed = True
                 if written == key and b.value is not None:
-                    roles |= self.roles(b.value, home)
+                    if b.kind == "aug" and b.op in ("AddAssign", "SubtractAssign"):
+                        added.append((b.value, home))  # ``params["W1"] -= lr * dW1``
+                    else:
+                        roles |= self.roles(b.value, home)
                 continue
             if b.kind == "param" and isinstance(base, cst.Name):
                 found = self._keyed_from_callers(name, key, home)
@@ -1571,6 +1581,11 @@ class ModuleModel:
                 return None
             roles |= found
             keyed = True
+        if Role.INIT not in roles:
+            # a step added into an entry makes it a parameter, not a gradient; only an entry
+            # with no role of its own (an accumulator, ``grads["W"] += ...``) is what is added
+            for value, home in added:
+                roles |= self.roles(value, home)
         return roles if keyed else None
 
     def _keyed_entry(self, literal: cst.Dict, key: str, scope: Scope) -> set[Role] | None:

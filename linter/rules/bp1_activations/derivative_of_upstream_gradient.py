@@ -86,6 +86,23 @@ class DerivativeOfUpstreamGradient(Rule):
             """,
             note="A threshold activation, not a derivative mask.",
         ),
+        Valid(
+            """
+            params = {
+                "W1": np.random.randn(6, 4) * 0.01,
+                "W2": np.random.randn(4, 2) * 0.01,
+            }
+
+            def step(X, Y, lr=0.1):
+                A1 = np.tanh(X @ params["W1"])
+                dZ2 = A1 @ params["W2"] - Y
+                dZ1 = (dZ2 @ params["W2"].T) * (1 - A1**2)
+                params["W2"] -= lr * (A1.T @ dZ2)
+                params["W1"] -= lr * (X.T @ dZ1)
+            """,
+            note="A module-level dict updated in place inside a function: its entries stay "
+            "parameters, so tanh's derivative is taken at the forward value.",
+        ),
     ]
     invalid = [
         Invalid(
