@@ -84,3 +84,55 @@ def gradient_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope
                 return [(b.value, f"`{name}` is the error: the network's output minus the data")]
             return [(b.value, f"`{name}` is computed from a gradient here")]
     return []
+
+
+def sign_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:
+    """The error (output minus data, or data minus output) a step is built from, found by
+    following the step's value back the way ``model.sign`` does: names to their assignments,
+    dict entries to what was stored under their key, helpers to their returns."""
+    todo: list[tuple[cst.BaseExpression, Scope]] = [(node, scope)]
+    seen: set[tuple[cst.CSTNode, Scope]] = set()
+    while todo and len(seen) < 60:
+        expr, home = todo.pop(0)
+        expr, _ = model.strip_transpose(expr)
+        if (expr, home) in seen:
+            continue
+        seen.add((expr, home))
+        if isinstance(expr, cst.BinaryOperation):
+            parts = model.output_minus_data(expr, home)
+            if parts is not None:
+                pred, target = model.src(parts[0]), model.src(parts[1])
+                return [
+                    (
+                        expr,
+                        f"`{model.src(expr)}` is the network's output `{pred}` minus the data "
+                        f"`{target}`"
+                        if parts[2] == 1
+                        else f"`{model.src(expr)}` is the data `{target}` minus the network's "
+                        f"output `{pred}`",
+                    )
+                ]
+            todo += [(expr.left, home), (expr.right, home)]
+        elif isinstance(expr, cst.UnaryOperation):
+            todo.append((expr.expression, home))
+        elif isinstance(expr, cst.Name):
+            todo += model.value_sources(expr, home)
+            owner = model.owner(expr.value, home)
+            todo += [
+                (b.value, owner)
+                for b in owner.bindings.get(expr.value, [])
+                if b.kind == "aug" and b.value is not None
+            ]
+        elif isinstance(expr, cst.Subscript):
+            todo += [
+                (b.value, sc) for b, sc in model.value_stores(expr, home) if b.value is not None
+            ]
+            todo.append((expr.value, home))
+        elif isinstance(expr, cst.Attribute):
+            todo += model.value_sources(expr, home)
+        elif isinstance(expr, cst.Call):
+            fn = model.local_function(expr.func, home)
+            if fn is not None:
+                todo += [(r, fn) for r in fn.returns]
+            todo += [(a.value, home) for a in expr.args]
+    return []

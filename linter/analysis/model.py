@@ -11,7 +11,7 @@ only when the flow gives nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -1511,6 +1511,10 @@ class ModuleModel:
             return True
         return key.startswith("self.") and (scope.cls, key) in table
 
+    def owner(self, name: str, scope: Scope) -> Scope:
+        """The scope whose binding of ``name`` a read in ``scope`` sees."""
+        return self._owner(name, scope)
+
     def _owner(self, name: str, scope: Scope) -> Scope:
         s: Scope | None = scope
         while s is not None:
@@ -1930,6 +1934,9 @@ class ModuleModel:
                 return {Role.INIT}
             if qn in N.CONST_INIT and _matrix_shape(node):
                 return {Role.INIT}
+            padded = bias_padded(node, self.qualname)
+            if padded is not None:  # ``np.hstack([np.ones((m, 1)), a])`` is ``a`` with a column
+                return set(self.roles(padded, scope))
             if qn.startswith(N.NUMPY_PREFIXES):
                 grad = self._args_grad(node, scope)
                 if not grad and qn in N.MATMUL and self.matmul(node) is not None:
@@ -2106,7 +2113,7 @@ class ModuleModel:
             return form.kind
         if isinstance(node, cst.Subscript):
             return self.activation_kind(node.value, scope, depth + 1)
-        copied = _copied(node, self.qualname)
+        copied = _copied(node, self.qualname) or bias_padded(node, self.qualname)
         if copied is not None:
             return self.activation_kind(copied, scope, depth + 1)
         kinds = {
@@ -2200,6 +2207,13 @@ class ModuleModel:
                 signs = {self.sign(value, home, depth + 1) for value, home in sources}
                 signs.discard(None)
                 return signs.pop() if len(signs) == 1 else None
+        if isinstance(node, cst.Subscript) and _string_key(node) is not None:
+            # ``grads["dW1"]``: the sign of what was stored under that key, here or in the
+            # function that built the dict (``return {"dW1": dW1}``, a caller's argument)
+            stored = {self.sign(b.value, sc, depth + 1) for b, sc in self._stores_of(node, scope)}
+            stored.discard(None)
+            if len(stored) == 1:
+                return stored.pop()
         if isinstance(node, cst.Subscript | cst.Attribute):
             base = node.value
             return self.sign(base, scope, depth + 1)
@@ -2480,6 +2494,13 @@ class ModuleModel:
             return node  # the gradient is computed in the update itself
         return node if isinstance(node, cst.Name | cst.Attribute | cst.Subscript) else None
 
+    def value_stores(
+        self, node: cst.BaseExpression, scope: Scope
+    ) -> Iterator[tuple[Binding, Scope]]:
+        """The assignments (=, +=) that give ``node`` (a name, an attribute, a dict entry under
+        a constant key) its value, wherever they are, with the scope each is in."""
+        return self._stores_of(node, scope)
+
     def _stores_of(self, grad: cst.BaseExpression, scope: Scope) -> Iterator[tuple[Binding, Scope]]:
         """The assignments (=, +=) that give ``grad`` its value, wherever they are."""
         if isinstance(grad, cst.Name):
@@ -2728,6 +2749,45 @@ def _copied(node: cst.BaseExpression, qualname: object) -> cst.BaseExpression | 
     return None
 
 
+_STACKS = frozenset(
+    {"numpy.hstack", "numpy.vstack", "numpy.column_stack", "numpy.row_stack", "numpy.concatenate"}
+)
+_FILLS = frozenset({"numpy.ones", "numpy.zeros", "numpy.full", "numpy.ones_like"})
+
+
+def bias_padded(
+    node: cst.BaseExpression, qualname: Callable[..., str | None]
+) -> cst.BaseExpression | None:
+    """The one value in a concatenation whose other parts are constant fills (a bias column
+    or row): ``np.hstack([np.ones((m, 1)), a])``, ``np.concatenate((np.ones((1, n)), a))``,
+    ``np.insert(a, 0, 1, axis=1)``, ``np.append(np.ones((m, 1)), a, axis=1)`` -> ``a``."""
+    if not isinstance(node, cst.Call) or not node.args:
+        return None
+    qn = qualname(node.func)
+    if qn in _STACKS:
+        seq = node.args[0].value
+        if not isinstance(seq, cst.List | cst.Tuple) or node.args[0].keyword is not None:
+            return None
+        parts = [el.value for el in seq.elements if isinstance(el, cst.Element)]
+    elif qn == "numpy.append" and len(node.args) >= 2:
+        parts = [node.args[0].value, node.args[1].value]
+    elif qn == "numpy.insert" and len(node.args) >= 3:
+        fill = node.args[2].value
+        if not isinstance(fill, cst.Integer | cst.Float):
+            return None
+        return node.args[0].value
+    else:
+        return None
+    kept = [p for p in parts if not _is_fill(p, qualname)]
+    return kept[0] if len(kept) == 1 and len(parts) > 1 else None
+
+
+def _is_fill(node: cst.BaseExpression, qualname: Callable[..., str | None]) -> bool:
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.right, cst.Integer | cst.Float):
+        node = node.left  # np.ones((m, 1)) * 1.0
+    return isinstance(node, cst.Call) and qualname(node.func) in _FILLS
+
+
 def _call_func(node: cst.BaseExpression | None) -> cst.BaseExpression:
     return node.func if isinstance(node, cst.Call) else cst.Name("_")
 
@@ -2929,4 +2989,10 @@ def _key_under(target: cst.Subscript, base: str) -> str | None:
     if not isinstance(node, cst.Subscript) or not node.slice:
         return None
     idx = node.slice[0].slice
+    return string_value(idx.value) if isinstance(idx, cst.Index) else None
+
+
+def _string_key(node: cst.Subscript) -> str | None:
+    """The constant string key of ``d["dW1"]``, else None."""
+    idx = node.slice[0].slice if len(node.slice) == 1 else None
     return string_value(idx.value) if isinstance(idx, cst.Index) else None

@@ -37,6 +37,20 @@ class SigmoidDerivativeOnWrongVariable(Rule):
     valid = [
         Valid(
             """
+            def sigmoid_gradient(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            def gradients(T1, T2, X, Y):
+                a1 = np.hstack([np.ones((len(X), 1)), X])
+                z2 = a1 @ T1.T
+                a2 = np.hstack([np.ones((len(X), 1)), sigmoid(z2)])
+                d3 = sigmoid(a2 @ T2.T) - Y
+                d2 = (d3 @ T2[:, 1:]) * sigmoid_gradient(z2)
+                return d2.T @ a1, d3.T @ a2
+            """
+        ),
+        Valid(
+            """
             def sigmoid(z):
                 return 1.0 / (1.0 + np.exp(-z))
 
@@ -444,6 +458,21 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                 W -= 0.1 * X.T @ delta
             """,
             at=(9, 23),
+        ),
+        Invalid(
+            """
+            def sigmoid_gradient(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            def gradients(T1, T2, X, Y):
+                a1 = np.hstack([np.ones((len(X), 1)), X])
+                z2 = a1 @ T1.T
+                a2 = np.hstack([np.ones((len(X), 1)), sigmoid(z2)])
+                d3 = sigmoid(a2 @ T2.T) - Y
+                d2 = (d3 @ T2[:, 1:]) * sigmoid_gradient(a2[:, 1:])
+                return d2.T @ a1, d3.T @ a2
+            """,
+            at=(9, 29),
         ),
     ]
 

@@ -8,6 +8,7 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
+from linter.analysis.evidence import sign_evidence
 from linter.analysis.model import Update
 from linter.analysis.signs import RelativeSigns
 from linter.rule import Invalid, Report, Rule, Valid
@@ -34,6 +35,24 @@ class UpdateSignInconsistent(Rule):
         "is silent."
     )
     valid = [
+        Valid(
+            """
+            def backward(params, X, Y, A):
+                dZ = A - Y
+                dW = dZ @ X.T / X.shape[1]
+                return {"dW": dW}
+
+            def update(params, grads, rate):
+                params["W"] = params["W"] - rate * grads["dW"]
+                return params
+
+            def fit(X, Y, params):
+                for _ in range(100):
+                    A = sigmoid(params["W"] @ X)
+                    grads = backward(params, X, Y, A)
+                    params = update(params, grads, rate=0.1)
+            """
+        ),
         Valid(
             """
             def train(X, y, W, lr):
@@ -237,6 +256,25 @@ class UpdateSignInconsistent(Rule):
             """,
             at=(13, 9),
         ),
+        Invalid(
+            """
+            def backward(params, X, Y, A):
+                dZ = A - Y
+                dW = dZ @ X.T / X.shape[1]
+                return {"dW": dW}
+
+            def update(params, grads, rate):
+                params["W"] = params["W"] + rate * grads["dW"]
+                return params
+
+            def fit(X, Y, params):
+                for _ in range(100):
+                    A = sigmoid(params["W"] @ X)
+                    grads = backward(params, X, Y, A)
+                    params = update(params, grads, rate=0.1)
+            """,
+            at=(7, 5),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -252,6 +290,7 @@ class UpdateSignInconsistent(Rule):
                 f"`{model.src(node).strip()}` {verb} a step built from {error}, so "
                 f"`{model.src(u.binding.target)}` moves up its gradient and the loss grows; "
                 f"{flip}, or build the step from {other}",
+                evidence=tuple(sign_evidence(model, u.step, u.step_scope)),
             )
         yield from _disagreeing_updates(model)
 
