@@ -15,6 +15,14 @@ again, which weight an accumulator is the gradient of), never from names:
   contribution never reaches the accumulated gradients;
 - ``uncarried_recurrences``: a recurrent weight (its gradient takes the previous state ``S[t - 1]``)
   that the loop never multiplies by, although it carries a gradient from step to step.
+
+Gates (an LSTM's or a GRU's, not only inside loops):
+
+- ``misrouted_gate_biases``: several weight gradients formed from one shared operand and one
+  delta each (``dWf = df @ z.T``, ``dWi = di @ z.T``, …: the gates of one layer), with as many bias
+  gradients taken from those deltas (``dbf = df``); one delta feeds two bias gradients while the
+  delta of the weight gradient just above one of them feeds none: that bias gets another gate's
+  delta.
 """
 
 from __future__ import annotations
@@ -729,3 +737,218 @@ def uncarried_recurrences(model: ModuleModel) -> Iterator[Finding]:
 
 def _first_index(tl: TimeLoop) -> int:
     return min(b.index for augs in tl.accumulators.values() for b in augs)
+
+
+# --- a gate's bias gradient from another gate's delta -----------------------------------------
+
+
+def _product_operands2(
+    model: ModuleModel, node: cst.BaseExpression
+) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+    """(left, right) of ``a @ b``, ``np.dot(a, b)``, ``np.outer(a, b)``, ``np.matmul(a, b)`` or
+    ``a.dot(b)``."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.MatrixMultiply):
+        return node.left, node.right
+    if not isinstance(node, cst.Call) or len(node.args) != len(positional_args(node)):
+        return None
+    args = positional_args(node)
+    q = model.qualname(node.func)
+    if q in ("numpy.dot", "numpy.outer", "numpy.matmul") and len(args) == 2:
+        return args[0], args[1]
+    if (
+        isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "dot"
+        and q is None
+        and len(args) == 1
+    ):
+        return node.func.value, args[0]
+    return None
+
+
+def _summed(model: ModuleModel, node: cst.BaseExpression) -> cst.BaseExpression:
+    """``X`` for ``np.sum(X, ...)`` / ``X.sum(...)`` (a bias gradient over a batch), else node."""
+    if isinstance(node, cst.Call):
+        args = positional_args(node)
+        if model.qualname(node.func) == "numpy.sum" and args:
+            return args[0]
+        if (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "sum"
+            and model.qualname(node.func) is None
+        ):
+            return node.func.value
+    return node
+
+
+class _Reads(cst.CSTVisitor):
+    """Names read in a scope, and which of those reads only gather values (a returned name, an
+    element of a tuple or list that is returned or assigned): a gathered name is handed on, not
+    computed with."""
+
+    def __init__(self) -> None:
+        self.reads: dict[str, int] = {}
+        self.gathered: dict[str, int] = {}
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        return False
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if isinstance(node.value, cst.Tuple | cst.List):
+            self._gather(node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> bool:
+        walk(node.value, self)
+        return False
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self._gather(node.value)
+
+    def _gather(self, node: cst.BaseExpression) -> None:
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, cst.Tuple | cst.List):
+                stack.extend(
+                    el.value for el in n.elements if not isinstance(el, cst.StarredElement)
+                )
+            elif isinstance(n, cst.Name):
+                self.gathered[n.value] = self.gathered.get(n.value, 0) + 1
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.reads[node.value] = self.reads.get(node.value, 0) + 1
+
+
+def _scope_reads(model: ModuleModel, scope: Scope) -> _Reads:
+    memo: dict[Scope, _Reads] = model._scratch.setdefault("recurrent.reads", {})  # type: ignore[assignment]
+    got = memo.get(scope)
+    if got is None:
+        got = memo[scope] = _Reads()
+        walk(scope.node.body if isinstance(scope.node, cst.FunctionDef) else scope.node, got)
+    return got
+
+
+@dataclass(frozen=True)
+class _GateGrad:
+    binding: Binding
+    delta: str  # the delta's source text
+    roots: frozenset[str]  # the names it reads
+
+
+def _delta_roots(node: cst.BaseExpression) -> frozenset[str]:
+    return frozenset(_keys(node))
+
+
+def misrouted_gate_biases(model: ModuleModel) -> Iterator[Finding]:
+    for scope in model.c.scopes:
+        if scope.is_module and not scope.bindings:
+            continue
+        weights: dict[tuple[int, str], list[_GateGrad]] = {}
+        plain: list[_GateGrad] = []
+        for bindings in scope.bindings.values():
+            for b in bindings:
+                if b.kind not in ("assign", "aug") or b.value is None:
+                    continue
+                if b.kind == "aug" and b.op != "AddAssign":
+                    continue
+                ops = _product_operands2(model, b.value)
+                if ops is not None:
+                    for pos in (0, 1):
+                        delta, shared = ops[pos], ops[1 - pos]
+                        g = _GateGrad(b, model.src(delta), _delta_roots(delta))
+                        weights.setdefault((pos, model.src(shared)), []).append(g)
+                    continue
+                value = _summed(model, b.value)
+                if not isinstance(value, cst.Name | cst.Attribute | cst.Subscript):
+                    continue
+                if b.kind == "assign" and not isinstance(b.target, cst.Name):
+                    continue
+                if b.kind == "aug" and not isinstance(b.target, cst.Name | cst.Attribute):
+                    continue
+                plain.append(_GateGrad(b, model.src(value), _delta_roots(value)))
+        if not plain:
+            continue
+        yield from _misrouted_in(model, scope, weights, plain)
+
+
+def _misrouted_in(
+    model: ModuleModel,
+    scope: Scope,
+    weights: dict[tuple[int, str], list[_GateGrad]],
+    plain: list[_GateGrad],
+) -> Iterator[Finding]:
+    reads = _scope_reads(model, scope)
+    reported: set[cst.CSTNode] = set()
+    for (_pos, shared), products in weights.items():
+        deltas = {g.delta for g in products}
+        if len(deltas) < 2 or len(products) != len(deltas):
+            continue  # one weight gradient per gate
+        if any(g.delta == shared for g in products):
+            continue
+        biases = []
+        for p in plain:
+            if p.delta not in deltas:
+                continue
+            if p.binding.kind == "assign":
+                name = dotted(p.binding.target)
+                assert name is not None
+                # a bias gradient is handed on (returned, gathered), never computed with
+                if reads.reads.get(name, 0) != reads.gathered.get(name, 0):
+                    continue
+                if len(scope.bindings.get(name, [])) != 1:
+                    continue
+            biases.append(p)
+        if len(biases) != len(deltas):
+            continue
+        counts = {d: sum(1 for p in biases if p.delta == d) for d in deltas}
+        if not any(c == 0 for c in counts.values()):
+            continue
+        # the layout pairs them: every weight gradient is followed at once by one bias gradient
+        after = {g.binding.index + 1 for g in products}
+        if {p.binding.index for p in biases} != after or len(after) != len(biases):
+            continue
+        ordered = sorted(products, key=lambda g: g.binding.index)
+        for p in biases:
+            if counts[p.delta] < 2 or p.binding.stmt in reported:
+                continue
+            near = next(g for g in ordered if g.binding.index + 1 == p.binding.index)
+            if near.delta == p.delta or counts[near.delta] != 0:
+                continue
+            if _rebound_between(scope, near.roots | p.roots, near.binding.index, p.binding.index):
+                continue
+            own = next(g for g in ordered if g.delta == p.delta)
+            reported.add(p.binding.stmt)
+            yield Finding(
+                p.binding.stmt,
+                p.delta,
+                near.delta,
+                (
+                    (
+                        near.binding.stmt,
+                        f"the weight gradient just above is formed from `{near.delta}`, which no bias gradient uses",
+                    ),
+                    (
+                        own.binding.stmt,
+                        f"`{p.delta}` is the delta of this weight gradient, and of another bias gradient",
+                    ),
+                ),
+            )
+
+
+def _rebound_between(scope: Scope, roots: frozenset[str], lo: int, hi: int) -> bool:
+    """A name in ``roots`` is bound by a statement strictly between statements ``lo`` and ``hi``."""
+    return any(
+        lo < b.index < hi
+        for k in roots
+        for b in scope.bindings.get(k, [])
+        if b.kind not in ("param", "for")
+    )

@@ -607,6 +607,22 @@ def _rnn_layer(src: Source) -> list[Pair]:
     ]
 
 
+def _lstm_sequence(src: Source) -> list[Pair]:
+    mod = src.load()
+    params = mod.init_params(2, 4, 2, seed=12)
+    rng = np.random.default_rng(33)
+    for k in ("bi", "bo", "bg", "by"):
+        params[k] = params[k] + 0.3 * rng.standard_normal(params[k].shape)
+    h0, c0 = 0.5 * rng.standard_normal((4, 1)), 0.5 * rng.standard_normal((4, 1))
+    xs = [rng.standard_normal((2, 1)) for _ in range(5)]
+    ds = [rng.standard_normal((2, 1)) for _ in range(5)]
+    grads = mod.backward(params, xs, ds, h0, c0)
+    return [
+        (k, grads[k], numerical_gradient(lambda: mod.cost(params, xs, ds, h0, c0), params[k]))
+        for k in params
+    ]
+
+
 def _batchnorm_mlp(src: Source) -> list[Pair]:
     mod = src.load()
     net = mod.Net(4, 5, 2)
@@ -953,6 +969,11 @@ NETWORKS: dict[str, ZooNetwork] = {
             "rnn_layer",
             "RNN layer object, hidden states in a list, BPTT with h0 at t = 0",
             _rnn_layer,
+        ),
+        ZooNetwork(
+            "lstm_sequence",
+            "LSTM regressor, four gates on [h; x], BPTT carrying dh and dc, lists of states",
+            _lstm_sequence,
         ),
         ZooNetwork(
             "batchnorm_mlp",

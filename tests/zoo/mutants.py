@@ -848,6 +848,35 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "dhnext = np.dot(Whh.T, dhraw)",
         "dhnext = dh",
     ),
+    # --- lstm_sequence -----------------------------------------------------------------------
+    _m(
+        "lstm_sequence",
+        "BP605",
+        "the input gate's bias gradient takes the forget gate's delta",
+        "dbi += di",
+        "dbi += df",
+    ),
+    _m(
+        "lstm_sequence",
+        "BP605",
+        "the output gate's bias gradient takes the candidate's delta",
+        "dbo += do",
+        "dbo += dg",
+    ),
+    _m(
+        "lstm_sequence",
+        "BP602",
+        "the previous cell state at t = 0 is read as cs[-1], the last cell state",
+        "c_prev = cs[t - 1] if t > 0 else c0",
+        "c_prev = cs[t - 1]",
+    ),
+    _m(
+        "lstm_sequence",
+        "BP601",
+        "the cell state's carry is stored under a new name, so dc_next stays zero",
+        "dc_next = dc * fs[t]",
+        "dc_prev = dc * fs[t]",
+    ),
     # --- rnn_layer ---------------------------------------------------------------------------
     _m(
         "rnn_layer",

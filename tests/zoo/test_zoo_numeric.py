@@ -167,9 +167,9 @@ ONE_NETWORK_SO_FAR = frozenset(
         "BP414",
         "BP415",
         "BP416",
-        "BP602",
         "BP603",
         "BP604",
+        "BP605",
         "BP701",
         "BP702",
     }
