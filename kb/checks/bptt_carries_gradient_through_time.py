@@ -1,7 +1,8 @@
 """Backpropagation through time sums every step's contribution to the shared weights and carries
 the hidden state's gradient into the previous step through the recurrent weight and tanh′; each
 shortcut below (a carry that stays zero, the carry without the recurrent Jacobian, the last step
-skipped, the initial state read as ``h[-1]``) gives wrong gradients."""
+skipped, the initial state read as ``h[-1]``, the input weight's gradient from the last step only)
+gives wrong gradients."""
 
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ class Rnn:
         through_wh: bool = True,
         steps: range | None = None,
         wrap: bool = False,
+        wx_last_only: bool = False,
     ) -> Grads:
         hs = self.forward()
         dwx, dwh, dwy = np.zeros_like(self.wx), np.zeros_like(self.wh), np.zeros_like(self.wy)
@@ -69,7 +71,10 @@ class Rnn:
                 dh = dh_next
             dz = dh * (1 - hs[t] ** 2)
             h_prev = hs[t - 1] if (t > 0 or wrap) else self.h0
-            dwx += dz @ self.xs[t].T
+            if wx_last_only and t == T - 1:  # dWx = dz_{T-1} x_{T-1}^T, not summed over steps
+                dwx = dz @ self.xs[t].T
+            elif not wx_last_only:
+                dwx += dz @ self.xs[t].T
             dwh += dz @ h_prev.T
             if carry and through_wh:
                 dh_next = self.wh.T @ dz
@@ -88,6 +93,7 @@ def check() -> CheckResult:
         ("carry without Wh^T and tanh′ (output errors only)", lambda: net.bptt(through_wh=False)),
         ("last step skipped (loop from T − 2)", lambda: net.bptt(steps=range(T - 2, -1, -1))),
         ("initial state read as h[t − 1] = h[−1] at t = 0", lambda: net.bptt(wrap=True)),
+        ("input weight's gradient from the last step only", lambda: net.bptt(wx_last_only=True)),
     ]
     measurements = [
         below(
@@ -104,8 +110,9 @@ def check() -> CheckResult:
         claim=(
             "The gradient of a weight shared across time steps is the sum over every step, and "
             "the hidden state's gradient reaches the previous step through Wh^T and tanh′; a "
-            "carry that stays zero, a carry without the recurrent Jacobian, a skipped last step "
-            "or the initial state read from h[−1] all give wrong gradients."
+            "carry that stays zero, a carry without the recurrent Jacobian, a skipped last step, "
+            "the initial state read from h[−1] or the input weight's gradient from the last "
+            "step only all give wrong gradients."
         ),
         measurements=measurements,
     )

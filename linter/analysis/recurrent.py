@@ -16,6 +16,11 @@ again, which weight an accumulator is the gradient of), never from names:
 - ``uncarried_recurrences``: a recurrent weight (its gradient takes the previous state ``S[t - 1]``)
   that the loop never multiplies by, although it carries a gradient from step to step.
 
+- ``one_step_gradients``: a gradient bound together with others before a time loop, which the
+  loop sums from ``S[t] ⊗ …`` (``S`` a sequence the backward pass fills step by step), while it
+  is itself assigned after the loop from one element ``S[-1]``: a weight shared by every step
+  gets one step's contribution.
+
 Gates (an LSTM's or a GRU's, not only inside loops):
 
 - ``misrouted_gate_biases``: several weight gradients formed from one shared operand and one
@@ -952,3 +957,274 @@ def _rebound_between(scope: Scope, roots: frozenset[str], lo: int, hi: int) -> b
         for b in scope.bindings.get(k, [])
         if b.kind not in ("param", "for")
     )
+
+
+# --- a shared weight's gradient from one step -------------------------------------------------
+
+
+def _descending(it: cst.BaseExpression) -> bool:
+    """``reversed(range(...))`` or ``range(a, b, -k)``."""
+    if _call_name(it) == "reversed" and isinstance(it, cst.Call):
+        args = positional_args(it)
+        return len(args) == 1 and _range_args(args[0]) is not None
+    args = _range_args(it)
+    return args is not None and len(args) == 3 and (int_value(args[2]) or 0) < 0
+
+
+def _index_name(sub: cst.Subscript) -> cst.BaseExpression | None:
+    """The index of ``S[i]`` (one plain index), else None."""
+    if len(sub.slice) != 1 or not isinstance(sub.slice[0].slice, cst.Index):
+        return None
+    return sub.slice[0].slice.value
+
+
+def _descending_params(model: ModuleModel) -> dict[Scope, set[str]]:
+    """For each function, the parameters some call passes the variable of a descending loop
+    over time steps (``for k in range(T, 0, -1): self.step(k)``)."""
+    memo = model._scratch.get("recurrent.descending_params")
+    if memo is not None:
+        return memo  # type: ignore[return-value]
+    out: dict[Scope, set[str]] = {}
+    for site in model.c.calls:
+        call = site.node
+        assert isinstance(call, cst.Call)
+        loops = [
+            lp
+            for lp in site.loops
+            if isinstance(lp, cst.For) and isinstance(lp.target, cst.Name) and _descending(lp.iter)
+        ]
+        if not loops:
+            continue
+        func = call.func
+        if not (
+            isinstance(func, cst.Name)
+            or (isinstance(func, cst.Attribute) and _is_name(func.value, "self"))
+        ):
+            continue
+        callee = model.local_function(func, site.scope)
+        if callee is None:
+            continue
+        params = [p for p in callee.params if p not in ("self", "cls")]
+        for i, a in enumerate(call.args):
+            if a.star or a.keyword is not None or i >= len(params):
+                break
+            if any(_is_name(a.value, lp.target.value) for lp in loops):  # type: ignore[union-attr]
+                out.setdefault(callee, set()).add(params[i])
+    model._scratch["recurrent.descending_params"] = out
+    return out
+
+
+def _backward_sequences(model: ModuleModel, scope: Scope) -> set[str]:
+    """Sequences stored step by step backwards: ``S[k] = …`` where ``k`` is the variable of a
+    descending loop, or a parameter a descending loop passes its variable to; an instance's
+    ``self.S`` counts in every method of its class."""
+    by_desc = _descending_params(model)
+    out: set[str] = set()
+    scopes = [scope]
+    if scope.cls is not None:
+        scopes = [s for s in model.c.scopes if s.cls == scope.cls]
+    for sc in scopes:
+        passed = by_desc.get(sc, set())
+        for key, bindings in sc.bindings.items():
+            if sc is not scope and not key.startswith("self."):
+                continue
+            for b in bindings:
+                if b.kind != "assign" or not isinstance(b.target, cst.Subscript):
+                    continue
+                idx = _index_name(b.target)
+                if not isinstance(idx, cst.Name):
+                    continue
+                if idx.value in passed or any(
+                    isinstance(lp, cst.For)
+                    and _is_name(lp.target, idx.value)
+                    and _descending(lp.iter)
+                    for lp in b.loops
+                ):
+                    out.add(key)
+    return out
+
+
+def _step_operands(
+    model: ModuleModel, value: cst.BaseExpression, var: str
+) -> Iterator[tuple[str, cst.Subscript]]:
+    """``(S, S[var])`` for each product in ``value`` that has ``S[var]`` as a direct operand."""
+    for node in dict.fromkeys([value, *_nodes(value).calls, *_binops(value)]):
+        ops = _product_operands2(model, node)
+        if ops is None:
+            continue
+        for op in ops:
+            base = op.value if isinstance(op, cst.Attribute) and op.attr.value == "T" else op
+            if isinstance(base, cst.Subscript) and _is_name(_index_name(base), var):
+                key = dotted(base.value)
+                if key is not None:
+                    yield key, base
+
+
+def _binops(node: cst.CSTNode) -> list[cst.BinaryOperation]:
+    found: list[cst.BinaryOperation] = []
+
+    class _V(cst.CSTVisitor):
+        def visit_BinaryOperation(self, n: cst.BinaryOperation) -> None:
+            found.append(n)
+
+    walk(node, _V())
+    return found
+
+
+def _summed_step_terms(
+    model: ModuleModel, scope: Scope, loop: cst.For, b: Binding
+) -> Iterator[tuple[str, cst.CSTNode]]:
+    """Sequences ``S`` whose element ``S[t]`` (``t`` the loop's variable) is a factor of a product
+    the accumulation ``b`` (``G += v``) adds: in ``v``, in a name bound to one in the loop, or in
+    a helper called with ``t`` whose returned element ``v`` unpacks is one."""
+    assert isinstance(loop.target, cst.Name) and b.value is not None
+    var = loop.target.value
+    yield from _step_operands(model, b.value, var)
+    if not isinstance(b.value, cst.Name):
+        return
+    for vb in scope.bindings.get(b.value.value, []):
+        if not _in_loop(vb, loop) or vb.value is None:
+            continue
+        if vb.kind == "assign":
+            yield from _step_operands(model, vb.value, var)
+        elif vb.kind == "unpack" and isinstance(vb.value, cst.Call):
+            yield from _returned_step_terms(model, scope, vb.value, vb.position, var)
+
+
+def _returned_step_terms(
+    model: ModuleModel, scope: Scope, call: cst.Call, position: int, var: str
+) -> Iterator[tuple[str, cst.CSTNode]]:
+    func = call.func
+    if not (
+        isinstance(func, cst.Name)
+        or (isinstance(func, cst.Attribute) and _is_name(func.value, "self"))
+    ):
+        return
+    callee = model.local_function(func, scope)
+    if callee is None or len(callee.returns) != 1:
+        return
+    params = [p for p in callee.params if p not in ("self", "cls")]
+    inner = None
+    for i, a in enumerate(call.args):
+        if a.star or a.keyword is not None or i >= len(params):
+            return
+        if _is_name(a.value, var):
+            inner = params[i]
+    ret = callee.returns[0]
+    if inner is None or not isinstance(ret, cst.Tuple):
+        return
+    if not -len(ret.elements) <= position < len(ret.elements):
+        return
+    el = ret.elements[position].value
+    values = [el]
+    if isinstance(el, cst.Name):
+        bs = callee.bindings.get(el.value, [])
+        if len(bs) != 1 or bs[0].kind != "assign" or bs[0].value is None:
+            return
+        values = [bs[0].value]
+    for v in values:
+        for key, sub in _step_operands(model, v, inner):
+            if key.startswith("self."):
+                yield key, sub
+
+
+def one_step_gradients(model: ModuleModel) -> Iterator[Finding]:
+    for scope in model.c.scopes:
+        if scope.is_module and not scope.bindings:
+            continue
+        for loop in _scope_loops(scope):
+            if not isinstance(loop.target, cst.Name) or _range_args_any(loop.iter) is None:
+                continue
+            yield from _one_step_in(model, scope, loop)
+
+
+def _range_args_any(it: cst.BaseExpression) -> list[cst.BaseExpression] | None:
+    if _call_name(it) == "reversed" and isinstance(it, cst.Call):
+        args = positional_args(it)
+        return _range_args(args[0]) if len(args) == 1 else None
+    return _range_args(it)
+
+
+def _one_step_in(model: ModuleModel, scope: Scope, loop: cst.For) -> Iterator[Finding]:
+    summed: dict[str, list[tuple[str, Binding, cst.CSTNode]]] = {}  # S -> (G, its +=, S[t])
+    first = None
+    for key, bindings in scope.bindings.items():
+        for b in bindings:
+            if b.kind != "aug" or b.op != "AddAssign" or not _in_loop(b, loop):
+                continue
+            if b.value is None:
+                continue
+            first = b.index if first is None else min(first, b.index)
+            for seq, sub in _summed_step_terms(model, scope, loop, b):
+                summed.setdefault(seq, []).append((key, b, sub))
+    if not summed or first is None:
+        return
+    backward = None
+    for key, bindings in scope.bindings.items():
+        for b in bindings:
+            if b.kind != "assign" or b.loops or b.value is None or b.index <= first:
+                continue
+            if isinstance(b.target, cst.Subscript):
+                continue
+            ops = _product_operands2(model, b.value)
+            if ops is None:
+                continue
+            for op in ops:
+                base = op.value if isinstance(op, cst.Attribute) and op.attr.value == "T" else op
+                if not isinstance(base, cst.Subscript):
+                    continue
+                if not _fixed_index(_index_name(base)):
+                    continue
+                seq = dotted(base.value)
+                if seq is None or seq not in summed:
+                    continue
+                if backward is None:
+                    backward = _backward_sequences(model, scope)
+                if seq not in backward:
+                    continue
+                mate = _initialised_with(scope, key, summed[seq], first)
+                if mate is None:
+                    continue
+                g, acc, sub = mate
+                yield Finding(
+                    b.stmt,
+                    key,
+                    model.src(base),
+                    (
+                        (
+                            acc.stmt,
+                            f"`{g}`, initialised with `{key}`, sums `{model.src(sub)}` over every step of the loop",
+                        ),
+                        (loop, "the loop over time steps"),
+                    ),
+                )
+                break
+
+
+def _fixed_index(idx: cst.BaseExpression | None) -> bool:
+    """An index that names one step: a literal (``-1``) or ``T - k`` / ``len(S) - k``."""
+    if idx is None:
+        return False
+    if int_value(idx) is not None:
+        return True
+    left = _minus(idx, 1)
+    return isinstance(left, cst.Name) or _call_name(left) == "len" if left is not None else False
+
+
+def _initialised_with(
+    scope: Scope, key: str, summed: list[tuple[str, Binding, cst.CSTNode]], first: int
+) -> tuple[str, Binding, cst.CSTNode] | None:
+    """A summed gradient bound in the same statement as ``key`` before the loop (``dWh, dWx =
+    zeros…`` or one helper's tuple), when ``key`` itself is never summed."""
+    before = [b for b in scope.bindings.get(key, []) if not b.loops and b.index < first]
+    if not before or any(b.kind == "aug" for b in scope.bindings.get(key, [])):
+        return None
+    stmts = {b.stmt for b in before if b.kind in ("assign", "unpack")}
+    for g, acc, sub in summed:
+        if g == key:
+            continue
+        if any(
+            b.stmt in stmts and not b.loops and b.index < first for b in scope.bindings.get(g, [])
+        ):
+            return g, acc, sub
+    return None

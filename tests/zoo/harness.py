@@ -623,6 +623,21 @@ def _lstm_sequence(src: Source) -> list[Pair]:
     ]
 
 
+def _rnn_two_pass(src: Source) -> list[Pair]:
+    mod = src.load()
+    net = mod.TwoPassRNN(3, 4, 2, seed=13)
+    rng = np.random.default_rng(34)
+    net.b = 0.3 * rng.standard_normal(net.b.shape)
+    net.h0 = 0.5 * rng.standard_normal(net.h0.shape)
+    xs = [rng.standard_normal((3, 1)) for _ in range(5)]
+    ds = [rng.standard_normal((2, 1)) for _ in range(5)]
+    grads = net.backward(net.forward(xs), ds)
+    return [
+        (k, g, numerical_gradient(lambda: net.cost(xs, ds), getattr(net, k)))
+        for k, g in zip(("Wx", "Wh", "b", "V"), grads, strict=True)
+    ]
+
+
 def _batchnorm_mlp(src: Source) -> list[Pair]:
     mod = src.load()
     net = mod.Net(4, 5, 2)
@@ -974,6 +989,11 @@ NETWORKS: dict[str, ZooNetwork] = {
             "lstm_sequence",
             "LSTM regressor, four gates on [h; x], BPTT carrying dh and dc, lists of states",
             _lstm_sequence,
+        ),
+        ZooNetwork(
+            "rnn_two_pass",
+            "RNN layer object, deltas stored by a backward pass, weights summed in a second loop",
+            _rnn_two_pass,
         ),
         ZooNetwork(
             "batchnorm_mlp",

@@ -877,6 +877,21 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "dc_next = dc * fs[t]",
         "dc_prev = dc * fs[t]",
     ),
+    # --- rnn_two_pass ------------------------------------------------------------------------
+    _m(
+        "rnn_two_pass",
+        "BP606",
+        "the input weight's gradient is taken from the last step's delta after the loop",
+        "            dWx += np.dot(self.dzs[t], self.xs[t].T)\n"
+        "            dWh += np.dot(self.dzs[t], self.h_prevs[t].T)\n"
+        "            db += self.dzs[t]\n"
+        "            dV += np.dot(ys[t] - ds[t], self.hs[t].T)\n",
+        "            dWh += np.dot(self.dzs[t], self.h_prevs[t].T)\n"
+        "            db += self.dzs[t]\n"
+        "            dV += np.dot(ys[t] - ds[t], self.hs[t].T)\n"
+        "        dWx = np.dot(self.dzs[-1], self.xs[-1].T)\n",
+        at="dWx = np.dot(self.dzs[-1], self.xs[-1].T)",
+    ),
     # --- rnn_layer ---------------------------------------------------------------------------
     _m(
         "rnn_layer",

@@ -170,6 +170,7 @@ ONE_NETWORK_SO_FAR = frozenset(
         "BP603",
         "BP604",
         "BP605",
+        "BP606",
         "BP701",
         "BP702",
     }
