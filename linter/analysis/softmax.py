@@ -447,6 +447,21 @@ def _unwrap(node: cst.BaseExpression) -> cst.BaseExpression:
 # --- values that cannot overflow ``exp`` ----------------------------------------------------------
 
 
+# exp overflows float32 above 88.7 (float64 above 709.8); below this it is finite in both
+_EXP_SAFE = 80.0
+
+
+def exp_cannot_overflow(model: ModuleModel, x: cst.BaseExpression, scope: Scope) -> bool:
+    """``exp(x)`` is finite in float32 too, by construction: ``x <= 0`` structurally, or the
+    value range of ``x`` is bounded above by a moderate number (``tanh`` and ``sigmoid``
+    outputs, probabilities, a clipped value)."""
+    from linter.analysis.ranges import value_range
+
+    if bounded_above_by_zero(model, x, scope):
+        return True
+    return value_range(model, x, scope).hi <= _EXP_SAFE
+
+
 def bounded_above_by_zero(
     model: ModuleModel, x: cst.BaseExpression, scope: Scope, depth: int = 0
 ) -> bool:

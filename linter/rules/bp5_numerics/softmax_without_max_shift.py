@@ -9,7 +9,7 @@ import libcst as cst
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.numerics import callers_for_param
-from linter.analysis.softmax import ExpSum, bounded_above_by_zero, exp_sums
+from linter.analysis.softmax import ExpSum, exp_cannot_overflow, exp_sums
 from linter.edits import (
     logsumexp_with_max,
     max_shift,
@@ -47,7 +47,8 @@ class SoftmaxWithoutMaxShift(Rule):
         "log-sum-exp) is flagged, once per softmax; a plain sum of exponentials (a kernel "
         "density, a partition function) is not. An exponential of a value that is at most 0 by "
         "construction (max-shifted, a log-probability `x - logsumexp(x)`, minus a square) is not "
-        "flagged; until the analysis carries value ranges this is a structural check. A helper "
+        "flagged, nor one whose value range is bounded above by a moderate number (the output of "
+        "a tanh or a sigmoid, a probability, a clipped value: `exp` cannot overflow there). A helper "
         "that receives already-shifted logits from every caller in the module is not flagged; if "
         "only some callers shift, the others are."
     )
@@ -62,6 +63,32 @@ class SoftmaxWithoutMaxShift(Rule):
         "the original overflowed."
     )
     valid = [
+        Valid(
+            """
+            def attention(h, v):
+                scores = np.tanh(h @ v)
+                weights = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)
+                return weights
+            """
+        ),
+        Valid(
+            """
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            def soft_vote(X, W):
+                p = sigmoid(X @ W)
+                e = np.exp(p)
+                return e / e.sum(axis=0)
+            """
+        ),
+        Valid(
+            """
+            def gaussian_weights(d, h):
+                k = np.exp(-(d**2) / (2 * h**2))
+                return k / np.sum(k)
+            """
+        ),
         Valid(
             """
             def softmax(z):
@@ -285,13 +312,13 @@ class SoftmaxWithoutMaxShift(Rule):
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for group in exp_sums(model):
             x, scope = group.x, group.site.scope
-            if bounded_above_by_zero(model, x, scope):
+            if exp_cannot_overflow(model, x, scope):
                 continue
             if isinstance(x, cst.Name) and x.value in scope.params:
                 # When some callers shift, the helper's contract is "the caller shifts": judge
                 # the call sites. When none does, the helper itself is missing the shift.
                 callers = callers_for_param(model, scope, x.value)
-                unshifted = [c for c in callers if not bounded_above_by_zero(model, c[0], c[1])]
+                unshifted = [c for c in callers if not exp_cannot_overflow(model, c[0], c[1])]
                 if callers and not unshifted:
                     continue
                 if callers and len(unshifted) < len(callers):
