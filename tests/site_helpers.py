@@ -11,6 +11,7 @@ import functools
 import html as html_lib
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -38,7 +39,8 @@ class Build:
     returncode: int
     log: str  # MkDocs' log (stderr)
     started: float  # time.time() when the build started
-    seconds: float
+    seconds: float  # wall time
+    cpu_seconds: float = 0.0  # user + system time of the build process: its cost, whatever the load
 
     @property
     def numeric_tests_seconds(self) -> float | None:
@@ -60,10 +62,13 @@ def mkdocs_build(dest: Path, env: dict[str, str] | None = None, strict: bool = T
     full_env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", **(env or {})}
     started = time.time()
     start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
         cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=300, check=False
     )
-    return Build(dest, proc.returncode, proc.stderr, started, time.perf_counter() - start)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Build(dest, proc.returncode, proc.stderr, started, time.perf_counter() - start, cpu)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
