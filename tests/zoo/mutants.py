@@ -411,6 +411,25 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "dhidden[hidden <= 0] = 0",
         "dhidden = dhidden * np.maximum(0, hidden)",
     ),
+    _m(
+        "softmax_classifier",
+        "BP110",
+        "ReLU backward zeroes where the ReLU output is negative: nowhere",
+        "dhidden[hidden <= 0] = 0",
+        "dhidden[hidden < 0] = 0",
+    ),
+    _m(
+        "layers_sequential",
+        "BP110",
+        "ReLU layer caches its clipped output and masks with output >= 0: always true",
+        "        self.x = x\n        return np.maximum(0, x)\n\n"
+        "    def backward(self, output_error: np.ndarray, learning_rate: float) -> np.ndarray:\n"
+        "        return output_error * (self.x > 0)",
+        "        self.x = np.clip(x, 0, None)\n        return self.x\n\n"
+        "    def backward(self, output_error: np.ndarray, learning_rate: float) -> np.ndarray:\n"
+        "        return output_error * (self.x >= 0)",
+        at="return output_error * (self.x >= 0)",
+    ),
     # --- dropout_mlp -------------------------------------------------------------------------
     _m(
         "dropout_mlp",
