@@ -9,6 +9,7 @@ build on this module, which imports neither.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -300,6 +301,29 @@ def _unused_noqa(
         )
 
 
+def _parse_and_lint(text: str, path: Path, rules: Sequence[type[Rule] | RuleInfo]) -> FileReport:
+    """``lint_module(parse(text))`` without the cyclic collector walking the tree again and again.
+
+    A parsed file is millions of objects that live until the file is done and hold no cycles
+    (libcst nodes point only to their children), yet each collection of the oldest generation
+    traverses them all: on a 400 kB module that was 40% of the run. The collector is off while
+    the file is parsed, and everything alive then is frozen (left out of collections) while the
+    file is linted; cycles the analysis makes are still collected, and all is thawed after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        module = parse(text, checked=True)
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+        return lint_module(module, text, path, rules)
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
 def lint_source(source: str, path: Path, rules: Sequence[type[Rule] | RuleInfo]) -> FileReport:
     """Lint a file's text (recovered first if it is Python 2 or holds IPython syntax)."""
     return lint_prepared(prepare(source), path, rules, source)
@@ -314,7 +338,7 @@ def lint_prepared(
     No fix is offered in a file read as Python 2 (the fix would be computed on the rewrite) nor
     one that touches a masked IPython line.
     """
-    report = lint_module(parse(prep.text, checked=True), prep.text, path, rules)
+    report = _parse_and_lint(prep.text, path, rules)
     report.notes.extend(prep.notes)
     if prep.python2 or prep.masked:
         report.findings = [_restore(f, prep) for f in report.findings]

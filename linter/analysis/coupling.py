@@ -55,6 +55,12 @@ def coupled_output(
 ) -> bool:
     """This value is a softmax or a normalised vector (where it was made, or by its role)."""
     node = _strip(node)
+    return model.per_name(
+        coupled_output, node, scope, depth, lambda: _coupled_output(model, node, scope, depth)
+    )
+
+
+def _coupled_output(model: ModuleModel, node: cst.BaseExpression, scope: Scope, depth: int) -> bool:
     if model.has(node, scope, Role.PROB):
         return True
     if depth > 4:

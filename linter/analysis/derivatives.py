@@ -193,13 +193,9 @@ def raw_error_source(
     the operand itself, or the latest assignment to its name before this use."""
     candidates: list[cst.BaseExpression] = []
     if isinstance(operand, cst.Name):
-        before = [
-            b
-            for b in scope.bindings.get(operand.value, [])
-            if b.kind == "assign" and b.value is not None and b.index <= use_index
-        ]
-        if before:
-            candidates.append(max(before, key=lambda b: b.index).value)
+        latest = model.latest_assign(operand.value, scope, use_index)
+        if latest is not None:
+            candidates.append(latest)
     else:
         candidates.append(operand)
     for value in candidates:
@@ -272,6 +268,22 @@ def activation_origin(
     node, _ = model.strip_transpose(node)
     if match(node):
         return node, scope
+    return model.per_name(
+        (activation_origin, match),
+        node,
+        scope,
+        depth,
+        lambda: _activation_origin(model, node, scope, match, depth),
+    )
+
+
+def _activation_origin(
+    model: ModuleModel,
+    node: cst.BaseExpression,
+    scope: Scope,
+    match: Callable[[cst.BaseExpression], bool],
+    depth: int,
+) -> tuple[cst.BaseExpression, Scope] | None:
     if isinstance(node, cst.Subscript):
         return activation_origin(model, node.value, scope, match, depth + 1)
     if isinstance(node, cst.Call):

@@ -11,10 +11,12 @@ only when the flow gives nothing.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import libcst as cst
 
@@ -30,6 +32,8 @@ from linter.analysis.exprs import (
     string_value,
 )
 from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind, one_minus
+
+T = TypeVar("T")
 
 
 class Role(StrEnum):
@@ -202,6 +206,8 @@ class ModuleModel:
         self._recorders: list[_Recorder] = []
         self._layers: list[_Layer] = []
         self._upstream_memo: dict[tuple[bool, str | None, Scope], bool] = {}
+        self._per_name: dict[tuple[object, bool, str, Scope, int], object] = {}
+        self._assigns: dict[tuple[str, Scope], tuple[list[int], list[cst.BaseExpression]]] = {}
         self._cycles = 0
         self._depth = 0
         self._scratch: dict[object, object] = {}
@@ -2100,6 +2106,50 @@ class ModuleModel:
                 out.extend(self._arguments_for(key, home))
         return out
 
+    def latest_assign(self, name: str, scope: Scope, at: int) -> cst.BaseExpression | None:
+        """The value of the last plain assignment to ``name`` in ``scope`` at statement ``at`` or
+        before (the first such in the scope's order when one statement holds two), found by
+        bisection in the name's assignments, sorted once: a use costs log k, not k."""
+        found = self._assigns.get((name, scope))
+        if found is None:
+            own = sorted(
+                (
+                    (b.index, b.value)
+                    for b in scope.bindings.get(name, [])
+                    if b.kind == "assign" and b.value is not None
+                ),
+                key=lambda iv: iv[0],
+            )
+            found = self._assigns[(name, scope)] = ([i for i, _ in own], [v for _, v in own])
+        indices, values = found
+        last = bisect.bisect_right(indices, at) - 1
+        if last < 0:
+            return None
+        return values[bisect.bisect_left(indices, indices[last])]
+
+    def per_name(
+        self,
+        question: object,
+        node: cst.BaseExpression,
+        scope: Scope,
+        depth: int,
+        answer: Callable[[], T],
+    ) -> T:
+        """``answer()`` for a name or attribute, once per (question, dotted name, scope,
+        depth): a question read off a name's sources (``value_sources``: its bindings, the
+        arguments its callers pass) has the same answer at each of its uses, so a name bound k
+        times and used k times costs k, not k^2 (a 100,000-line function rebinds each of its
+        names hundreds of times). ``question`` is a stable object (a string, a module-level
+        function); any other node is answered directly."""
+        key = dotted(node) if isinstance(node, cst.Name | cst.Attribute) else None
+        if key is None:
+            return answer()
+        memo = (question, isinstance(node, cst.Name), key, scope, depth)
+        if memo in self._per_name:
+            return self._per_name[memo]  # type: ignore[return-value]
+        found = self._per_name[memo] = answer()
+        return found
+
     def activation_kind(
         self, node: cst.BaseExpression, scope: Scope, depth: int = 0
     ) -> Kind | None:
@@ -2108,6 +2158,17 @@ class ModuleModel:
         if depth > 10:
             return None
         node, _ = self.strip_transpose(node)
+        if isinstance(node, cst.Name):
+            return self.per_name(
+                "activation_kind",
+                node,
+                scope,
+                depth,
+                lambda: self._activation_kind(node, scope, depth),
+            )
+        return self._activation_kind(node, scope, depth)
+
+    def _activation_kind(self, node: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
         form = self.forms.form(node, scope)
         if form is not None and form.kind in (Kind.SIGMOID, Kind.TANH, Kind.RELU, Kind.SOFTMAX):
             return form.kind

@@ -245,9 +245,7 @@ class DerivativeOfAnotherActivation(Rule):
                 continue
             origin = None
             if form.kind in OUTPUT_FORM_OF and not _negated_product(node):
-                origin = activation_origin(
-                    model, form.operand, scope, lambda n: sigmoid_without_minus(n) is not None
-                )
+                origin = activation_origin(model, form.operand, scope, _sigmoid_without_minus)
             if origin is not None:
                 if origin[0] not in reported:
                     reported.add(origin[0])
@@ -275,6 +273,10 @@ class DerivativeOfAnotherActivation(Rule):
                     f"`{model.src(form.operand)}` is a {_NAMES[actual.value]} output: use "
                     + ("`1 - a**2`" if actual.value == "tanh" else "`a * (1 - a)`"),
                 )
+
+
+def _sigmoid_without_minus(node: cst.BaseExpression) -> bool:
+    return sigmoid_without_minus(node) is not None
 
 
 def _negated_product(node: cst.CSTNode) -> bool:
