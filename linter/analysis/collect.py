@@ -25,6 +25,23 @@ class Binding:
     op: str = ""  # for "aug": "+=", "-=", ...
     loops: tuple[cst.CSTNode, ...] = ()
     position: int = -1  # for "unpack": element index (negative: from the end)
+    path: Path = ()  # the branch arms and loop bodies around the statement, outermost first
+
+
+# Where a statement sits: the ``if`` arms (``(if_node, "body")`` / ``(if_node, "orelse")``) and
+# loop bodies (``(loop_node, "loop")``) around it, outermost first. Two statements whose paths
+# first differ at the two arms of one ``if`` are on mutually exclusive branches.
+Path = tuple[tuple[cst.CSTNode, str], ...]
+
+
+@dataclass(frozen=True, repr=False)
+class Read:
+    """Where a name is read, when that is inside an ``if`` arm: its scope, the index of its
+    statement and the statement's path."""
+
+    scope: Scope
+    index: int
+    path: Path
 
 
 @dataclass(repr=False)
@@ -95,6 +112,20 @@ class Collector(cst.CSTVisitor):
         self._class_stack: list[str] = []
         self._stmt_stack: list[cst.CSTNode] = []
         self._loops: list[cst.CSTNode] = []
+        self._path: Path = ()
+        self._arms = 0  # ``if`` arms in ``_path``
+        # A comprehension's (or generator's) targets are its own scope: the reads of them inside
+        # it, each with the comprehension's binding (``comp_reads``). ``_comps`` holds the
+        # comprehensions and lambdas around the walk, each with its own variables (or
+        # parameters) and whether it is hidden: while its outermost iterable, read in the
+        # enclosing scope, is walked.
+        self.comp_reads: dict[cst.Name, Binding] = {}
+        self.reads: dict[cst.Name, Read] = {}  # name reads inside an ``if`` arm
+        self.ifs: dict[cst.If, tuple[int, tuple[cst.CSTNode, ...]]] = {}  # index, loops
+        self._comps: list[tuple[cst.CSTNode, dict[str, Binding], list[bool]]] = []
+        self._arm_nodes: dict[cst.CSTNode, tuple[cst.CSTNode, str]] = {}
+        self._arm_stack: list[cst.CSTNode] = []
+        self._exited: list[int] = []  # per open block: the ``if``s that return, passed in it
 
     # --- structure -----------------------------------------------------------------------------
 
@@ -147,10 +178,14 @@ class Collector(cst.CSTVisitor):
         self._saved_loops = getattr(self, "_saved_loops", [])
         self._saved_loops.append(self._loops)
         self._loops = []
+        self._saved_paths = getattr(self, "_saved_paths", [])
+        self._saved_paths.append((self._path, self._arms))
+        self._path, self._arms = (), 0
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scope_stack.pop()
         self._loops = self._saved_loops.pop()
+        self._path, self._arms = self._saved_paths.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         # a lambda is a function too: ``self.act_prime = lambda x: ...`` is a helper
@@ -168,10 +203,13 @@ class Collector(cst.CSTVisitor):
         self.scopes.append(scope)
         self.lambdas[node] = scope
         self._scope_stack.append(scope)
+        # its parameters shadow the variables of comprehensions around it
+        self._comps.append((node, {p: scope.bindings[p][0] for p in scope.params}, [False]))
         return True
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self._scope_stack.pop()
+        self._comps.pop()
 
     # --- statements ----------------------------------------------------------------------------
 
@@ -188,6 +226,7 @@ class Collector(cst.CSTVisitor):
 
     def visit_For(self, node: cst.For) -> None:
         self._enter_compound(node)
+        self._arm_nodes[node.body] = (node, "loop")
         for leaf in target_names(node.target):
             self._bind(leaf, node.iter, node, "for")
         self._loops.append(node)
@@ -196,17 +235,114 @@ class Collector(cst.CSTVisitor):
         self._loops.pop()
         self._stmt_stack.pop()
 
+    def _enter_comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp
+    ) -> None:
+        # Comprehension variables do not leak in Python 3: they are kept apart (consulted for
+        # names that have no ordinary binding in the scope), and a read of one inside its
+        # comprehension is that comprehension's own.
+        own: dict[str, Binding] = {}
+        f: cst.CompFor | None = node.for_in
+        while f is not None:
+            for leaf in target_names(f.target):
+                if isinstance(leaf, cst.Name):
+                    b = Binding(leaf, f.iter, f, self.scope.statements, "for", path=self._path)
+                    self.scope.comp_bindings.setdefault(leaf.value, []).append(b)
+                    own[leaf.value] = b
+            f = f.inner_for_in
+        self._comps.append((node, own, [False]))
+
+    def _leave_comprehension(self, original_node: cst.CSTNode) -> None:
+        self._comps.pop()
+
+    visit_ListComp = _enter_comprehension
+    visit_SetComp = _enter_comprehension
+    visit_DictComp = _enter_comprehension
+    visit_GeneratorExp = _enter_comprehension
+    leave_ListComp = _leave_comprehension
+    leave_SetComp = _leave_comprehension
+    leave_DictComp = _leave_comprehension
+    leave_GeneratorExp = _leave_comprehension
+
     def visit_CompFor(self, node: cst.CompFor) -> None:
-        # Comprehension variables do not leak in Python 3: they are kept apart and consulted
-        # only for names that have no ordinary binding in the scope.
-        for leaf in target_names(node.target):
-            if isinstance(leaf, cst.Name):
-                self.scope.comp_bindings.setdefault(leaf.value, []).append(
-                    Binding(leaf, node.iter, node, self.scope.statements, "for")
-                )
+        top = self._comps[-1] if self._comps else None
+        if top is not None and getattr(top[0], "for_in", None) is node:
+            top[2][0] = True  # its outermost iterable is read in the enclosing scope
+        else:
+            self._show_comprehension(node)
+
+    def visit_CompIf(self, node: cst.CompIf) -> None:
+        self._show_comprehension(node)
+
+    def leave_CompFor(self, original_node: cst.CompFor) -> None:
+        self._show_comprehension(original_node)
+
+    def _show_comprehension(self, node: cst.CSTNode) -> None:
+        """Past the outermost iterable: its conditions, inner loops (and its end)."""
+        top = self._comps[-1] if self._comps else None
+        if top is None or not top[2][0]:
+            return
+        outer = getattr(top[0], "for_in", None)
+        if outer is not None and (node is outer or node is outer.inner_for_in or node in outer.ifs):
+            top[2][0] = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        for entry in reversed(self._comps):
+            if entry[2][0]:
+                continue
+            found = entry[1].get(node.value)
+            if found is not None:
+                if found.kind == "for":  # a lambda's own parameter shadows it: "param"
+                    self.comp_reads[node] = found
+                break
+        if self._arms:
+            self.reads[node] = Read(self.scope, self.scope.statements, self._path)
+
+    def _enter_arm(self, node: cst.CSTNode, arm: str) -> None:
+        self._path = (*self._path, (node, arm))
+        if arm != "loop":
+            self._arms += 1
+
+    def _leave_arm(self) -> None:
+        if self._path[-1][1] != "loop":
+            self._arms -= 1
+        self._path = self._path[:-1]
+
+    def _arm_starts(self, node: cst.CSTNode) -> None:
+        mark = self._arm_nodes.pop(node, None)
+        if mark is not None:
+            self._enter_arm(*mark)
+            self._arm_stack.append(node)
+
+    def _arm_ends(self, node: cst.CSTNode) -> None:
+        if self._arm_stack and self._arm_stack[-1] is node:
+            self._arm_stack.pop()
+            self._leave_arm()
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._arm_starts(node)
+        self._exited.append(0)
+
+    def leave_IndentedBlock(self, original_node: cst.IndentedBlock) -> None:
+        for _ in range(self._exited.pop()):
+            self._leave_arm()
+        self._arm_ends(original_node)
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._arm_starts(node)
+
+    def leave_SimpleStatementSuite(self, original_node: cst.SimpleStatementSuite) -> None:
+        self._arm_ends(original_node)
+
+    def visit_Else(self, node: cst.Else) -> None:
+        self._arm_starts(node)
+
+    def leave_Else(self, original_node: cst.Else) -> None:
+        self._arm_ends(original_node)
 
     def visit_While(self, node: cst.While) -> None:
         self._enter_compound(node)
+        self._arm_nodes[node.body] = (node, "loop")
         self._loops.append(node)
 
     def leave_While(self, original_node: cst.While) -> None:
@@ -214,10 +350,21 @@ class Collector(cst.CSTVisitor):
         self._stmt_stack.pop()
 
     def visit_If(self, node: cst.If) -> None:
+        self._arm_starts(node)  # an ``elif``: the ``orelse`` arm of the ``if`` before it
         self._enter_compound(node)
+        self._arm_nodes[node.body] = (node, "body")
+        self.ifs[node] = (self.scope.statements, tuple(self._loops))
+        if node.orelse is not None:
+            self._arm_nodes[node.orelse] = (node, "orelse")
 
     def leave_If(self, original_node: cst.If) -> None:
         self._stmt_stack.pop()
+        self._arm_ends(original_node)
+        if original_node.orelse is None and _exits(original_node.body):
+            # ``if c: return ...``: what follows in the block runs only where c does not hold
+            self._enter_arm(original_node, "orelse")
+            if self._exited:
+                self._exited[-1] += 1
 
     def visit_With(self, node: cst.With) -> None:
         self._enter_compound(node)
@@ -245,7 +392,15 @@ class Collector(cst.CSTVisitor):
         if key is None:
             return
         binding = Binding(
-            target, value, stmt, self.scope.statements, kind, op, tuple(self._loops), position
+            target,
+            value,
+            stmt,
+            self.scope.statements,
+            kind,
+            op,
+            tuple(self._loops),
+            position,
+            self._path,
         )
         self.scope.bindings.setdefault(key, []).append(binding)
         if key.startswith("self.") and self.scope.cls:
@@ -360,6 +515,14 @@ class Collector(cst.CSTVisitor):
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         self.comparisons.append(self._site(node))
+
+
+def _exits(body: cst.BaseSuite) -> bool:
+    """The block ends in ``return`` or ``raise``."""
+    last: cst.CSTNode | None = body.body[-1] if body.body else None
+    if isinstance(last, cst.SimpleStatementLine):
+        last = last.body[-1] if last.body else None
+    return isinstance(last, cst.Return | cst.Raise)
 
 
 def _dec_name(dec: cst.Decorator) -> cst.BaseExpression:

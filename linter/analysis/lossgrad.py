@@ -597,9 +597,8 @@ def _verdict(forward: Expr, back: Expr) -> str | None:
                 dot = math.fsum(pi * gi for pi, gi in zip(p, gv, strict=True))
                 dv = [pi * (gi - dot) for pi, gi in zip(p, gv, strict=True)]
             else:
-                # p is the sigmoid in this branch; bplint merges the two branches' bindings
-                # of p (one is a softmax), a known false positive of BP203
-                dv = [gi * pi * (1 - pi) for pi, gi in zip(p, gv, strict=True)]  # noqa: BP203
+                # p is the sigmoid in this branch
+                dv = [gi * pi * (1 - pi) for pi, gi in zip(p, gv, strict=True)]
             true_vals.append(dv)
             dl_dp.append(gv)
             backs.append(_eval(back, env, _K))
@@ -629,9 +628,8 @@ def _verdict(forward: Expr, back: Expr) -> str | None:
         # the derivative times an output activation's derivative, written on the prediction
         forms.append(
             [
-                # the comprehension's own p (a sigmoid output), not the softmax p above:
-                # bplint does not give comprehensions their own scope (known false positive)
-                [gi * p * (1 - p) for gi, p in zip(gs, env[v], strict=True)]  # noqa: BP203
+                # the comprehension's own p (a sigmoid output), not the softmax p above
+                [gi * p * (1 - p) for gi, p in zip(gs, env[v], strict=True)]
                 for env, gs in zip(samples, gv, strict=True)
             ]
         )

@@ -21,7 +21,7 @@ from typing import TypeVar
 import libcst as cst
 
 from linter.analysis import names as N
-from linter.analysis.collect import Binding, Collector, Scope, Site
+from linter.analysis.collect import Binding, Collector, Read, Scope, Site
 from linter.analysis.exprs import (
     dotted,
     factors_of,
@@ -478,6 +478,81 @@ class ModuleModel:
                         return k
         return name
 
+    def reaching(self, node: cst.Name, scope: Scope) -> tuple[Binding, ...] | None:
+        """The bindings that can reach this read of a name, when fewer than all the name's
+        visible bindings (None: all of them).
+
+        A comprehension's own variable, read inside it, is that comprehension's binding alone.
+        A binding in one arm of an ``if`` does not reach a read in the other arm, unless a loop
+        around the ``if`` carries it round to the read past no plain rebinding of the name
+        (``for ...: if c: p = softmax(z) else: p = sigmoid(z); use(p)``: the softmax never
+        reaches ``use(p)``). Otherwise every binding of the function is seen at every read:
+        straight-line rebinding (``d = f(d)``) is read flow-insensitively."""
+        own = self.c.comp_reads.get(node)
+        if own is not None:
+            return (own,)
+        read = self.c.reads.get(node)
+        if read is None or read.scope is not scope:
+            return None
+        bindings = self._visible_bindings(node.value, scope)
+        if not bindings or self._owner(node.value, scope) is not scope:
+            return None
+        kept = tuple(b for b in bindings if not self._excluded(b, read, bindings))
+        return None if len(kept) == len(bindings) else kept
+
+    def _excluded(self, b: Binding, read: Read, bindings: list[Binding]) -> bool:
+        """``b`` cannot reach ``read`` (``bindings``: the name's bindings in the scope): they
+        sit in the two arms of one ``if`` and no loop around it carries ``b`` round to the read
+        (or one does, but a plain rebinding inside it comes first on every path to the read);
+        or in arms of two ``if``s that test one unchanging condition, ``b`` where it holds and
+        the read where it does not (``if multiclass: p = softmax(z)`` ... ``if not multiclass:
+        use(p)``)."""
+        bp, rp = b.path, read.path
+        k = 0
+        while k < len(bp) and k < len(rp) and bp[k] == rp[k]:
+            k += 1
+        if k < len(bp) and k < len(rp) and bp[k][0] is rp[k][0] and bp[k][1] != "loop":
+            loops = [i for i in range(k) if rp[i][1] == "loop"]
+            if not loops or any(_dominates(x, read, loops[-1]) for x in bindings):
+                return True
+        for node, arm in bp[k:]:
+            if arm == "loop":
+                continue
+            for other, other_arm in rp[k:]:
+                if other_arm != "loop" and self._opposite(node, arm, other, other_arm, read.scope):
+                    return True
+        return False
+
+    def _opposite(
+        self, first: cst.CSTNode, arm: str, second: cst.CSTNode, other_arm: str, scope: Scope
+    ) -> bool:
+        """Arms of two ``if``s that cannot both run in one call: their tests are one condition
+        over names that hold one value throughout (bound only before both, outside any loop
+        around them), and one arm is where it holds, the other where it does not."""
+        if not isinstance(first, cst.If) or not isinstance(second, cst.If) or first is second:
+            return False
+        t1, neg1 = _unnegated(first.test)
+        t2, neg2 = _unnegated(second.test)
+        if ((arm == "body") != neg1) == ((other_arm == "body") != neg2):
+            return False
+        if not t1.deep_equals(t2) or not _pure_test(t1):
+            return False
+        place1, place2 = self.c.ifs.get(first), self.c.ifs.get(second)
+        if place1 is None or place2 is None:
+            return False
+        before = min(place1[0], place2[0])
+        loops = {*place1[1], *place2[1]}
+        for name in names_in(t1):
+            for b in self._visible_bindings(name, scope):
+                if b.index >= before or loops.intersection(b.loops):
+                    return False
+        return True
+
+    def bindings_at(self, node: cst.Name, scope: Scope) -> list[Binding]:
+        """The bindings a read of a name sees: ``reaching``, or all the visible ones."""
+        reach = self.reaching(node, scope)
+        return self._visible_bindings(node.value, scope) if reach is None else list(reach)
+
     def _visible_bindings(self, name: str, scope: Scope) -> list[Binding]:
         s: Scope | None = scope
         while s is not None:
@@ -725,7 +800,7 @@ class ModuleModel:
             if N.LR_NAME.match((dotted(value) or "").rsplit(".", 1)[-1]):
                 return True
             if isinstance(value, cst.Name):
-                bs = self._visible_bindings(value.value, scope)
+                bs = self.bindings_at(value, scope)
                 if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
                     inner = bs[0].value
                     return isinstance(inner, cst.BinaryOperation) and self.is_step(
@@ -789,7 +864,7 @@ class ModuleModel:
         if key is None:
             return False
         if isinstance(node, cst.Name):
-            bindings = self._visible_bindings(key, scope)
+            bindings = self.bindings_at(node, scope)
         else:
             bindings = list(scope.bindings.get(key, []))
             if not bindings and key.startswith("self.") and scope.cls:
@@ -1174,7 +1249,7 @@ class ModuleModel:
     def _is_derivative(self, node: cst.BaseExpression, scope: Scope) -> bool:
         form = self.forms.form(node, scope)
         if form is None and isinstance(node, cst.Name):
-            bs = self._visible_bindings(node.value, scope)
+            bs = self.bindings_at(node, scope)
             if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
                 form = self.forms.form(bs[0].value, self._owner(node.value, scope))
         return form is not None and form.kind in DERIVATIVES
@@ -1242,7 +1317,7 @@ class ModuleModel:
 
     def _roles_of(self, node: cst.BaseExpression, scope: Scope) -> set[Role]:
         if isinstance(node, cst.Name):
-            return self._name_roles(node.value, scope)
+            return self._name_roles(node.value, scope, self.reaching(node, scope))
         if isinstance(node, cst.Attribute):
             if node.attr.value in N.TRANSPOSE_ATTRS:
                 return set(self.roles(node.value, scope))
@@ -1290,7 +1365,9 @@ class ModuleModel:
             return set(self.roles(node.elt, scope))
         return set()
 
-    def _name_roles(self, name: str, scope: Scope) -> set[Role]:
+    def _name_roles(
+        self, name: str, scope: Scope, reach: tuple[Binding, ...] | None = None
+    ) -> set[Role]:
         # The roles of a name are those of all its bindings, the same for each of its uses: a
         # cycle-free answer is kept for the name, so n uses of a name bound n times cost n, not
         # n^2 (an answer that met a cycle depends on where the question started: not kept).
@@ -1301,23 +1378,30 @@ class ModuleModel:
         # lost three mutants of the real-code yardstick, time_layers.py N01/N05/N06); each
         # binding's read is kept instead (``_read_bindings``), so ``delta = np.dot(W.T, delta)
         # * 0.5`` n times costs n, not n^2.
-        memo = (name, scope)
+        # A read that only some bindings reach (``reaching``) is answered from those alone,
+        # memoised apart.
+        memo: tuple = (name, scope) if reach is None else (name, scope, reach)
         known = self._name_memo.get(memo)
         if known is not None:
             return set(known)
         opened = (name, self._owner(name, scope))
         opener = opened not in self._names_open
         before, own_before = self._cycles, self._own_cuts.get(opened, 0)
-        found = self._name_roles_of(name, scope)
+        found = self._name_roles_of(name, scope, reach)
         cuts = self._cycles - before
         if opener and cuts == self._own_cuts.get(opened, 0) - own_before:
             self._name_memo[memo] = frozenset(found)
         return found
 
-    def _name_roles_of(self, name: str, scope: Scope) -> set[Role]:
-        bindings = self._visible_bindings(name, scope)
+    def _name_roles_of(
+        self, name: str, scope: Scope, reach: tuple[Binding, ...] | None = None
+    ) -> set[Role]:
+        bindings = self._visible_bindings(name, scope) if reach is None else list(reach)
         owner = self._owner(name, scope)
-        if any(self._seeds_error(b, owner) for b in self._seed_candidates(name, scope)):
+        seeds = self._seed_candidates(name, scope)
+        if reach is not None:
+            seeds = [b for b in seeds if b in reach]
+        if any(self._seeds_error(b, owner) for b in seeds):
             return {Role.GRAD, Role.ERROR}
         if (owner, name) in self.derivative_factors()[1]:
             return {Role.GRAD}
@@ -1339,7 +1423,7 @@ class ModuleModel:
             self._names_open.add(opened)
         try:
             if bindings:
-                roles = self._read_bindings(name, scope, owner, bindings)
+                roles = self._read_bindings(name, scope, owner, bindings, reach)
         finally:
             if not nested:
                 self._names_open.discard(opened)
@@ -1350,7 +1434,12 @@ class ModuleModel:
         return roles
 
     def _read_bindings(
-        self, name: str, scope: Scope, owner: Scope, bindings: list[Binding]
+        self,
+        name: str,
+        scope: Scope,
+        owner: Scope,
+        bindings: list[Binding],
+        reach: tuple[Binding, ...] | None = None,
     ) -> set[Role]:
         """The union of the value roles of ``bindings`` (plain ones; then, unless one of them
         is an initialisation, augmented ones: ``W += -eps * dW`` adds a gradient into a
@@ -1363,10 +1452,11 @@ class ModuleModel:
         and a chain ``delta = np.dot(W.T, delta) * 0.5`` n times costs n, not n^2, whichever
         link is asked about (the link being asked is in progress: its binding is cut short)."""
         opened = (name, owner)
-        nr = self._name_reads.get((name, scope))
+        reads_key: tuple = (name, scope) if reach is None else (name, scope, reach)
+        nr = self._name_reads.get(reads_key)
         if nr is None:
             nr = _NameReads({}, set(range(len(bindings))), ({}, {}), [0, 0], {}, {})
-            self._name_reads[(name, scope)] = nr
+            self._name_reads[reads_key] = nr
         fresh = self._conflicts(nr, opened) | nr.missing
         layer = _Layer(nr, fresh)
         if nr.reads:
@@ -2074,7 +2164,7 @@ class ModuleModel:
         if key is None:
             return []
         if isinstance(node, cst.Name):
-            bindings = self._visible_bindings(key, scope)
+            bindings = self.bindings_at(node, scope)
             owner = self._owner(key, scope)
         else:
             bindings = list(scope.bindings.get(key, []))
@@ -2199,7 +2289,7 @@ class ModuleModel:
             if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
                 return self.output_minus_data(node, scope)
             if isinstance(node, cst.Name):
-                bs = [b for b in self._visible_bindings(node.value, scope) if b.kind == "assign"]
+                bs = [b for b in self.bindings_at(node, scope) if b.kind == "assign"]
                 if len(bs) != 1 or bs[0].value is None:
                     return None
                 scope = self._owner(node.value, scope)
@@ -2248,7 +2338,7 @@ class ModuleModel:
         if isinstance(node, cst.Name):
             signs = set()
             owner = self._owner(node.value, scope)
-            bindings = self._visible_bindings(node.value, scope)
+            bindings = self.bindings_at(node, scope)
             if any(b.kind == "param" for b in bindings):
                 return None
             for b in bindings:
@@ -2792,6 +2882,44 @@ _CASTS = frozenset(
     }
 )
 _ALLOCATIONS = frozenset({"numpy.zeros", "numpy.empty", "numpy.zeros_like", "numpy.empty_like"})
+
+
+def _unnegated(test: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
+    """``not not c`` -> (c, False); ``not c`` -> (c, True)."""
+    negated = False
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, negated = test.expression, not negated
+    return test, negated
+
+
+def _pure_test(test: cst.BaseExpression) -> bool:
+    """A condition that reads names and constants only (no call, attribute or subscript whose
+    value a statement between two tests could change)."""
+    if isinstance(test, cst.Name | cst.SimpleString | cst.Integer | cst.Float):
+        return True
+    if isinstance(test, cst.Comparison):
+        return _pure_test(test.left) and all(_pure_test(c.comparator) for c in test.comparisons)
+    if isinstance(test, cst.BooleanOperation):
+        return _pure_test(test.left) and _pure_test(test.right)
+    if isinstance(test, cst.UnaryOperation):
+        return _pure_test(test.expression)
+    if isinstance(test, cst.Tuple):
+        return all(_pure_test(e.value) for e in test.elements)
+    return False
+
+
+def _dominates(x: Binding, read: Read, inner: int) -> bool:
+    """A plain rebinding of the name that every path from the head of the loop at ``read.path[
+    inner]`` to ``read`` passes: inside that loop, before the read, on the read's own path."""
+    if x.kind not in ("assign", "unpack", "for") or not isinstance(x.target, cst.Name):
+        return False
+    if isinstance(x.stmt, cst.CompFor) or x.index >= read.index:
+        return False
+    n = len(x.path)
+    if n <= inner or n > len(read.path) or read.path[:n] != x.path:
+        return False
+    # a ``for`` target is bound only inside its loop's body (the loop may not run at all)
+    return x.kind != "for" or (n < len(read.path) and read.path[n] == (x.stmt, "loop"))
 
 
 def _copied(node: cst.BaseExpression, qualname: object) -> cst.BaseExpression | None:

@@ -60,7 +60,7 @@ class RelativeSigns:
         if isinstance(node, cst.Name):
             if node.value == model.upstream_gradient_param(scope):
                 return 1, (scope, node.value)
-            bindings = model._visible_bindings(node.value, scope)
+            bindings = model.bindings_at(node, scope)
             if any(b.kind == "param" for b in bindings):
                 return None
             found: list[Signed | None] = []

@@ -477,9 +477,7 @@ def bounded_above_by_zero(
         if _is_max_or_normaliser(model, right):
             return True
         if isinstance(right, cst.Name):  # m = np.max(x, ...); np.exp(x - m)
-            values = [
-                b.value for b in model._visible_bindings(right.value, scope) if b.kind == "assign"
-            ]
+            values = [b.value for b in model.bindings_at(right, scope) if b.kind == "assign"]
             if values and all(
                 v is not None and _is_max_or_normaliser(model, _unwrap(v)) for v in values
             ):
@@ -500,7 +498,7 @@ def bounded_above_by_zero(
                 return True
         return False
     if isinstance(x, cst.Name):
-        bindings = model._visible_bindings(x.value, scope)
+        bindings = model.bindings_at(x, scope)
         for b in bindings:
             if b.kind == "aug" and b.op == "SubtractAssign" and b.value is not None:
                 probe = cst.BinaryOperation(x, cst.Subtract(), b.value)
@@ -565,7 +563,7 @@ def _nonnegative(model: ModuleModel, node: cst.BaseExpression, scope: Scope, dep
             return bool(args) and _nonnegative(model, args[0], scope, depth + 1)
         return False
     if isinstance(node, cst.Name):
-        values = [b.value for b in model._visible_bindings(node.value, scope) if b.kind == "assign"]
+        values = [b.value for b in model.bindings_at(node, scope) if b.kind == "assign"]
         return bool(values) and all(
             v is not None and _nonnegative(model, v, scope, depth + 1) for v in values
         )

@@ -151,6 +151,42 @@ class ElementwiseSoftmaxJacobian(Rule):
             """,
             note="A sigmoid helper with a derivative switch: its a(1 − a) is right.",
         ),
+        Valid(
+            """
+            def output_backward(z, g, multiclass):
+                if multiclass:
+                    p = softmax(z)
+                    dz = p * (g - np.sum(g * p, axis=1, keepdims=True))
+                else:
+                    p = 1 / (1 + np.exp(-z))
+                    dz = g * p * (1 - p)
+                return dz
+            """,
+            note="p is a sigmoid where p(1 − p) is used: the softmax is in the other branch.",
+        ),
+        Valid(
+            """
+            def output_backward(z, g, multiclass):
+                if multiclass:
+                    p = softmax(z)
+                else:
+                    p = 1 / (1 + np.exp(-z))
+                if not multiclass:
+                    return g * p * (1 - p)
+                return p * (g - np.sum(g * p, axis=1, keepdims=True))
+            """,
+            note="Two branches on one flag: the softmax p never reaches the sigmoid's branch.",
+        ),
+        Valid(
+            """
+            def heads_backward(z, gates, grads):
+                p = softmax(z)
+                dz = p * (grads[0] - np.sum(grads[0] * p, axis=1, keepdims=True))
+                dgates = [g * p * (1 - p) for g, p in zip(grads[1:], gates)]
+                return dz, dgates
+            """,
+            note="The comprehension's p is its own variable (a gate), not the softmax p.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -294,6 +330,18 @@ class ElementwiseSoftmaxJacobian(Rule):
             """,
             at=(9, 32),
             note="A derivative switch turned on at the call: reported there.",
+        ),
+        Invalid(
+            """
+            def output_backward(z, g, multiclass):
+                if multiclass:
+                    p = softmax(z)
+                else:
+                    p = 1 / (1 + np.exp(-z))
+                return g * p * (1 - p)
+            """,
+            at=(6, 12),
+            note="Wrong on the path where p is the softmax.",
         ),
     ]
 
