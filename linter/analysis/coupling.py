@@ -35,7 +35,7 @@ def is_normaliser(model: ModuleModel, node: cst.BaseExpression, scope: Scope) ->
     if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide)):
         return False
     num = node.left
-    den = model.forms._through_local(node.right, scope)
+    den = model.forms.through_local(node.right, scope)
     summed: cst.BaseExpression | None = None
     if isinstance(den, cst.Call):
         args = positional_args(den)

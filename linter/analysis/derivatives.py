@@ -153,7 +153,7 @@ def output_derivative_of(
     kind = model.activation_kind(output, scope)
     if kind not in (Kind.SIGMOID, Kind.TANH):
         return None
-    made = model.forms.form(model.forms._through_local(output, scope), scope)
+    made = model.forms.form(model.forms.through_local(output, scope), scope)
     pre = made.operand if made is not None and made.kind is kind else None
     candidates = [model.forms.form(f, scope) for f in factors]
     candidates.append(model.forms.poly_pair(factors, factors, scope))

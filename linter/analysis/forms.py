@@ -469,7 +469,7 @@ class Forms:
         if isinstance(operand, cst.Name) and operand.value == params[0]:
             return form.kind
         if form.kind is Kind.OUTPUT_POLY:
-            inner = self.form(self._through_local(form.operand, fn), fn)
+            inner = self.form(self.through_local(form.operand, fn), fn)
             if (
                 inner is not None
                 and inner.kind is Kind.SOFTMAX
@@ -491,10 +491,17 @@ class Forms:
         args = positional_args(call)
         return position < len(args) and _is_true(args[position])
 
-    def _through_local(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
-        """``s`` assigned once in this scope as ``s = sigmoid(z)`` -> ``sigmoid(z)``."""
+    def through_local(self, expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+        """The value a local name holds where it is read, when one plain assignment in
+        ``scope`` is all that reaches the read: ``s = sigmoid(z); ... s`` -> ``sigmoid(z)``
+        (in an ``if`` arm, the other arm's assignments do not count: ``ModuleModel.reaching``).
+        Anything else, a comprehension's own variable included, is returned as it is."""
         if isinstance(expr, cst.Name):
             bs = scope.bindings.get(expr.value, [])
+            if bs:
+                reach = self.m.reaching(expr, scope)
+                if reach is not None:
+                    bs = [b for b in reach if b in bs]
             if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
                 return bs[0].value
         return expr
@@ -557,10 +564,10 @@ class Forms:
                 return Form(Kind.TANH, tanh)
             # exp(x) / sum(exp(x)), or e = exp(x); e / e.sum(): softmax
             num = node.left
-            exp_call = self._through_local(num, scope)
+            exp_call = self.through_local(num, scope)
             if isinstance(exp_call, cst.Call):
                 f = self.call_kind(exp_call, scope)
-                den = self._through_local(node.right, scope)
+                den = self.through_local(node.right, scope)
                 if (
                     f is not None
                     and f.kind is Kind.EXP
@@ -595,7 +602,7 @@ class Forms:
         if isinstance(op, cst.Subtract) and _is_one(node.left):
             sq = _square_of(self.m, node.right)
             if sq is not None:
-                inner = self.form(self._through_local(sq, scope), scope)
+                inner = self.form(self.through_local(sq, scope), scope)
                 if inner is not None and inner.kind is Kind.TANH:
                     return Form(Kind.TANH_PRIME_OF_Z, inner.operand)
                 return Form(Kind.ONE_MINUS_SQUARE, sq)
@@ -610,7 +617,7 @@ class Forms:
         if found is None or found[1] != 1:
             return None
         x = self.algebra.atom(found[0])
-        inner = self.form(self._through_local(x, scope), scope)
+        inner = self.form(self.through_local(x, scope), scope)
         if inner is not None and inner.kind is Kind.SIGMOID:
             return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
         return Form(Kind.OUTPUT_POLY, x)
@@ -657,7 +664,7 @@ class Forms:
                 for a, b in ((f, g), (g, f)):
                     rest = one_minus(b)
                     if rest is not None and _same(a, rest):
-                        inner = self.form(self._through_local(a, scope), scope)
+                        inner = self.form(self.through_local(a, scope), scope)
                         if inner is not None and inner.kind is Kind.SIGMOID:
                             return Form(Kind.SIGMOID_PRIME_OF_Z, inner.operand)
                         return Form(Kind.OUTPUT_POLY, a)
@@ -671,7 +678,7 @@ class Forms:
             if qn in LOGSUMEXP_FUNCS:
                 return True
             if qn in ("numpy.log", "torch.log") and args:
-                inner = self._through_local(args[0], scope)
+                inner = self.through_local(args[0], scope)
                 return self._is_sum_of_exp(inner, scope)
         return False
 
@@ -687,7 +694,7 @@ class Forms:
             summed = node.func.value
         if summed is None:
             return False
-        summed = self._through_local(summed, scope)
+        summed = self.through_local(summed, scope)
         f = self.call_kind(summed, scope) if isinstance(summed, cst.Call) else None
         return f is not None and f.kind is Kind.EXP
 

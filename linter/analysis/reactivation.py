@@ -31,7 +31,7 @@ def reactivated_gradient_factors(
             continue
         factors = factors_of(node)
         for factor in factors:
-            f = model.forms._through_local(factor, site.scope)  # slope = sigmoid(a); g * slope
+            f = model.forms.through_local(factor, site.scope)  # slope = sigmoid(a); g * slope
             if not isinstance(f, cst.Call | cst.BinaryOperation) or f in seen:
                 continue
             form = model.forms.form(f, site.scope)

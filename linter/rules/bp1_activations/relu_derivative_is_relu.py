@@ -220,7 +220,7 @@ class ReluDerivativeIsRelu(Rule):
                     continue
                 form = model.forms.form(other, site.scope)
                 if form is None and isinstance(other, cst.Name):  # dr = np.maximum(0, z); g * dr
-                    value = model.forms._through_local(other, site.scope)
+                    value = model.forms.through_local(other, site.scope)
                     if value is not other:
                         form = model.forms.form(value, site.scope)
                 if form is None or form.kind is not Kind.RELU:

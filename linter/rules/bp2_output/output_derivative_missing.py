@@ -325,7 +325,7 @@ class OutputDerivativeMissing(Rule):
             if "ce" not in costs:
                 for side in (mm.left, mm.right):
                     inner, _ = model.strip_transpose(side)
-                    inner = model.forms._through_local(inner, scope)
+                    inner = model.forms.through_local(inner, scope)
                     found = squared_error_gradient(model, inner, scope)
                     if found is None or inner in seen:
                         continue
