@@ -17,7 +17,7 @@ import libcst as cst
 
 from linter.analysis.collect import Scope
 from linter.analysis.exprs import int_value, keyword_arg, positional_args
-from linter.analysis.model import ModuleModel
+from linter.analysis.model import ModuleModel, Role
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,51 @@ def mixed_reductions(model: ModuleModel) -> Iterator[MixedReduction]:
             w_node, divided = weight[axis]
             if (kind == "mean" and not divided) or (kind == "sum" and divided):
                 yield MixedReduction(w_node, node, upstream, scope)
+
+
+def batch_axis(model: ModuleModel, scope: Scope) -> int | None:
+    """The axis the examples of a batch run along in this code: 0 when rows are examples
+    (samples x features), 1 when columns are (features x samples); None when the code does not
+    say or says both.
+
+    Read from the weight gradients of ``scope`` (``X.T @ g`` contracts axis 0 of the gradient,
+    ``g @ X.T`` axis 1: a weight gradient sums the examples), then from the module's forward
+    products (``W @ x``: examples are columns; ``x @ W`` or ``x @ W.T``: rows), then from the
+    axis its other bias gradients are reduced over."""
+    axes: set[int] = set()
+    for b, sc in model.gradient_stores("weight"):
+        if sc is scope and b.value is not None:
+            axis = _contracted_axis(model, model.core_value(b.value), scope)
+            if axis is not None:
+                axes.add(axis)
+    if len(axes) == 1:
+        return axes.pop()
+    axes = set()
+    for use, site in model.weight_uses():
+        if not model.has(use.other, site.scope, Role.GRAD):
+            axes.add(1 if use.weight is use.matmul.left else 0)
+    if len(axes) == 1:
+        return axes.pop()
+    axes = set()
+    for b, _ in model.gradient_stores("bias"):
+        red = _reduction(model, b.value) if b.value is not None else None
+        if red is not None:
+            axes.add(red[2])
+    return axes.pop() if len(axes) == 1 else None
+
+
+def _contracted_axis(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> int | None:
+    """The axis of the gradient operand a matrix product sums over: ``X.T @ g`` -> 0,
+    ``g @ X.T`` -> 1 (``g.T @ X`` -> 1, ``X @ g.T`` -> 0 ... as written)."""
+    mm = model.matmul(node)
+    if mm is None:
+        return None
+    found = None
+    for side, on_left in ((mm.left, True), (mm.right, False)):
+        base, transposed = model.strip_transpose(side)
+        if not model.has(base, scope, Role.GRAD) or model.is_weight(base, scope):
+            continue
+        if found is not None:
+            return None  # two gradients: not a weight gradient's product
+        found = (1 if on_left else 0) if not transposed else (0 if on_left else 1)
+    return found

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import libcst as cst
 
 from linter import prefilter as P
-from linter.analysis import ModuleModel, Role
+from linter.analysis import ModuleModel, Role, Scope
+from linter.analysis.batch import batch_axis
 from linter.analysis.gradients import batched, one_example, summed_by_loop, unreduced
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -344,6 +345,20 @@ class BiasGradientNotSummed(Rule):
             yield Report(
                 value,
                 f"bias gradient `{model.src(value)}` keeps the batch axis; a bias is added to "
-                f"every example, so its gradient is the sum over the batch: e.g. "
-                f"`np.sum(..., axis=0)`",
+                f"every example, so its gradient is the sum over the batch: "
+                f"{_summed(model, value, scope)}",
             )
+
+
+def _summed(model: ModuleModel, value: cst.BaseExpression, scope: Scope) -> str:
+    """The sum to write, over the axis this code keeps its examples on."""
+    src = model.src(value)
+    axis = batch_axis(model, scope)
+    if axis == 0:
+        return f"`np.sum({src}, axis=0)` (examples are rows here)"
+    if axis == 1:
+        return f"`np.sum({src}, axis=1, keepdims=True)` (examples are columns here)"
+    return (
+        f"`np.sum({src}, axis=0)` if examples are rows, "
+        f"`np.sum({src}, axis=1, keepdims=True)` if they are columns"
+    )
