@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from linter.analysis.collect import Binding, Scope
     from linter.analysis.model import ModuleModel
 
-_READS: weakref.WeakKeyDictionary[ModuleModel, tuple[dict[int, list[str]], dict[str, list[str]]]]
+_READS: weakref.WeakKeyDictionary[
+    ModuleModel, tuple[dict[Binding, list[str]], dict[str, list[str]]]
+]
 _READS = weakref.WeakKeyDictionary()
 _VECTORS: weakref.WeakKeyDictionary[ModuleModel, dict[str, bool]] = weakref.WeakKeyDictionary()
 _SHAPE_FIRST = frozenset({"numpy.zeros", "numpy.ones", "numpy.empty", "numpy.full"})
@@ -108,21 +110,25 @@ def stored_for_vector(model: ModuleModel, b: Binding, scope: Scope) -> bool:
     keys = {model.key(b.target, scope)}
     stored = dotted(b.target)
     by_binding, by_read = _update_index(model)
-    keys.update(by_binding.get(id(b), ()))
+    keys.update(by_binding.get(b, ()))
     if stored is not None:
         keys.update(by_read.get(stored, ()))
     return any(k is not None and is_vector_parameter(model, k) for k in keys)
 
 
-def _update_index(model: ModuleModel) -> tuple[dict[int, list[str]], dict[str, list[str]]]:
-    """The keys of the updates made by each binding (by id) and of those whose step reads each
-    name or dotted attribute: built once per model, not scanned once per gradient store."""
+def _update_index(
+    model: ModuleModel,
+) -> tuple[dict[Binding, list[str]], dict[str, list[str]]]:
+    """The keys of the updates made by each binding (the binding itself: it lives as long as
+    the model, so no other object can take its place as an ``id()`` could) and of those whose
+    step reads each name or dotted attribute: built once per model, not scanned once per
+    gradient store."""
     found = _READS.get(model)
     if found is None:
-        by_binding: dict[int, list[str]] = {}
+        by_binding: dict[Binding, list[str]] = {}
         by_read: dict[str, list[str]] = {}
         for u in model.updates():
-            by_binding.setdefault(id(u.binding), []).append(u.key)
+            by_binding.setdefault(u.binding, []).append(u.key)
             for k in _read_keys(u.step):
                 by_read.setdefault(k, []).append(u.key)
         found = _READS[model] = (by_binding, by_read)
