@@ -151,3 +151,24 @@ def test_a_lambda_parameter_shadows_a_comprehension_variable() -> None:
     """
     model, names = _reads(src, "p")
     assert not any(n in model.c.comp_reads for n in names[:3])  # the lambda's p
+
+
+def test_a_per_name_answer_is_kept_per_reaching_set() -> None:
+    """A question answered once per name (``per_name``) is asked apart for a read that only
+    some bindings reach: the softmax arm's answer is not the sigmoid arm's."""
+    from linter.analysis.coupling import coupled_output
+
+    src = """
+    def grad(z, g, multiclass):
+        if multiclass:
+            p = softmax(z)
+            return p * g
+        else:
+            p = 1 / (1 + np.exp(-z))
+            return p * (1 - p) * g
+    """
+    model, names = _reads(src, "p")
+    scope = model.c.reads[names[1]].scope
+    assert coupled_output(model, names[1], scope)
+    assert not coupled_output(model, names[3], scope)
+    assert model.activation_kind(names[1], scope) is not model.activation_kind(names[3], scope)

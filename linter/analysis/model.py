@@ -206,7 +206,9 @@ class ModuleModel:
         self._recorders: list[_Recorder] = []
         self._layers: list[_Layer] = []
         self._upstream_memo: dict[tuple[bool, str | None, Scope], bool] = {}
-        self._per_name: dict[tuple[object, bool, str, Scope, int], object] = {}
+        self._per_name: dict[
+            tuple[object, bool, str, Scope, int, tuple[Binding, ...] | None], object
+        ] = {}
         self._assigns: dict[tuple[str, Scope], tuple[list[int], list[cst.BaseExpression]]] = {}
         self._cycles = 0
         self._depth = 0
@@ -2234,7 +2236,9 @@ class ModuleModel:
         key = dotted(node) if isinstance(node, cst.Name | cst.Attribute) else None
         if key is None:
             return answer()
-        memo = (question, isinstance(node, cst.Name), key, scope, depth)
+        # a read that only some of the name's bindings reach (``reaching``) is asked apart
+        reach = self.reaching(node, scope) if isinstance(node, cst.Name) else None
+        memo = (question, isinstance(node, cst.Name), key, scope, depth, reach)
         if memo in self._per_name:
             return self._per_name[memo]  # type: ignore[return-value]
         found = self._per_name[memo] = answer()
