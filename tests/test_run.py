@@ -511,3 +511,25 @@ def test_cache_invalidated_by_a_new_importer(tmp_path):
     (tmp_path / "train.py").write_text(train.replace("nn.CrossEntropyLoss()", "nn.MSELoss()"))
     changed = run([tmp_path / "model.py"], tmp_path)
     assert (changed.cache_hits, changed.findings) == (0, [])
+
+
+def test_collector_runs_less_often_while_linting_and_is_restored(tmp_path, monkeypatch):
+    import gc
+
+    import linter.run as run_mod
+
+    (tmp_path / "a.py").write_text(
+        "import numpy as np\n\n\ndef f(W, x):\n    return np.dot(W, x)\n"
+    )
+    seen = []
+    real = run_mod.check_file
+
+    def spy(target, fix, data=None):
+        seen.append(gc.get_threshold())
+        return real(target, fix, data)
+
+    monkeypatch.setattr(run_mod, "check_file", spy)
+    before = gc.get_threshold()
+    lint_paths([tmp_path], ConfigResolver(tmp_path), None, RunOptions(jobs=1, cache=False))
+    assert seen == [run_mod.GC_THRESHOLD]
+    assert gc.get_threshold() == before != run_mod.GC_THRESHOLD
