@@ -313,7 +313,7 @@ def _parse_and_lint(text: str, path: Path, rules: Sequence[type[Rule] | RuleInfo
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        module = parse(text, checked=True)
+        module = siblings.shared_parse(text, checked=True)  # a sibling's parse, if it was one
         gc.freeze()
         if was_enabled:
             gc.enable()

@@ -533,3 +533,67 @@ def test_collector_runs_less_often_while_linting_and_is_restored(tmp_path, monke
     lint_paths([tmp_path], ConfigResolver(tmp_path), None, RunOptions(jobs=1, cache=False))
     assert seen == [run_mod.GC_THRESHOLD]
     assert gc.get_threshold() == before != run_mod.GC_THRESHOLD
+
+
+_MODEL = """\
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(x), dim=1)
+"""
+_TRAIN = """\
+import torch.nn as nn
+from model import Net
+
+
+def train(loader, opt):
+    net = Net()
+    criterion = nn.CrossEntropyLoss()
+    for x, y in loader:
+        opt.zero_grad()
+        loss = criterion(net(x), y)
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_a_linted_file_and_its_sibling_look_up_share_one_parse(tmp_path, monkeypatch):
+    """model.py is linted and read as train.py's sibling: one parse of each text, and the same
+    findings as when nothing is shared."""
+    import libcst
+
+    from linter.analysis import siblings
+
+    (tmp_path / "model.py").write_text(_MODEL)
+    (tmp_path / "train.py").write_text(_TRAIN)
+    parsed: list[str] = []
+    real = libcst.parse_module
+
+    def counting(text, *args, **kwargs):
+        parsed.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(libcst, "parse_module", counting)
+
+    def run() -> list[tuple]:
+        siblings._trees.clear()
+        siblings._load.cache_clear()
+        parsed.clear()
+        options = RunOptions(jobs=1, cache=False)
+        result = lint_paths([tmp_path], ConfigResolver(tmp_path), None, options)
+        return [(f.path.name, f.code, f.start, f.message) for f in result.findings]
+
+    shared = run()
+    assert sorted(parsed) == sorted([_MODEL, _TRAIN])
+    monkeypatch.setattr(siblings, "TREES_KEPT", 0)
+    alone = run()
+    assert parsed.count(_MODEL) >= 2  # without sharing, the sibling is parsed again
+    assert shared == alone
+    assert {name for name, code, *_ in shared if code == "BP405"} == {"model.py", "train.py"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,9 +22,12 @@ from typing import TYPE_CHECKING
 from linter.source import SourceError, parse, read_source
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from linter.analysis.model import ModuleModel
 
 MAX_SIBLING_BYTES = 512 * 1024
+TREES_KEPT = 64  # parsed texts kept for reuse (``shared_parse``), most recently used
 MAX_IMPORTER_FILES = 200  # per folder looked at; a larger folder is not searched for importers
 # Paths of the sibling modules looked at (found or not) while a file is linted: the results
 # cache stores them with their hashes, so an entry is invalidated when a sibling changes.
@@ -65,6 +69,28 @@ def _module_path(importer: Path, module: str) -> tuple[tuple[str, ...], Path | N
     return looked_at, None
 
 
+_trees: OrderedDict[str, cst.Module] = OrderedDict()
+
+
+def shared_parse(text: str, checked: bool = False) -> cst.Module:
+    """libcst's tree of ``text``, parsed once per process for the linted file and the sibling
+    look-ups alike: a module linted here is often another linted file's sibling (before or
+    after), and the same text gives the same tree (libcst nodes are immutable; each use builds
+    its own analysis over it). Keyed by the text itself, so never stale. A text too large to
+    be read as a sibling is not kept. ``checked`` as for ``linter.source.parse``; a kept tree's
+    text has passed CPython's check."""
+    if len(text) > MAX_SIBLING_BYTES:
+        return parse(text, checked=checked)
+    tree = _trees.get(text)
+    if tree is not None:
+        _trees.move_to_end(text)
+        return tree
+    tree = _trees[text] = parse(text, checked=checked)
+    if len(_trees) > TREES_KEPT:
+        _trees.popitem(last=False)
+    return tree
+
+
 @lru_cache(maxsize=64)
 def _load(path: Path, mtime: float) -> ModuleModel | None:
     from linter.analysis import analyze
@@ -72,7 +98,7 @@ def _load(path: Path, mtime: float) -> ModuleModel | None:
     try:
         if path.stat().st_size > MAX_SIBLING_BYTES:
             return None
-        return analyze(parse(read_source(path)), path)
+        return analyze(shared_parse(read_source(path)), path)
     except (OSError, SourceError, RecursionError, MemoryError):
         return None
 
