@@ -131,9 +131,10 @@ def _evidence(report: Report, positions: Mapping[cst.CSTNode, CodeRange]) -> tup
 
 def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> None:
     positions = code_positions(module)
-    statements = _statement_ranges(positions)
-    innermost = _innermost(statements)
     noqa = out.suppressions
+    # the statements a line's ``noqa`` covers, only in a file that has one
+    statements = _statement_ranges(positions) if noqa.lines else []
+    innermost = _innermost(statements)
     seen: set[tuple[str, int, int]] = set()
     for rule_cls, report in raw:
         rng = positions[report.node]
@@ -143,7 +144,7 @@ def _findings(module: cst.Module, path: Path, raw: list, out: FileReport) -> Non
             continue
         seen.add((rule_cls.code, start.line, start.column))
         hit = noqa.file_match(rule_cls.code, rule_cls.name)
-        if hit is None:
+        if hit is None and noqa.lines:
             lines = _statement_lines(statements, rng.start.line, rng.end.line, innermost)
             hit = next(
                 (
