@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from linter.analysis.treewalk import TRIVIA, walk
@@ -152,3 +154,98 @@ def contains(outer: cst.CSTNode, inner: cst.CSTNode) -> bool:
 
     walk(outer, _V())
     return found
+
+
+@dataclass(frozen=True)
+class DictKey:
+    """A dict key as written: a constant (``"W1"``) or a family, a constant prefix followed by
+    the decimal digits of an index (``"W" + str(l)``, ``f"W{l}"``, ``"W%d" % l``,
+    ``"W{}".format(l)``: prefix "W", ``index`` the expression ``l``)."""
+
+    text: str
+    family: bool = False
+    index: cst.BaseExpression | None = field(default=None, compare=False, hash=False)
+
+    def may_equal(self, other: DictKey) -> bool:
+        """Whether the two keys can name the same entry: "W" + str(l) meets "W1" and
+        "W" + str(l + 1), never "dW1", "b" + str(l) or "W"."""
+        if not self.family and not other.family:
+            return self.text == other.text
+        if self.family and other.family and self.text == other.text:
+            return True
+        # ``"W" + str(12)`` is "W12", also written "W1" + str(2): the longer text is the
+        # shorter family's prefix followed by digits
+        longer, shorter = (self, other) if len(self.text) >= len(other.text) else (other, self)
+        if not shorter.family:
+            return False
+        rest = longer.text[len(shorter.text) :]
+        return longer.text.startswith(shorter.text) and rest.isascii() and rest.isdigit()
+
+
+_FORMAT_DIRECTIVES = ("%d", "%i", "%s")
+
+
+def dict_key(node: cst.BaseExpression | None) -> DictKey | None:
+    """The key a subscript index or a dict literal's key spells, when it is a constant string
+    or a constant prefix followed by one formatted index (see ``DictKey``); else None. Whether
+    the index is an integer is for the caller to tell."""
+    text = string_value(node)
+    if text is not None:
+        return DictKey(text)
+    if isinstance(node, cst.BinaryOperation):
+        prefix = string_value(node.left)
+        if prefix is None:
+            return None
+        if isinstance(node.operator, cst.Add):
+            right = node.right
+            if (
+                isinstance(right, cst.Call)
+                and isinstance(right.func, cst.Name)
+                and right.func.value == "str"
+                and len(right.args) == 1
+                and right.args[0].keyword is None
+                and not right.args[0].star
+            ):
+                return DictKey(prefix, True, right.args[0].value)
+            return None
+        if isinstance(node.operator, cst.Modulo) and prefix.count("%") == 1:
+            right = node.right
+            if isinstance(right, cst.Tuple):
+                if len(right.elements) != 1 or isinstance(right.elements[0], cst.StarredElement):
+                    return None
+                right = right.elements[0].value
+            if prefix.endswith(_FORMAT_DIRECTIVES):
+                return DictKey(prefix[:-2], True, right)
+        return None
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        prefix = string_value(node.func.value)
+        args = node.args
+        if (
+            prefix is not None
+            and node.func.attr.value == "format"
+            and len(args) == 1
+            and args[0].keyword is None
+            and not args[0].star
+        ):
+            for tail in ("{}", "{0}", "{0!s}", "{!s}"):
+                head = prefix[: -len(tail)]
+                if prefix.endswith(tail) and "{" not in head and "}" not in head:
+                    return DictKey(head, True, args[0].value)
+        return None
+    if isinstance(node, cst.FormattedString) and not node.prefix.lower().count("b"):
+        parts = node.parts
+        texts = [p for p in parts if isinstance(p, cst.FormattedStringText)]
+        exprs = [p for p in parts if isinstance(p, cst.FormattedStringExpression)]
+        if not exprs:
+            return None
+        if (
+            len(exprs) == 1
+            and parts[-1] is exprs[0]
+            and len(texts) == len(parts) - 1
+            and exprs[0].format_spec is None
+            and exprs[0].conversion in (None, "s")
+            and "\\" not in "".join(t.value for t in texts)
+            and "{" not in "".join(t.value for t in texts)
+        ):
+            return DictKey("".join(t.value for t in texts), True, exprs[0].expression)
+    return None

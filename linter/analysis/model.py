@@ -23,6 +23,8 @@ import libcst as cst
 from linter.analysis import names as N
 from linter.analysis.collect import Binding, Collector, Read, Scope, Site
 from linter.analysis.exprs import (
+    DictKey,
+    dict_key,
     dotted,
     factors_of,
     int_value,
@@ -79,6 +81,19 @@ class Update:
     direction: int
     step: cst.BaseExpression
     step_scope: Scope
+
+
+@dataclass(frozen=True)
+class _DictFlow:
+    """One place a dict gets its entries from (``ModuleModel._dict_flows``): a ``store``
+    (``d[key] = v``, ``d[key] += v``; ``key`` None when it cannot be read), a dict ``literal``
+    and each of its ``entry``s, a ``cut`` (a flow met again) or something ``opaque``."""
+
+    kind: str
+    scope: Scope
+    key: DictKey | None = None
+    binding: Binding | None = None
+    value: cst.BaseExpression | None = None
 
 
 _EMPTY: frozenset[Role] = frozenset()
@@ -197,7 +212,7 @@ class ModuleModel:
         self._in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._names_open: set[tuple[str, Scope]] = set()
         self._seed_memo: dict[tuple[str, Scope], list[Binding]] = {}
-        self._keyed_open: set[tuple[str | None, Scope, str]] = set()
+        self._dict_memo: dict[tuple[str, Scope | str | None], tuple[_DictFlow, ...]] = {}
         self._name_keys: dict[tuple[str, Scope, int], str | None] = {}
         self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
         self._updates: list[Update] | None = None
@@ -1346,11 +1361,11 @@ class ModuleModel:
             return self._name_hint(node.attr.value, scope)
         if isinstance(node, cst.Subscript):
             idx = node.slice[0].slice if node.slice else None
-            key = string_value(idx.value) if isinstance(idx, cst.Index) else None
-            keyed = self._keyed_roles(node.value, key, scope) if key else None
+            key = self._dict_key(idx.value, scope) if isinstance(idx, cst.Index) else None
+            keyed = self._keyed_roles(node.value, key, scope) if key and key.text else None
             roles = set(self.roles(node.value, scope)) if keyed is None else keyed
-            if key:
-                roles |= self._name_hint(key, scope)
+            if key and key.text and not key.family:
+                roles |= self._name_hint(key.text, scope)
             return roles
         if isinstance(node, cst.Call):
             return self._call_roles(node, scope)
@@ -1621,15 +1636,135 @@ class ModuleModel:
             s = s.parent
         return scope  # comprehension variables live in the scope that uses them
 
-    def _keyed_roles(self, base: cst.BaseExpression, key: str, scope: Scope) -> set[Role] | None:
-        """Roles of ``base[key]`` for a constant string key, from what is stored under that key
-        only (``cache["A"].append(a)``, ``cache["dA"] = g``, a dict literal's entry): a dict
-        holding forward values and gradients is not one value. None when some write uses a
-        computed key or replaces the container with something opaque."""
+    def _keyed_roles(
+        self, base: cst.BaseExpression, key: DictKey, scope: Scope
+    ) -> set[Role] | None:
+        """Roles of ``base[key]`` from what is stored under that key only (``cache["A"].append(a)``,
+        ``cache["dA"] = g``, a dict literal's entry; under a key of the same family for
+        ``params["W" + str(l)]``): a dict holding forward values and gradients is not one value.
+        None when some write uses a key that cannot be read or the dict comes from something
+        opaque."""
+        flows = self._dict_flows(base, scope)
+        if any(f.kind == "opaque" or (f.kind == "entry" and f.key is None) for f in flows):
+            return None
+        roles: set[Role] = set()
+        added: list[tuple[cst.BaseExpression, Scope]] = []
+        keyed = False
+        for f in flows:
+            if f.kind != "store":
+                keyed = True  # a literal, its entries, a flow met again
+                if f.kind == "entry" and f.key is not None and key.may_equal(f.key):
+                    assert f.value is not None
+                    roles |= self.roles(f.value, f.scope)
+                continue
+            b = f.binding
+            assert b is not None
+            if f.key is None:
+                if b.value is not None and not self.roles(b.value, f.scope):
+                    continue  # a reset (``cache[k] = []``) carries nothing to mix up
+                return None
+            keyed = True
+            if key.may_equal(f.key) and b.value is not None:
+                if b.kind == "aug" and b.op in ("AddAssign", "SubtractAssign"):
+                    added.append((b.value, f.scope))  # ``params["W1"] -= lr * dW1``
+                else:
+                    roles |= self.roles(b.value, f.scope)
+        if Role.INIT not in roles:
+            # a step added into an entry makes it a parameter, not a gradient; only an entry
+            # with no role of its own (an accumulator, ``grads["W"] += ...``) is what is added
+            for value, home in added:
+                roles |= self.roles(value, home)
+        return roles if keyed else None
+
+    def _dict_key(self, node: cst.BaseExpression | None, scope: Scope) -> DictKey | None:
+        """The key a subscript or a dict literal spells (``exprs.dict_key``), or None."""
+        key = dict_key(node)
+        if key is None or key.family:
+            return None
+        return key
+
+    def _dict_flows(self, base: cst.BaseExpression, scope: Scope) -> tuple[_DictFlow, ...]:
+        """Where the dict held in ``base`` (a name or ``self.attr``) gets its entries, wherever
+        it was made: writes ``d[key] = v`` / ``d[key] += v``, dict literals and their entries,
+        followed from a parameter to what every call site passes and from a call to the dicts
+        a function of this module returns. A flow that comes back to a dict already met is a
+        ``cut`` (it adds nothing); what the flow cannot read (an argument that is not a name, a
+        library call, a flow deeper than a few functions) is ``opaque``. Both readers of dict
+        entries (roles, ``_stores_of``) share it."""
         name = dotted(base)
         if name is None:
-            return None
-        pairs: list[tuple[Binding, Scope]]
+            return (_DictFlow("opaque", scope),)
+        if isinstance(base, cst.Name):
+            memo: tuple[str, Scope | str | None] = (name, self._owner(name, scope))
+        elif name.startswith("self.") and name.count(".") == 1 and scope.cls:
+            memo = (name, scope.cls)
+        else:
+            return (_DictFlow("opaque", scope),)
+        found = self._dict_memo.get(memo)
+        if found is None:
+            out: list[_DictFlow] = []
+            self._dict_walk(base, name, scope, out, set(), 0)
+            found = self._dict_memo[memo] = tuple(out)
+        return found
+
+    def _dict_walk(
+        self,
+        base: cst.BaseExpression,
+        name: str,
+        scope: Scope,
+        out: list[_DictFlow],
+        seen: set[tuple[str, Scope | str | None]],
+        depth: int,
+    ) -> None:
+        pairs = self._dict_bindings(base, name, scope)
+        marker = (name, pairs[0][1] if pairs else scope)
+        if marker in seen:
+            out.append(_DictFlow("cut", scope))
+            return
+        if depth > 7 or not pairs:
+            out.append(_DictFlow("opaque", scope))
+            return
+        seen.add(marker)
+        for b, home in pairs:
+            if isinstance(b.target, cst.Subscript):
+                key = _key_under(b.target, name)
+                out.append(_DictFlow("store", home, self._dict_key(key, home), b, b.value))
+            elif b.kind == "param" and isinstance(base, cst.Name):
+                args = list(self._arguments_for(name, home))
+                if not args:
+                    out.append(_DictFlow("opaque", home))
+                for arg, caller in args:
+                    if isinstance(arg, cst.Name):
+                        self._dict_walk(arg, arg.value, caller, out, seen, depth + 1)
+                    else:
+                        out.append(_DictFlow("opaque", caller))
+            elif b.kind == "assign" and isinstance(b.value, cst.Call):
+                fn = self.local_function(b.value.func, home)
+                if fn is None or not fn.returns:
+                    out.append(_DictFlow("opaque", home))
+                    continue
+                for r in fn.returns:
+                    if isinstance(r, cst.Dict):
+                        self._dict_literal(r, fn, out)
+                    elif isinstance(r, cst.Name):
+                        self._dict_walk(r, r.value, fn, out, seen, depth + 1)
+                    else:
+                        out.append(_DictFlow("opaque", fn))
+            elif b.kind == "assign" and isinstance(b.value, cst.Dict):
+                self._dict_literal(b.value, home, out)
+            else:
+                out.append(_DictFlow("opaque", home))
+
+    def _dict_literal(self, literal: cst.Dict, scope: Scope, out: list[_DictFlow]) -> None:
+        out.append(_DictFlow("literal", scope, value=literal))
+        for el in literal.elements:
+            key = self._dict_key(el.key, scope) if isinstance(el, cst.DictElement) else None
+            out.append(_DictFlow("entry", scope, key, value=el.value))
+
+    def _dict_bindings(
+        self, base: cst.BaseExpression, name: str, scope: Scope
+    ) -> list[tuple[Binding, Scope]]:
+        """The bindings of a dict's name with the scope each one is in."""
         if isinstance(base, cst.Name):
             owner = self._owner(name, scope)
             pairs = [(b, owner) for b in self._visible_bindings(name, scope)]
@@ -1639,117 +1774,15 @@ class ModuleModel:
                 module = next((s for s in self.c.scopes if s.is_module), None)
                 if module is not None and module is not owner:
                     pairs += [(b, module) for b in module.bindings.get(name, [])]
-        elif name.startswith("self.") and name.count(".") == 1 and scope.cls:
-            attr = name[5:]
-            pairs = []
-            for b in self.c.class_attrs.get(scope.cls, {}).get(attr, []):
-                home = next(
-                    (
-                        s
-                        for s in self.c.scopes
-                        if s.cls == scope.cls and b in s.bindings.get(name, [])
-                    ),
-                    scope,
-                )
-                pairs.append((b, home))
-        else:
-            return None
-        roles: set[Role] = set()
-        added: list[tuple[cst.BaseExpression, Scope]] = []
-        keyed = False
-        for b, home in pairs:
-            if isinstance(b.target, cst.Subscript):
-                written = _key_under(b.target, name)
-                if written is None:
-                    if b.value is not None and not self.roles(b.value, home):
-                        continue  # a reset (``cache[k] = []``) carries nothing to mix up
-                    return None
-                keyed = True
-                if written == key and b.value is not None:
-                    if b.kind == "aug" and b.op in ("AddAssign", "SubtractAssign"):
-                        added.append((b.value, home))  # ``params["W1"] -= lr * dW1``
-                    else:
-                        roles |= self.roles(b.value, home)
-                continue
-            if b.kind == "param" and isinstance(base, cst.Name):
-                found = self._keyed_from_callers(name, key, home)
-            elif b.kind == "assign" and isinstance(b.value, cst.Call):
-                found = self._keyed_from_returns(b.value, key, home)
-            elif b.kind == "assign" and isinstance(b.value, cst.Dict):
-                found = self._keyed_entry(b.value, key, home)
-            else:
-                return None
-            if found is None:
-                return None
-            roles |= found
-            keyed = True
-        if Role.INIT not in roles:
-            # a step added into an entry makes it a parameter, not a gradient; only an entry
-            # with no role of its own (an accumulator, ``grads["W"] += ...``) is what is added
-            for value, home in added:
-                roles |= self.roles(value, home)
-        return roles if keyed else None
-
-    def _keyed_entry(self, literal: cst.Dict, key: str, scope: Scope) -> set[Role] | None:
-        """Roles of a dict literal's entry ``key`` (None when a key is not a constant)."""
-        roles: set[Role] = set()
-        for el in literal.elements:
-            if not isinstance(el, cst.DictElement) or string_value(el.key) is None:
-                return None
-            if string_value(el.key) == key:
-                roles |= self.roles(el.value, scope)
-        return roles
-
-    def _keyed_nested(self, base: cst.BaseExpression, key: str, scope: Scope) -> set[Role] | None:
-        """``_keyed_roles`` one step further along a dict's flow between functions; a flow
-        that comes back to a dict already being read contributes nothing (a cut, as in
-        ``roles``), and a flow deeper than a few functions is unknown."""
-        marker = (dotted(base), scope, key)
-        if marker in self._keyed_open:
-            self._cycles += 1
-            return set()
-        if len(self._keyed_open) > 6:
-            return None
-        self._keyed_open.add(marker)
-        try:
-            return self._keyed_roles(base, key, scope)
-        finally:
-            self._keyed_open.discard(marker)
-
-    def _keyed_from_callers(self, name: str, key: str, fn: Scope) -> set[Role] | None:
-        """A parameter holding a dict: what every call site passes, read under ``key``
-        (``parameters["W1"]`` in ``backward(parameters, ...)``)."""
-        args = list(self._arguments_for(name, fn))
-        if not args:
-            return None
-        roles: set[Role] = set()
-        for arg, caller in args:
-            if not isinstance(arg, cst.Name):
-                return None
-            found = self._keyed_nested(arg, key, caller)
-            if found is None:
-                return None
-            roles |= found
-        return roles
-
-    def _keyed_from_returns(self, call: cst.Call, key: str, scope: Scope) -> set[Role] | None:
-        """A dict returned by a function of this module, read under ``key``: every return is a
-        dict literal or a name holding one (``grads = backward(...)``)."""
-        fn = self.local_function(call.func, scope)
-        if fn is None or not fn.returns:
-            return None
-        roles: set[Role] = set()
-        for r in fn.returns:
-            if isinstance(r, cst.Dict):
-                found = self._keyed_entry(r, key, fn)
-            elif isinstance(r, cst.Name):
-                found = self._keyed_nested(r, key, fn)
-            else:
-                return None
-            if found is None:
-                return None
-            roles |= found
-        return roles
+            return pairs
+        pairs = []
+        for b in self.c.class_attrs.get(scope.cls or "", {}).get(name[5:], []):
+            home = next(
+                (s for s in self.c.scopes if s.cls == scope.cls and b in s.bindings.get(name, [])),
+                scope,
+            )
+            pairs.append((b, home))
+        return pairs
 
     def _binding_roles(self, key: str, scope: Scope) -> set[Role]:
         roles: set[Role] = set()
@@ -2676,6 +2709,28 @@ class ModuleModel:
             scopes = [s for s in self.c.scopes if s.cls == scope.cls]
         else:
             scopes = [self._owner(key.split(".")[0], scope)]
+        read = (
+            self._dict_key(index.value, scope)
+            if isinstance(grad, cst.Subscript) and isinstance(index, cst.Index)
+            else None
+        )
+        if read is not None and (
+            isinstance(grad.value, cst.Name)
+            or (key.startswith("self.") and key.count(".") == 1 and scope.cls)
+        ):
+            assert isinstance(grad, cst.Subscript)
+            # the stores of the value a dict holds under this key, wherever the dict is made
+            for f in self._dict_flows(grad.value, scope):
+                if f.key is None or not read.may_equal(f.key):
+                    continue
+                if f.kind == "entry" and isinstance(f.value, cst.Name):
+                    yield from self._stores_of(f.value, f.scope)
+                b = f.binding
+                if f.kind != "store" or b is None or b.value is None:
+                    continue
+                if b.kind == "assign" or (b.kind == "aug" and b.op == "AddAssign"):
+                    yield b, f.scope
+            return
         for sc in scopes:
             for b in sc.bindings.get(key, []):
                 if b.kind not in ("assign", "aug") or b.value is None:
@@ -2684,50 +2739,11 @@ class ModuleModel:
                     continue
                 if isinstance(grad, cst.Subscript) != isinstance(b.target, cst.Subscript):
                     continue
-                if (
-                    isinstance(index, cst.Index)
-                    and isinstance(index.value, cst.SimpleString)
-                    and isinstance(b.target, cst.Subscript)
-                ):
-                    tidx = b.target.slice[0].slice if b.target.slice else None
-                    if not (isinstance(tidx, cst.Index) and tidx.value.deep_equals(index.value)):
+                if read is not None and isinstance(b.target, cst.Subscript):
+                    written = self._dict_key(_key_under(b.target, key), sc)
+                    if written is None or not read.may_equal(written):
                         continue
                 yield b, sc
-        if isinstance(grad, cst.Subscript) and isinstance(grad.value, cst.Name):
-            constant = string_value(index.value) if isinstance(index, cst.Index) else None
-            if constant is not None:
-                yield from self._keyed_stores(grad.value.value, constant, scopes[0], set())
-
-    def _keyed_stores(
-        self, name: str, key: str, scope: Scope, seen: set[tuple[str, Scope]]
-    ) -> Iterator[tuple[Binding, Scope]]:
-        """The stores of the value a dict holds under a constant ``key`` when the dict comes
-        from elsewhere: what callers pass to a parameter, or the dict literal a function of this
-        module returns (``grads = backward(...)``, ``return {"db1": db1, ...}``)."""
-        if (name, scope) in seen or len(seen) > 6:
-            return
-        seen.add((name, scope))
-        for b in scope.bindings.get(name, []):
-            if b.kind == "param":
-                for arg, caller in self._arguments_for(name, scope):
-                    if isinstance(arg, cst.Name):
-                        owner = self._owner(arg.value, caller)
-                        yield from self._keyed_stores(arg.value, key, owner, seen)
-            elif b.kind == "assign" and isinstance(b.value, cst.Call):
-                fn = self.local_function(b.value.func, scope)
-                if fn is None:
-                    continue
-                for r in fn.returns:
-                    if isinstance(r, cst.Name):
-                        yield from self._keyed_stores(r.value, key, fn, seen)
-                    elif isinstance(r, cst.Dict):
-                        for el in r.elements:
-                            if (
-                                isinstance(el, cst.DictElement)
-                                and string_value(el.key) == key
-                                and isinstance(el.value, cst.Name)
-                            ):
-                                yield from self._stores_of(el.value, fn)
 
     def _element_stores(
         self, container: cst.BaseExpression, scope: Scope
@@ -3173,16 +3189,16 @@ def _assign_targets(node: cst.CSTNode) -> list[cst.BaseExpression]:
     return []
 
 
-def _key_under(target: cst.Subscript, base: str) -> str | None:
-    """The constant string key a write into ``base`` uses at its first level
-    (``cache["A"][t] = ...`` -> "A"), or None."""
+def _key_under(target: cst.Subscript, base: str) -> cst.BaseExpression | None:
+    """The key a write into ``base`` uses at its first level (``cache["A"][t] = ...`` ->
+    ``"A"``), or None."""
     node: cst.BaseExpression = target
     while isinstance(node, cst.Subscript) and dotted(node.value) != base:
         node = node.value
     if not isinstance(node, cst.Subscript) or not node.slice:
         return None
     idx = node.slice[0].slice
-    return string_value(idx.value) if isinstance(idx, cst.Index) else None
+    return idx.value if isinstance(idx, cst.Index) else None
 
 
 def _string_key(node: cst.Subscript) -> str | None:
