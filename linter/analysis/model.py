@@ -213,6 +213,9 @@ class ModuleModel:
         self._names_open: set[tuple[str, Scope]] = set()
         self._seed_memo: dict[tuple[str, Scope], list[Binding]] = {}
         self._dict_memo: dict[tuple[str, Scope | str | None], tuple[_DictFlow, ...]] = {}
+        self._dict_open: set[tuple[str, Scope | str | None]] = set()
+        self._int_memo: dict[tuple[str, Scope], bool] = {}
+        self._int_open: set[tuple[str, Scope]] = set()
         self._name_keys: dict[tuple[str, Scope, int], str | None] = {}
         self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
         self._updates: list[Update] | None = None
@@ -1679,9 +1682,80 @@ class ModuleModel:
     def _dict_key(self, node: cst.BaseExpression | None, scope: Scope) -> DictKey | None:
         """The key a subscript or a dict literal spells (``exprs.dict_key``), or None."""
         key = dict_key(node)
-        if key is None or key.family:
-            return None
-        return key
+        if key is None or not key.family:
+            return key
+        assert key.index is not None
+        return key if self._int_index(key.index, scope, 0) else None
+
+    def _int_index(self, node: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+        """Whether a key's index is an integer (its text then only decimal digits): a literal,
+        ``len(...)``, ``int(...)``, ``x.shape[i]``, integer arithmetic, a loop variable over
+        ``range`` (or the position ``enumerate`` gives), a name bound only to such values, a
+        parameter every caller passes such a value."""
+        if int_value(node) is not None:
+            return True
+        if depth > 4:
+            return False
+        if isinstance(node, cst.UnaryOperation):
+            return isinstance(node.operator, cst.Minus) and self._int_index(
+                node.expression, scope, depth + 1
+            )
+        if isinstance(node, cst.BinaryOperation):
+            return isinstance(
+                node.operator, cst.Add | cst.Subtract | cst.Multiply | cst.FloorDivide | cst.Modulo
+            ) and (
+                self._int_index(node.left, scope, depth + 1)
+                and self._int_index(node.right, scope, depth + 1)
+            )
+        if isinstance(node, cst.Call):
+            return (
+                isinstance(node.func, cst.Name)
+                and node.func.value in ("len", "int")
+                and not self._bound_anywhere(node.func.value)
+            )
+        if isinstance(node, cst.Subscript):
+            return isinstance(node.value, cst.Attribute) and node.value.attr.value == "shape"
+        if not isinstance(node, cst.Name):
+            return False
+        memo = (node.value, self._owner(node.value, scope))
+        known = self._int_memo.get(memo)
+        if known is not None:
+            return known
+        if memo in self._int_open:
+            return True  # ``l = l + 1``: the name's other values decide
+        self._int_open.add(memo)
+        try:
+            known = self._int_name(node.value, scope, depth)
+        finally:
+            self._int_open.discard(memo)
+        if not self._int_open:  # an answer that leaned on an open name is not kept
+            self._int_memo[memo] = known
+        return known
+
+    def _int_name(self, name: str, scope: Scope, depth: int) -> bool:
+        bindings = self._visible_bindings(name, scope)
+        if not bindings:
+            return False
+        home = self._owner(name, scope)
+        for b in bindings:
+            if b.kind == "for":
+                if not _range_position(b):
+                    return False
+            elif b.kind == "param":
+                default = home.param_defaults.get(name)
+                if default is not None and not self._int_index(default, home, depth + 1):
+                    return False
+                args = list(self._arguments_for(name, home))
+                if not args and default is None:
+                    return False
+                if not all(self._int_index(a, caller, depth + 1) for a, caller in args):
+                    return False
+            elif b.kind in ("assign", "aug") and isinstance(b.target, cst.Name):
+                if b.value is None or not self._int_index(b.value, home, depth + 1):
+                    return False
+            else:
+                return False
+        return True
 
     def _dict_flows(self, base: cst.BaseExpression, scope: Scope) -> tuple[_DictFlow, ...]:
         """Where the dict held in ``base`` (a name or ``self.attr``) gets its entries, wherever
@@ -1702,8 +1776,14 @@ class ModuleModel:
             return (_DictFlow("opaque", scope),)
         found = self._dict_memo.get(memo)
         if found is None:
+            if memo in self._dict_open:
+                return (_DictFlow("opaque", scope),)  # asked again while being read
+            self._dict_open.add(memo)
             out: list[_DictFlow] = []
-            self._dict_walk(base, name, scope, out, set(), 0)
+            try:
+                self._dict_walk(base, name, scope, out, set(), 0)
+            finally:
+                self._dict_open.discard(memo)
             found = self._dict_memo[memo] = tuple(out)
         return found
 
@@ -1752,6 +1832,15 @@ class ModuleModel:
                         out.append(_DictFlow("opaque", fn))
             elif b.kind == "assign" and isinstance(b.value, cst.Dict):
                 self._dict_literal(b.value, home, out)
+            elif b.kind == "unpack" and (element := self._unpacked_element(b, home)) is not None:
+                # ``AL, cache = forward(X, params)`` with ``return A, cache``
+                value, fn = element
+                if isinstance(value, cst.Dict):
+                    self._dict_literal(value, fn, out)
+                elif isinstance(value, cst.Name):
+                    self._dict_walk(value, value.value, fn, out, seen, depth + 1)
+                else:
+                    out.append(_DictFlow("opaque", fn))
             else:
                 out.append(_DictFlow("opaque", home))
 
@@ -3046,6 +3135,32 @@ def _is_zip(node: cst.BaseExpression) -> bool:
         isinstance(node, cst.Call)
         and isinstance(node.func, cst.Name)
         and node.func.value in ("zip", "reversed")
+    )
+
+
+def _range_position(b: Binding) -> bool:
+    """``for l in range(...)``, ``for l in reversed(range(...))``, ``for i, x in
+    enumerate(...)``: the loop variable is an integer."""
+    stmt = b.stmt
+    if not isinstance(stmt, cst.For | cst.CompFor):
+        return False
+    it = stmt.iter
+    while (
+        isinstance(it, cst.Call)
+        and isinstance(it.func, cst.Name)
+        and it.func.value in ("reversed", "list", "tuple")
+        and len(it.args) == 1
+    ):
+        it = it.args[0].value
+    if not isinstance(it, cst.Call) or not isinstance(it.func, cst.Name):
+        return False
+    if it.func.value == "range":
+        return stmt.target is b.target
+    return (
+        it.func.value == "enumerate"
+        and isinstance(stmt.target, cst.Tuple)
+        and bool(stmt.target.elements)
+        and stmt.target.elements[0].value is b.target
     )
 
 
