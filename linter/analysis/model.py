@@ -477,6 +477,9 @@ class ModuleModel:
                 and isinstance(idx.value.left, cst.SimpleString)
             ):
                 return f"{base}[{idx.value.left.value}]"
+            family = dict_key(idx.value) if isinstance(idx, cst.Index) else None
+            if family is not None and family.family:  # f"W{l}", "W%d" % l, "W{}".format(l)
+                return f"{base}[{family.text!r}]"
             return f"{base}[]"
         return None
 
