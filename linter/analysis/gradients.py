@@ -172,9 +172,9 @@ def batched(model: ModuleModel, scope: Scope, value: cst.BaseExpression) -> bool
     """Evidence that the gradients in ``scope`` carry a batch axis."""
     # divided (or scaled) by a batch size, here or in a sibling weight gradient of the scope
     for b, sc in model.gradient_stores("weight"):
-        if sc is scope and b.value is not None and scaled_by_batch(b.value):
+        if sc is scope and b.value is not None and scaled_by_batch(b.value, model.size_names()):
             return True
-    if scaled_by_batch(value):
+    if scaled_by_batch(value, model.size_names()):
         return True
     # flattening a batch: x.reshape(x.shape[0], -1)
     for site in model.c.calls:
@@ -192,7 +192,7 @@ def batched(model: ModuleModel, scope: Scope, value: cst.BaseExpression) -> bool
     return False
 
 
-def scaled_by_batch(value: cst.BaseExpression) -> bool:
+def scaled_by_batch(value: cst.BaseExpression, sizes: frozenset[str] = frozenset()) -> bool:
     """``g / m`` or ``g * (1 / m)``: multiplied or divided by a scalar that is not a constant
     (a batch size)."""
     node = value
@@ -200,7 +200,7 @@ def scaled_by_batch(value: cst.BaseExpression) -> bool:
         node.operator, cst.Multiply | cst.Divide
     ):
         for side in (node.left, node.right):
-            if _is_scalar(side) and _not_constant(side):
+            if _is_scalar(side, sizes) and _not_constant(side):
                 return True
         node = node.left
     return False

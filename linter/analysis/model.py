@@ -87,7 +87,8 @@ class Update:
 class _DictFlow:
     """One place a dict gets its entries from (``ModuleModel._dict_flows``): a ``store``
     (``d[key] = v``, ``d[key] += v``; ``key`` None when it cannot be read), a dict ``literal``
-    and each of its ``entry``s, a ``cut`` (a flow met again) or something ``opaque``."""
+    and each of its ``entry``s, a ``cut`` (a flow met again) or something ``opaque`` (with the
+    value or binding it comes from, when there is one)."""
 
     kind: str
     scope: Scope
@@ -216,6 +217,7 @@ class ModuleModel:
         self._dict_open: set[tuple[str, Scope | str | None]] = set()
         self._int_memo: dict[tuple[str, Scope], bool] = {}
         self._int_open: set[tuple[str, Scope]] = set()
+        self._sizes: frozenset[str] | None = None
         self._name_keys: dict[tuple[str, Scope, int], str | None] = {}
         self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
         self._updates: list[Update] | None = None
@@ -1651,12 +1653,26 @@ class ModuleModel:
         None when some write uses a key that cannot be read or the dict comes from something
         opaque."""
         flows = self._dict_flows(base, scope)
-        if any(f.kind == "opaque" or (f.kind == "entry" and f.key is None) for f in flows):
+        if any(
+            (f.kind == "opaque" and f.value is None and f.binding is None)
+            or (f.kind == "entry" and f.key is None)
+            for f in flows
+        ):
             return None
         roles: set[Role] = set()
         added: list[tuple[cst.BaseExpression, Scope]] = []
         keyed = False
         for f in flows:
+            if f.kind == "opaque":
+                # a dict from somewhere the flow cannot read (a parameter nobody passes, a
+                # library call): the entry may be anything that dict holds
+                keyed = True
+                if f.value is not None:
+                    roles |= self.roles(f.value, f.scope)
+                elif f.binding is not None:
+                    owner = dotted(f.binding.target) or ""
+                    roles |= self._binding_value_roles(owner, f.binding, f.scope)
+                continue
             if f.kind != "store":
                 keyed = True  # a literal, its entries, a flow met again
                 if f.kind == "entry" and f.key is not None and key.may_equal(f.key):
@@ -1815,16 +1831,16 @@ class ModuleModel:
             elif b.kind == "param" and isinstance(base, cst.Name):
                 args = list(self._arguments_for(name, home))
                 if not args:
-                    out.append(_DictFlow("opaque", home))
+                    out.append(_DictFlow("opaque", home, binding=b))
                 for arg, caller in args:
                     if isinstance(arg, cst.Name):
                         self._dict_walk(arg, arg.value, caller, out, seen, depth + 1)
                     else:
-                        out.append(_DictFlow("opaque", caller))
+                        out.append(_DictFlow("opaque", caller, value=arg))
             elif b.kind == "assign" and isinstance(b.value, cst.Call):
                 fn = self.local_function(b.value.func, home)
                 if fn is None or not fn.returns:
-                    out.append(_DictFlow("opaque", home))
+                    out.append(_DictFlow("opaque", home, binding=b))
                     continue
                 for r in fn.returns:
                     if isinstance(r, cst.Dict):
@@ -1832,7 +1848,7 @@ class ModuleModel:
                     elif isinstance(r, cst.Name):
                         self._dict_walk(r, r.value, fn, out, seen, depth + 1)
                     else:
-                        out.append(_DictFlow("opaque", fn))
+                        out.append(_DictFlow("opaque", fn, value=r))
             elif b.kind == "assign" and isinstance(b.value, cst.Dict):
                 self._dict_literal(b.value, home, out)
             elif b.kind == "unpack" and (element := self._unpacked_element(b, home)) is not None:
@@ -1843,9 +1859,9 @@ class ModuleModel:
                 elif isinstance(value, cst.Name):
                     self._dict_walk(value, value.value, fn, out, seen, depth + 1)
                 else:
-                    out.append(_DictFlow("opaque", fn))
+                    out.append(_DictFlow("opaque", fn, value=value))
             else:
-                out.append(_DictFlow("opaque", home))
+                out.append(_DictFlow("opaque", home, binding=b))
 
     def _dict_literal(self, literal: cst.Dict, scope: Scope, out: list[_DictFlow]) -> None:
         out.append(_DictFlow("literal", scope, value=literal))
@@ -2885,16 +2901,35 @@ class ModuleModel:
             and self.qualname(node.func) in ("numpy.outer", "torch.outer")
         )
 
+    def size_names(self) -> frozenset[str]:
+        """Names that hold an array's size wherever they are bound: every binding of the name,
+        in every scope, is ``x.shape[k]``, ``len(x)`` or ``float``/``int`` of one
+        (``m = Y.shape[1]``): a batch size by what it is, whatever it is called."""
+        if self._sizes is None:
+            sizes: set[str] = set()
+            other: set[str] = set()
+            for scope in self.c.scopes:
+                for name, bindings in scope.bindings.items():
+                    for b in bindings:
+                        if b.kind == "assign" and _size_expression(b.value):
+                            sizes.add(name)
+                        else:
+                            other.add(name)
+                for name in scope.params:
+                    other.add(name)
+            self._sizes = frozenset(sizes - other)
+        return self._sizes
+
     def core_value(self, node: cst.BaseExpression) -> cst.BaseExpression:
         """Strip scalar scaling and regularisation: ``1 / m * np.dot(dZ, A.T) + lam * W``."""
         for _ in range(8):
             if isinstance(node, cst.BinaryOperation):
                 op = node.operator
                 if isinstance(op, cst.Multiply | cst.Divide):
-                    if _is_scalar(node.right):
+                    if _is_scalar(node.right, self.size_names()):
                         node = node.left
                         continue
-                    if isinstance(op, cst.Multiply) and _is_scalar(node.left):
+                    if isinstance(op, cst.Multiply) and _is_scalar(node.left, self.size_names()):
                         node = node.right
                         continue
                     if isinstance(op, cst.Multiply):
@@ -3254,12 +3289,17 @@ def _negated(node: cst.BaseExpression) -> bool:
     return value is not None and value < 0
 
 
-def _is_scalar(node: cst.BaseExpression) -> bool:
-    """A number, a batch-size or learning-rate name, ``len(x)``, ``x.shape[0]``, ``1 / m``."""
+def _is_scalar(node: cst.BaseExpression, sizes: frozenset[str] = frozenset()) -> bool:
+    """A number, a name bound only to sizes (``sizes``: ``m = X.shape[1]``), a batch-size or
+    learning-rate name, ``len(x)``, ``x.shape[0]``, ``1 / m``."""
     if number_value(node) is not None:
         return True
     if isinstance(node, cst.Name):
-        return bool(N.BATCH_SIZE_NAME.match(node.value) or N.LR_NAME.match(node.value))
+        return bool(
+            node.value in sizes
+            or N.BATCH_SIZE_NAME.match(node.value)
+            or N.LR_NAME.match(node.value)
+        )
     if (
         isinstance(node, cst.Call)
         and isinstance(node.func, cst.Name)
@@ -3271,10 +3311,28 @@ def _is_scalar(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.BinaryOperation) and isinstance(
         node.operator, cst.Multiply | cst.Divide
     ):
-        return _is_scalar(node.left) and _is_scalar(node.right)
+        return _is_scalar(node.left, sizes) and _is_scalar(node.right, sizes)
     if isinstance(node, cst.Attribute):
         return bool(N.LR_NAME.match(node.attr.value) or N.BATCH_SIZE_NAME.match(node.attr.value))
     return False
+
+
+def _size_expression(node: cst.BaseExpression | None) -> bool:
+    """``x.shape[k]``, ``len(x)``, ``float(...)``/``int(...)`` of one."""
+    while (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value in ("float", "int")
+        and len(node.args) == 1
+    ):
+        node = node.args[0].value
+    if isinstance(node, cst.Call):
+        return isinstance(node.func, cst.Name) and node.func.value == "len" and len(node.args) == 1
+    return (
+        isinstance(node, cst.Subscript)
+        and isinstance(node.value, cst.Attribute)
+        and node.value.attr.value == "shape"
+    )
 
 
 def _looks_like_rng(node: cst.BaseExpression) -> bool:
