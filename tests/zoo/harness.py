@@ -534,6 +534,25 @@ def _deep_columns_dict(src: Source) -> list[Pair]:
     return pairs
 
 
+def _deep_loop_dict(src: Source) -> list[Pair]:
+    mod = src.load()
+    params = mod.init_params([4, 4, 4, 4], seed=5)
+    rng = np.random.default_rng(28)
+    X, Y = rng.standard_normal((4, 4)), rng.integers(0, 2, (4, 4)).astype(float)
+    depth = 3
+    grads = mod.backward(mod.forward(X, params, depth), Y, params, depth)
+    cost = lambda: mod.cost(mod.forward(X, params, depth), Y, depth)  # noqa: E731
+    numeric = {k: numerical_gradient(cost, p) for k, p in params.items()}
+    pairs: list[Pair] = [(f"d{k}", grads["d" + k], numeric[k]) for k in params]
+    before = {k: p.copy() for k, p in params.items()}
+    lr = 0.3
+    mod.update(params, grads, lr, depth)
+    pairs += [
+        (f"update {k}", implied_gradient(before[k], params[k], lr), numeric[k]) for k in before
+    ]
+    return pairs
+
+
 def _layers_sequential(src: Source) -> list[Pair]:
     mod = src.load()
     rng = np.random.default_rng(21)
@@ -965,6 +984,11 @@ NETWORKS: dict[str, ZooNetwork] = {
             "parameters['W1'] dict, examples in columns, caches list, dZ[Z <= 0] = 0",
             _deep_columns_dict,
             symmetry=_deep_columns_symmetry,
+        ),
+        ZooNetwork(
+            "deep_loop_dict",
+            "dicts keyed by layer number ('W' + str(i)), one backward loop, tanh hidden layers",
+            _deep_loop_dict,
         ),
         ZooNetwork(
             "layers_sequential",

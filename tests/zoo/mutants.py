@@ -730,6 +730,42 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         'parameters["W" + str(l)] = rng.standard_normal((layer_dims[l], layer_dims[l - 1])) * scale',
         'parameters["W" + str(l)] = np.zeros((layer_dims[l], layer_dims[l - 1]))',
     ),
+    # --- deep_loop_dict ----------------------------------------------------------------------
+    _m(
+        "deep_loop_dict",
+        "BP002",
+        "dA = W dZ inside the backward loop, W read from the dict under a computed key",
+        'dA = params["W" + str(i)].T @ dZ',
+        'dA = params["W" + str(i)] @ dZ',
+    ),
+    _m(
+        "deep_loop_dict",
+        "BP003",
+        "dW = A_prev dZ^T stored under a computed key",
+        'grads["dW" + str(i)] = dZ @ values["A" + str(i - 1)].T / m',
+        'grads["dW" + str(i)] = values["A" + str(i - 1)] @ dZ.T / m',
+    ),
+    _m(
+        "deep_loop_dict",
+        "BP004",
+        "tanh derivative applied with a matrix product",
+        'dZ = dA * (1 - values["A" + str(i - 1)] ** 2)',
+        'dZ = dA @ (1 - values["A" + str(i - 1)] ** 2)',
+    ),
+    _m(
+        "deep_loop_dict",
+        "BP102",
+        "tanh derivative 1 - x^2 taken at the pre-activation Z instead of the activation A",
+        'dZ = dA * (1 - values["A" + str(i - 1)] ** 2)',
+        'dZ = dA * (1 - values["Z" + str(i - 1)] ** 2)',
+    ),
+    _m(
+        "deep_loop_dict",
+        "BP005",
+        "db = dZ / m without the sum over the columns",
+        'grads["db" + str(i)] = np.sum(dZ, axis=1, keepdims=True) / m',
+        'grads["db" + str(i)] = dZ / m',
+    ),
     # --- layers_sequential -------------------------------------------------------------------
     _m(
         "layers_sequential",
