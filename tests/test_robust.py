@@ -183,6 +183,29 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+def test_attribute_set_from_a_parameter_named_cls() -> None:
+    """``self.cls = cls`` in ``__init__``, dispatched on by a derivative helper: the helper's
+    constant reading once looked ``cls`` up among the parameters it had just dropped."""
+    text = textwrap.dedent(
+        """\
+        import numpy as np
+
+        class Reader:
+            def __init__(self, cls):
+                self.cls = cls
+
+            def sigmoid_prime(self, z):
+                if self.cls == "a":
+                    return z * (1 - z)
+                return z
+
+        def backward(r, z, g):
+            return g * r.sigmoid_prime(z)
+        """
+    )
+    assert _lint(text + INVERSE) == [("BP001", 17, 13)]
+
+
 def test_long_chains_are_linted(tmp_path: Path) -> None:
     """Depth CPython accepts is not an error: libcst recurses per level, so bplint lints on a
     deep stack."""

@@ -2074,6 +2074,8 @@ class ModuleModel:
         if not isinstance(value, cst.Name) or value.value not in init.params:
             return None
         params = [p for p in init.params if p not in ("self", "cls")]
+        if value.value not in params:
+            return None  # ``self.cls = cls``: a parameter named like the receiver
         position = params.index(value.value)
         found: set[str | None] = set()
         calls = 0
