@@ -105,6 +105,8 @@ PAIRING_END = (
 AUTOGRAD_FUNCTION = r"Function"  # a class based on torch.autograd.Function
 # a method or function that returns a loss's gradient, by the conventions ``lossgrad`` pairs
 LOSS_BACKWARD = r"def[ \t]+\w*(?:backward|grad|deriv|prime|delta|backprop|dloss|bwd)"
+# a layer's backward method or function, by the conventions ``actgrad`` pairs
+LAYER_BACKWARD = r"def[ \t]+\w*(?:backward|backprop|bprop|bwd|_input_grad)"
 DROPOUT = r"(?i:dropout)"
 # a uniform or Bernoulli draw a dropout mask is made of
 UNIFORM_DRAW = r"rand|random|uniform|binomial"

@@ -310,6 +310,17 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "sp = sigmoid_prime(activations[-l])",
     ),
     # --- cs231n_layers -----------------------------------------------------------------------
+    # --- cs231n_layers: the ReLU mask tested with >= 0 on the clipped output (BP110) ---------
+    _m(
+        "cs231n_layers",
+        "BP110",
+        "relu caches its output and masks with out >= 0, which is always true",
+        "    cache = x\n    return out, cache\n\n\ndef relu_backward(dout, cache):\n    x = cache\n"
+        "    dx = dout * (x > 0)\n    return dx\n",
+        "    cache = out\n    return out, cache\n\n\ndef relu_backward(dout, cache):\n    out = cache\n"
+        "    return dout * (out >= 0)\n",
+        at="return dout * (out >= 0)",
+    ),
     _m(
         "cs231n_layers",
         "BP001",
@@ -765,6 +776,29 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "db = dZ / m without the sum over the columns",
         'grads["db" + str(i)] = np.sum(dZ, axis=1, keepdims=True) / m',
         'grads["db" + str(i)] = dZ / m',
+    ),
+    # --- layers_sequential: an activation's backward that is not its forward's derivative ----
+    _m(
+        "layers_sequential",
+        "BP110",
+        "ReLU.backward keeps the gradient's positive entries instead of the positive inputs'",
+        "        return output_error * (self.x > 0)",
+        "        return np.maximum(0, output_error)",
+    ),
+    _m(
+        "layers_sequential",
+        "BP110",
+        "Tanh.backward multiplies by 1 - a instead of 1 - a**2",
+        "        return output_error * (1 - self.out**2)",
+        "        return output_error * (1 - self.out)",
+    ),
+    _m(
+        "layers_sequential",
+        "BP110",
+        "Sigmoid.backward multiplies by the output a instead of a(1 - a)",
+        "        local_grad = self.out * (1 - self.out)",
+        "        local_grad = self.out",
+        at="return output_error * local_grad",
     ),
     # --- layers_sequential -------------------------------------------------------------------
     _m(
