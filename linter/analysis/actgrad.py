@@ -121,9 +121,18 @@ def layer_pairs(model: ModuleModel) -> Iterator[LayerPair]:
         for bwd in fns:
             if bwd.cls is not None or bwd.nested:
                 continue
-            partners = model._forward_partners(bwd)
+            partners = model._forward_partners(bwd) or _named_partners(model, bwd)
             if len(partners) == 1 and partners[0] is not bwd:
                 yield LayerPair(partners[0], bwd, None)
+
+
+def _named_partners(model: ModuleModel, bwd: Scope) -> list[Scope]:
+    """``relu_backward`` beside a ``relu`` that returns ``(A, cache)``: the function the
+    backward is named after, when no ``relu_forward`` exists."""
+    if not bwd.name.endswith("_backward"):
+        return []
+    found = model.c.functions.get(bwd.name.removesuffix("_backward"), [])
+    return [s for s in found if s.cls is None and not s.nested]
 
 
 class _Mutating(cst.CSTVisitor):

@@ -349,6 +349,8 @@ class Reader:
             return items[b.position]
         if b.kind != "assign" or b.value is None or b.loops or not isinstance(b.target, cst.Name):
             raise Unreadable(name)
+        if self.extended and changed_after(b.value, b.index, scope):
+            raise Unreadable(name)  # ``dx = g`` then ``g[m] = 0``: dx is the changed array
         return self.read(b.value, scope, b.index)
 
     def _masked(self, name: str, b: Binding, scope: Scope) -> Expr:
@@ -406,6 +408,8 @@ class Reader:
         b, s = found[0]
         if b.kind != "assign" or b.value is None or b.loops or not unconditional(b.stmt, s):
             raise Unreadable(key)
+        if self.extended and changed_after(b.value, b.index, s):
+            raise Unreadable(key)  # ``self.out = out`` then ``out[m] = 0``
         if self.extended and s.name == "__init__":
             value = number_value(b.value)
             if value is not None:
@@ -464,6 +468,8 @@ class Reader:
         before: int | None,
     ) -> Expr | None:
         """What activations add: None when the call is left to the common reading."""
+        if qn == "numpy.array" and len(node.args) == 2 and _copy_true(node.args[1]):
+            return self.read(args[0], scope, before)  # np.array(g, copy=True): a copy
         if len(args) != len(node.args):
             raise Unreadable("keyword arguments")
         func = node.func
@@ -627,6 +633,15 @@ class Reader:
         return self.read(fn.returns[0], fn, None)
 
 
+def _copy_true(arg: cst.Arg) -> bool:
+    return (
+        arg.keyword is not None
+        and arg.keyword.value == "copy"
+        and isinstance(arg.value, cst.Name)
+        and arg.value.value == "True"
+    )
+
+
 def _none(node: cst.BaseExpression | None) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
@@ -699,6 +714,18 @@ def mutation_followed(name: str, b: Binding, scope: Scope) -> bool:
             ):
                 return False
     return True
+
+
+def changed_after(value: cst.BaseExpression, index: int, scope: Scope) -> bool:
+    """``value`` is a bare name whose array is changed in place (an element assignment, an
+    augmented assignment) after statement ``index``: a name bound to it then holds the change."""
+    if not isinstance(value, cst.Name):
+        return False
+    return any(
+        o.index > index
+        and (o.kind == "aug" or (o.kind == "assign" and isinstance(o.target, cst.Subscript)))
+        for o in scope.bindings.get(value.value, [])
+    )
 
 
 def _index_of(stmt: cst.CSTNode, stmts: list[cst.CSTNode]) -> int:

@@ -126,6 +126,20 @@ class ActivationBackwardNotItsDerivative(Rule):
         ),
         Valid(
             """
+            class ReLU:
+                def forward(self, x):
+                    self.x = x
+                    return np.maximum(0, x)
+
+                def backward(self, dout):
+                    dx = dout
+                    dout[self.x <= 0] = 0
+                    return dx
+            """,
+            note="`dx` is the same array as `dout`: the masking reaches it.",
+        ),
+        Valid(
+            """
             def relu_forward(x):
                 out = np.clip(x, 0, None)
                 return out, x
@@ -136,6 +150,20 @@ class ActivationBackwardNotItsDerivative(Rule):
                 dx[x <= 0] = 0
                 return dx
             """
+        ),
+        Valid(
+            """
+            def relu(Z):
+                A = np.maximum(0, Z)
+                return A, Z
+
+            def relu_backward(dA, cache):
+                Z = cache
+                dZ = np.array(dA, copy=True)
+                dZ[Z <= 0] = 0
+                return dZ
+            """,
+            note="A backward named after its forward, which returns `(A, cache)`.",
         ),
         Valid(
             """
