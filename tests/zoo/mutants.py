@@ -310,10 +310,10 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         "sp = sigmoid_prime(activations[-l])",
     ),
     # --- cs231n_layers -----------------------------------------------------------------------
-    # --- cs231n_layers: the ReLU mask tested with >= 0 on the clipped output (BP110) ---------
+    # --- cs231n_layers: the ReLU mask tested with >= 0 on the clipped output (BP111) ---------
     _m(
         "cs231n_layers",
-        "BP110",
+        "BP111",
         "relu caches its output and masks with out >= 0, which is always true",
         "    cache = x\n    return out, cache\n\n\ndef relu_backward(dout, cache):\n    x = cache\n"
         "    dx = dout * (x > 0)\n    return dx\n",
@@ -777,24 +777,24 @@ MUTANTS_NUMPY: tuple[Mutant, ...] = (
         'grads["db" + str(i)] = np.sum(dZ, axis=1, keepdims=True) / m',
         'grads["db" + str(i)] = dZ / m',
     ),
-    # --- layers_sequential: an activation's backward that is not its forward's derivative ----
+    # --- layers_sequential: an activation's backward that is not its forward's derivative (BP111)
     _m(
         "layers_sequential",
-        "BP110",
+        "BP111",
         "ReLU.backward keeps the gradient's positive entries instead of the positive inputs'",
         "        return output_error * (self.x > 0)",
         "        return np.maximum(0, output_error)",
     ),
     _m(
         "layers_sequential",
-        "BP110",
+        "BP111",
         "Tanh.backward multiplies by 1 - a instead of 1 - a**2",
         "        return output_error * (1 - self.out**2)",
         "        return output_error * (1 - self.out)",
     ),
     _m(
         "layers_sequential",
-        "BP110",
+        "BP111",
         "Sigmoid.backward multiplies by the output a instead of a(1 - a)",
         "        local_grad = self.out * (1 - self.out)",
         "        local_grad = self.out",

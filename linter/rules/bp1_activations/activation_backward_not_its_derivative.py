@@ -1,4 +1,4 @@
-"""BP110 activation-backward-not-its-derivative."""
+"""BP111 activation-backward-not-its-derivative."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from linter.rules.bp1_activations.derivative_of_another_activation import (
 from linter.rules.bp1_activations.derivative_of_upstream_gradient import (
     DerivativeOfUpstreamGradient,
 )
+from linter.rules.bp1_activations.gradient_mask_is_constant import GradientMaskIsConstant
 from linter.rules.bp1_activations.relu_derivative_is_relu import ReluDerivativeIsRelu
 from linter.rules.bp1_activations.sigmoid_derivative_on_wrong_variable import (
     SigmoidDerivativeOnWrongVariable,
@@ -33,6 +34,7 @@ _SPECIFIC: tuple[type[Rule], ...] = (
     DerivativeOfUpstreamGradient,
     DerivativeOfAnotherActivation,
     ActivationUsedAsDerivative,
+    GradientMaskIsConstant,
 )
 
 
@@ -62,7 +64,7 @@ class ActivationBackwardNotItsDerivative(Rule):
     times the derivative of the function its forward computes, differentiated here
     symbolically and compared at seeded inputs on both sides of zero."""
 
-    code = "BP110"
+    code = "BP111"
     prefilter = (P.BASE, P.LAYER_BACKWARD)
     name = "activation-backward-not-its-derivative"
     kb = "activation-backward-not-its-derivative"
@@ -295,20 +297,6 @@ class ActivationBackwardNotItsDerivative(Rule):
             """,
             at=(7, 16),
             note="The mask is taken from the gradient's sign, not from the input.",
-        ),
-        Invalid(
-            """
-            class ReLU:
-                def forward(self, x):
-                    self.out = np.clip(x, 0, None)
-                    return self.out
-
-                def backward(self, dout):
-                    mask = self.out >= 0
-                    return dout * mask
-            """,
-            at=(8, 16),
-            note="The clipped output is never negative: the mask is always true.",
         ),
         Invalid(
             """
