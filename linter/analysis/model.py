@@ -1205,6 +1205,9 @@ class ModuleModel:
                 node.operator, cst.Multiply
             ):
                 continue
+            form = self.forms.form(node, site.scope)
+            if form is not None and form.kind is Kind.RELU:
+                continue  # ``z * (z > 0)`` is ReLU itself, not a gradient times ReLU's derivative
             factors = [*factors_of(node.left), *factors_of(node.right)]  # its own parens too
             deriv = {i for i, f in enumerate(factors) if self._is_derivative(f, site.scope)}
             for i, f in enumerate(factors):

@@ -25,6 +25,18 @@ class DerivativeOfUpstreamGradient(Rule):
     )
     instead = "Evaluate the derivative at the cached forward value: `dh * h * (1 - h)`."
     valid = [
+        Valid(
+            """
+            class ReLU:
+                def forward(self, z):
+                    self.z = z
+                    self.out = z * (z > 0)
+                    return self.out
+
+                def backward(self, grad):
+                    return grad * (self.z > 0)
+            """
+        ),
         Valid("def backward(dh, h):\n    return dh * h * (1 - h)\n"),
         Valid(
             """
