@@ -38,6 +38,7 @@ from linter.analysis.elementwise import (
     Unreadable,
     derivative,
     evaluate,
+    method_pairs,
     ops,
     symbols,
     top_level_return,
@@ -107,23 +108,9 @@ def _required(fn: Scope) -> list[str]:
 
 
 def layer_pairs(model: ModuleModel) -> Iterator[LayerPair]:
-    for cls in model.c.class_bases:
-        for fnames, bnames in ((FORWARD_NAMES, BACKWARD_NAMES), HOOK_NAMES):
-            fwd = model._method_in_chain(cls, fnames)
-            bwd = model._method_in_chain(cls, bnames)
-            if fwd is None or bwd is None or fwd is bwd or cls not in (fwd.cls, bwd.cls):
-                continue
-            if fwd.nested or bwd.nested:
-                continue
-            yield LayerPair(fwd, bwd, cls)
-            break
-    for fns in model.c.functions.values():
-        for bwd in fns:
-            if bwd.cls is not None or bwd.nested:
-                continue
-            partners = model._forward_partners(bwd) or _named_partners(model, bwd)
-            if len(partners) == 1 and partners[0] is not bwd:
-                yield LayerPair(partners[0], bwd, None)
+    pairs = ((FORWARD_NAMES, BACKWARD_NAMES), HOOK_NAMES)
+    for fwd, bwd, cls in method_pairs(model, pairs, _named_partners):
+        yield LayerPair(fwd, bwd, cls)
 
 
 def _named_partners(model: ModuleModel, bwd: Scope) -> list[Scope]:

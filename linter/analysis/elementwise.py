@@ -18,6 +18,7 @@ with ``Reader.extended`` also ``tanh sig max min gt ge and or not where abs`` (c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import libcst as cst
 
@@ -756,3 +757,33 @@ def strip_tiny(e: Expr) -> Expr:
             if b[0] == "c" and 0 < abs(b[1]) < 1e-3:
                 return a
     return e
+
+
+def method_pairs(
+    model: ModuleModel,
+    names: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...],
+    named_partners: Callable[[ModuleModel, Scope], list[Scope]] | None = None,
+) -> Iterator[tuple[Scope, Scope, str | None]]:
+    """(forward, backward, class) pairs to read: per class, the first (forward names, backward
+    names) of ``names`` the class (or a base in this module) defines both of, one of them in the
+    class itself; then module-level ``X_backward`` functions with exactly one forward partner
+    (``X_forward`` by the pair convention, or what ``named_partners`` finds)."""
+    for cls in model.c.class_bases:
+        for fnames, bnames in names:
+            fwd = model._method_in_chain(cls, fnames)
+            bwd = model._method_in_chain(cls, bnames)
+            if fwd is None or bwd is None or fwd is bwd or cls not in (fwd.cls, bwd.cls):
+                continue
+            if fwd.nested or bwd.nested:
+                continue
+            yield fwd, bwd, cls
+            break
+    for fns in model.c.functions.values():
+        for bwd in fns:
+            if bwd.cls is not None or bwd.nested:
+                continue
+            partners = model._forward_partners(bwd)
+            if not partners and named_partners is not None:
+                partners = named_partners(model, bwd)
+            if len(partners) == 1 and partners[0] is not bwd:
+                yield partners[0], bwd, None

@@ -38,6 +38,7 @@ from linter.analysis.elementwise import (
     constant,
     derivative,
     evaluate,
+    method_pairs,
     proportional,
     substitute,
     symbols,
@@ -138,21 +139,8 @@ def _backward_slots(model: ModuleModel, fwd: Scope, bwd: Scope) -> dict[str, Exp
 
 
 def loss_pairs(model: ModuleModel) -> Iterator[LossPair]:
-    for cls in model.c.class_bases:
-        fwd = model._method_in_chain(cls, FORWARD_NAMES)
-        bwd = model._method_in_chain(cls, BACKWARD_NAMES)
-        if fwd is None or bwd is None or fwd is bwd or cls not in (fwd.cls, bwd.cls):
-            continue
-        if fwd.nested or bwd.nested:
-            continue
+    for fwd, bwd, cls in method_pairs(model, ((FORWARD_NAMES, BACKWARD_NAMES),)):
         yield LossPair(fwd, bwd, cls)
-    for fns in model.c.functions.values():
-        for bwd in fns:
-            if bwd.cls is not None or bwd.nested:
-                continue
-            partners = model._forward_partners(bwd)
-            if len(partners) == 1 and partners[0] is not bwd:
-                yield LossPair(partners[0], bwd, None)
 
 
 def _read_pair(
