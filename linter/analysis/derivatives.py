@@ -207,17 +207,20 @@ def raw_error_source(
     return None
 
 
-def softmax_counted_twice(model: ModuleModel) -> Iterator[cst.CSTNode]:
+def softmax_counted_twice(
+    model: ModuleModel,
+) -> Iterator[tuple[cst.CSTNode, cst.BaseExpression, Scope]]:
     """Where a softmax derivative is multiplied into p − y, which already is the gradient with
     respect to the logits: (a) ``error * p * (1 - p)`` in one product chain; (b) ``g *= p * (1 -
     p)`` or ``g = g * p * (1 - p)`` on an error signal; (c) a softmax Jacobian matrix applied to
-    p − y. Yields the product, the statement, or the matrix product."""
+    p − y. Yields the product, the statement, or the matrix product, with the softmax output p
+    (a) or the error (b, c) and the scope."""
     # (a) error * p(1 - p), in one product chain
     for node, (pred, _t, _s), others, scope in error_products(model):
         if not model.has(pred, scope, Role.PROB):
             continue
         if softmax_poly_among(model, others, scope) is not None:
-            yield node
+            yield node, pred, scope
     # (b) grad *= p * (1 - p) / grad = grad * p * (1 - p) on a seeded p - onehot
     for scope in model.c.scopes:
         for bindings in scope.bindings.values():
@@ -234,7 +237,8 @@ def softmax_counted_twice(model: ModuleModel) -> Iterator[cst.CSTNode]:
                 others = [f for f in factors if not same_name(f, b.target)]
                 if softmax_poly_among(model, others, scope) is not None:
                     node = b.stmt if b.kind == "aug" else b.value
-                    yield node.body[0] if isinstance(node, cst.SimpleStatementLine) else node
+                    at = node.body[0] if isinstance(node, cst.SimpleStatementLine) else node
+                    yield at, b.target, scope
     # (c) the softmax Jacobian applied to p - y
     for mm, site in model.matmuls():
         for jac, err in ((mm.left, mm.right), (mm.right, mm.left)):
@@ -244,7 +248,7 @@ def softmax_counted_twice(model: ModuleModel) -> Iterator[cst.CSTNode]:
                 continue
             parts = model.error_parts(err, site.scope)
             if parts is not None and model.has(parts[0], site.scope, Role.PROB):
-                yield mm.node
+                yield mm.node, err, site.scope
 
 
 # --- forward / backward consistency of activations --------------------------------------------

@@ -5,11 +5,17 @@ of `backward`"). Asked only for values a rule reports, so a few lookups each are
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 from linter.analysis import ModuleModel, Role
 from linter.analysis import names as N
 from linter.analysis.collect import Scope
+from linter.analysis.coupling import is_normaliser
+from linter.analysis.exprs import positional_args
+from linter.analysis.forms import ACTIVATION_KINDS, Form, Kind
+from linter.analysis.torch_facts import Out, facts
 
 Facts = list[tuple[cst.CSTNode, str]]
 
@@ -42,6 +48,46 @@ def weight_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) 
     return out
 
 
+def applied_evidence(model: ModuleModel, target: cst.BaseExpression, scope: Scope) -> Facts:
+    """The update that applies the gradient stored in ``target`` to its parameter, when this
+    module makes one (``self.b -= lr * self.db`` for ``self.db = ...``)."""
+    key = model.key(target, scope)
+    if key is None:
+        return []
+    for u in model.updates():
+        if any(model.key(n, u.step_scope) == key for n in _operands(u.step)):
+            stmt = u.binding.stmt
+            at = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else u.binding.target
+            return [(at, f"`{model.src(target)}` is applied to `{u.key}` here")]
+    return []
+
+
+def _operands(node: cst.CSTNode) -> list[cst.BaseExpression]:
+    """The names, attributes and subscripts a step multiplies (``lr * self.db``)."""
+    found: list[cst.BaseExpression] = []
+    todo = [node]
+    while todo and len(found) < 20:
+        n = todo.pop()
+        if isinstance(n, cst.Name | cst.Attribute | cst.Subscript):
+            found.append(n)
+        elif isinstance(n, cst.BinaryOperation | cst.UnaryOperation):
+            todo += n.children
+    return found
+
+
+def layout_evidence(model: ModuleModel, layout: str) -> Facts:
+    """Where the forward pass shows how weights are stored: "out-in" when it applies W
+    (``W @ a``), "in-out" when it applies W^T (``X @ W``)."""
+    for use, site in model.weight_uses():
+        if Role.GRAD in model.roles(use.other, site.scope):
+            continue
+        if ("out-in" if use.applies == "W" else "in-out") == layout:
+            node = use.matmul.node
+            shape = "(out, in)" if layout == "out-in" else "(in, out)"
+            return [(node, f"the forward pass computes `{model.src(node)}`: weights are {shape}")]
+    return []
+
+
 def _random_init(model: ModuleModel, key: str) -> cst.BaseExpression | None:
     for scope in model.c.scopes:
         for bindings in scope.bindings.values():
@@ -62,7 +108,33 @@ def gradient_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope
     if model.error_parts(base, scope) is not None and not isinstance(base, cst.Name):
         return [(base, f"`{name}` is the error: the network's output minus the data")]
     if not isinstance(base, cst.Name):
+        # an expression built from a gradient (``W.T @ delta``): why that gradient is one
+        for inner in _names_in(base):
+            if inner.value != name and model.has(inner, scope, Role.GRAD):
+                return gradient_evidence(model, inner, scope)
         return []
+    facts = _gradient_source(model, base, scope)
+    if not facts and N.GRAD_NAME.match(base.value):
+        facts = [(base, f"`{name}` is named like a gradient")]
+    return facts
+
+
+def _names_in(node: cst.CSTNode) -> list[cst.Name]:
+    found: list[cst.Name] = []
+    todo = [node]
+    while todo and len(found) < 20:
+        n = todo.pop()
+        if isinstance(n, cst.Name):
+            found.append(n)
+        elif isinstance(n, cst.Attribute):
+            continue  # ``self.W``: the attribute's object is not a value of its own
+        else:
+            todo += reversed(n.children)
+    return found
+
+
+def _gradient_source(model: ModuleModel, base: cst.Name, scope: Scope) -> Facts:
+    name = base.value
     bindings = scope.bindings.get(base.value, [])
     param = next((b for b in bindings if b.kind == "param"), None)
     if param is not None:
@@ -84,6 +156,130 @@ def gradient_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope
                 return [(b.value, f"`{name}` is the error: the network's output minus the data")]
             return [(b.value, f"`{name}` is computed from a gradient here")]
     return []
+
+
+_ACTIVATION_NAMES = {
+    Kind.SIGMOID: "σ",
+    Kind.TANH: "tanh",
+    Kind.RELU: "ReLU",
+    Kind.SOFTMAX: "softmax",
+}
+
+
+def _copies(
+    model: ModuleModel, expr: cst.BaseExpression, home: Scope
+) -> list[tuple[cst.BaseExpression, Scope]]:
+    """Where the value of ``expr`` was copied from, without looking through arithmetic: a
+    name's or attribute's assignments and the arguments callers pass, a dict entry's stores, an
+    element's container, a local helper's return."""
+    if isinstance(expr, cst.Name | cst.Attribute):
+        return model.value_sources(expr, home)
+    if isinstance(expr, cst.Subscript):
+        stores = [(b.value, sc) for b, sc in model.value_stores(expr, home) if b.value is not None]
+        return stores or [(expr.value, home)]
+    if isinstance(expr, cst.Call):
+        if isinstance(expr.func, cst.Attribute) and expr.func.attr.value in _VIEWS:
+            return [(expr.func.value, home)]  # ``p.gather(1, y)``, ``p.clip(eps, 1)``
+        args = positional_args(expr)
+        if model.qualname(expr.func) in ("numpy.clip", "torch.clamp") and args:
+            return [(args[0], home)]
+        fn = model.local_function(expr.func, home)
+        if fn is not None:
+            return [(r, fn) for r in fn.returns]
+    return []
+
+
+_VIEWS = frozenset({"gather", "take", "take_along_dim", "index_select", "clip", "clamp"})
+
+
+def _origin(
+    model: ModuleModel,
+    node: cst.BaseExpression,
+    scope: Scope,
+    found: Callable[[cst.BaseExpression, Scope], bool],
+) -> tuple[cst.BaseExpression, Scope] | None:
+    """The nearest expression ``node``'s value was copied from that satisfies ``found``
+    (breadth first, a few dozen steps at most: asked only for values a rule reports)."""
+    todo: list[tuple[cst.BaseExpression, Scope]] = [(node, scope)]
+    seen: set[tuple[cst.CSTNode, Scope]] = set()
+    while todo and len(seen) < 40:
+        expr, home = todo.pop(0)
+        expr, _ = model.strip_transpose(expr)
+        if (expr, home) in seen:
+            continue
+        seen.add((expr, home))
+        if found(expr, home):
+            return expr, home
+        todo += _copies(model, expr, home)
+    return None
+
+
+def activation_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:
+    """Where the activation output ``node`` holds was computed (``a = sigmoid(z)``)."""
+
+    def applied(expr: cst.BaseExpression, home: Scope) -> bool:
+        form = model.forms.form(expr, home)
+        return form is not None and form.kind in ACTIVATION_KINDS
+
+    origin = _origin(model, node, scope, applied)
+    if origin is None:
+        return []
+    at, home = origin
+    form = model.forms.form(at, home)
+    kind = _ACTIVATION_NAMES.get(form.kind, "an activation") if form else "an activation"
+    name = model.src(model.strip_transpose(node)[0])
+    if at is node:
+        return [(at, f"`{name}` applies {kind}")]
+    return [(at, f"`{name}` is the output of {kind}, computed here")]
+
+
+def coupled_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:
+    """Where the softmax or normalised vector ``node`` holds was made: every entry of it
+    depends on the whole row."""
+
+    torch = facts(model)
+
+    def coupled(expr: cst.BaseExpression, home: Scope) -> bool:
+        form = model.forms.form(expr, home)
+        if (form is not None and form.kind is Kind.SOFTMAX) or is_normaliser(model, expr, home):
+            return True
+        if torch.uses_torch and isinstance(expr, cst.Call):
+            kind = torch.kind(expr, home)  # an ``nn.Softmax`` layer's output
+            return kind is not None and kind.out is Out.PROB
+        return False
+
+    origin = _origin(model, node, scope, coupled)
+    if origin is None:
+        return []
+    at, home = origin
+    name = model.src(model.strip_transpose(node)[0])
+    what = "divided by its sum" if is_normaliser(model, at, home) else "a softmax"
+    return [(at, f"`{name}` is {what}, made here: each entry depends on the whole row")]
+
+
+def preactivation_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:
+    """Where the pre-activation ``node`` holds was computed: a layer's weighted input."""
+
+    def product(expr: cst.BaseExpression, home: Scope) -> bool:
+        while isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            if model.matmul(expr.right) is not None:
+                return True
+            expr = expr.left
+        return model.matmul(expr) is not None
+
+    origin = _origin(model, node, scope, product)
+    if origin is None or origin[0] is node:
+        return []
+    at = origin[0]
+    name = model.src(model.strip_transpose(node)[0])
+    return [(at, f"`{name}` is a layer's weighted input (before its activation), computed here")]
+
+
+def derivative_evidence(model: ModuleModel, form: Form) -> Facts:
+    """The helper a derivative formula was reached through, when it was (``sigmoid_prime``)."""
+    if form.via is None or not form.via.returns:
+        return []
+    return [(form.via.returns[0], f"`{form.via.name}` computes {form.kind.value} of its argument")]
 
 
 def sign_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:

@@ -215,14 +215,14 @@ def _not_constant(node: cst.BaseExpression) -> bool:
 
 def overwrites_accumulator(
     model: ModuleModel, key: str, b: Binding, bindings: list[Binding]
-) -> bool:
-    """``b`` plain-assigns a weight-gradient accumulator ``key`` inside a loop after it was set
-    to zeros outside that loop (``bindings`` are all of ``key``'s bindings in the scope), and
-    does not read ``key`` itself: only the last iteration survives."""
+) -> Binding | None:
+    """The zeroing of a weight-gradient accumulator ``key`` outside a loop, when ``b``
+    plain-assigns it inside that loop (``bindings`` are all of ``key``'s bindings in the scope)
+    without reading ``key`` itself: only the last iteration survives."""
     if not b.loops or not N.WEIGHT_GRAD_NAME.match(key.rsplit(".", 1)[-1]):
-        return False
+        return None
     if key in names_in(b.value):
-        return False
+        return None
     for other in bindings:
         if other is b or other.kind != "assign" or other.value is None:
             continue
@@ -234,8 +234,8 @@ def overwrites_accumulator(
             if model.is_call_to(
                 other.value, N.CONST_INIT | {"numpy.zeros_like", "torch.zeros_like"}
             ):
-                return True
-    return False
+                return other
+    return None
 
 
 def reads_grad(value: cst.BaseExpression) -> bool:

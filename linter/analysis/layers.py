@@ -166,9 +166,9 @@ def delta_layer(
 
 def gradient_with_own_output(
     model: ModuleModel,
-) -> Iterator[tuple[cst.CSTNode, cst.BaseExpression, cst.BaseExpression, str]]:
+) -> Iterator[tuple[cst.CSTNode, cst.BaseExpression, cst.BaseExpression, str, Scope]]:
     """Matrix products pairing a layer's delta with that layer's own output A = f(Z):
-    (product, delta, output, key of Z)."""
+    (product, delta, output, key of Z, the product's scope)."""
     pairs: list[tuple[cst.CSTNode, cst.BaseExpression, cst.BaseExpression, Site]] = [
         (mm.node, mm.left, mm.right, site) for mm, site in model.matmuls()
     ]
@@ -185,5 +185,5 @@ def gradient_with_own_output(
                 continue
             delta_z = delta_layer(model, model.strip_transpose(delta)[0], site.scope, site.index)
             if delta_z == out_z:
-                yield node, delta, other, out_z
+                yield node, delta, other, out_z, site.scope
                 break

@@ -240,7 +240,7 @@ class ModuleModel:
         self._returns_in_progress: set[Scope] = set()
         self._signs: dict[tuple[cst.CSTNode, Scope], int | None] = {}
         self._signs_in_progress: set[tuple[cst.CSTNode, Scope]] = set()
-        self._costs: dict[object, frozenset[str]] | None = None
+        self._costs: dict[object, dict[str, tuple[cst.CSTNode, str]]] | None = None
         self.forms = Forms(self)
         self._scratch_scalar: dict[object, bool] = {}
         self._deriv_marks: tuple[set[cst.CSTNode], set[tuple[Scope, str]]] | None = None
@@ -2572,30 +2572,38 @@ class ModuleModel:
         The scope's own class or function decides first (network2.py defines both costs, each in
         its own class); otherwise the whole module's evidence counts.
         """
+        return frozenset(self._cost_sites(scope))
+
+    def cost_evidence(self, scope: Scope, cost: str) -> tuple[cst.CSTNode, str] | None:
+        """Where the module shows that ``cost`` is in use for ``scope`` (the first such place),
+        and what it is there: a squared error, a log of a probability, a loss named for it."""
+        return self._cost_sites(scope).get(cost)
+
+    def _cost_sites(self, scope: Scope) -> dict[str, tuple[cst.CSTNode, str]]:
         if self._costs is None:
             self._costs = self._collect_costs()
         for key in (("fn", scope), ("cls", scope.cls)):
             found = self._costs.get(key)
             if found:
                 return found
-        return self._costs.get("module", frozenset())
+        return self._costs.get("module", {})
 
-    def _collect_costs(self) -> dict[object, frozenset[str]]:
-        found: dict[object, set[str]] = {}
+    def _collect_costs(self) -> dict[object, dict[str, tuple[cst.CSTNode, str]]]:
+        found: dict[object, dict[str, tuple[cst.CSTNode, str]]] = {}
 
-        def add(scope: Scope, cost: str) -> None:
+        def add(scope: Scope, cost: str, node: cst.CSTNode, why: str) -> None:
             for key in (("fn", scope), ("cls", scope.cls), "module"):
                 if key == ("cls", None):
                     continue
-                found.setdefault(key, set()).add(cost)
+                found.setdefault(key, {}).setdefault(cost, (node, why))
 
         for scope in self.c.scopes:
             for name in (scope.name, scope.cls or ""):
                 low = name.lower().replace("_", "")
                 if any(w in low for w in _CE_WORDS):
-                    add(scope, "ce")
+                    add(scope, "ce", scope.node, f"`{name}` is named for a cross-entropy cost")
                 if any(w in low for w in ("quadratic", "mse", "squarederror", "meansquared")):
-                    add(scope, "mse")
+                    add(scope, "mse", scope.node, f"`{name}` is named for a quadratic cost")
         for site in self.c.calls:
             call = site.node
             assert isinstance(call, cst.Call)
@@ -2603,24 +2611,24 @@ class ModuleModel:
             # ``F.binary_cross_entropy``): function names are structure, unlike variables'
             called = (dotted(call.func) or "").rsplit(".", 1)[-1].lower().replace("_", "")
             if call.args and any(w in called for w in _CE_WORDS):
-                add(site.scope, "ce")
+                add(site.scope, "ce", call, f"`{self.src(call.func)}` is a cross-entropy loss")
             if self.qualname(call.func) in CE_LOGS:
                 stmt_src = site.stmt
                 if self._mentions_target(stmt_src, site.scope):
-                    add(site.scope, "ce")
+                    add(site.scope, "ce", call, "the cost is a log-likelihood: a log of the output")
         for site in self.c.binops:
             node = site.node
             assert isinstance(node, cst.BinaryOperation)
             if isinstance(node.operator, cst.Power) and number_value(node.right) == 2.0:
                 if self.error_parts(node.left, site.scope) is not None:
-                    add(site.scope, "mse")
+                    add(site.scope, "mse", node, "the cost is a squared error")
         for site in self.c.calls:
             call = site.node
             assert isinstance(call, cst.Call)
             if self.qualname(call.func) in ("numpy.square",) and call.args:
                 if self.error_parts(call.args[0].value, site.scope) is not None:
-                    add(site.scope, "mse")
-        return {k: frozenset(v) for k, v in found.items()}
+                    add(site.scope, "mse", call, "the cost is a squared error")
+        return found
 
     def _mentions_target(self, stmt: cst.CSTNode, scope: Scope) -> bool:
         from linter.analysis.exprs import names_in

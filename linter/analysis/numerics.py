@@ -129,8 +129,8 @@ def small_step(node: cst.BaseExpression, scope: Scope) -> bool:
     )
 
 
-def perturbs(model: ModuleModel, step: cst.BaseExpression, scope: Scope) -> bool:
-    """The function adds the step to something: ``x + h``, ``x[i] += h``."""
+def perturbs(model: ModuleModel, step: cst.BaseExpression, scope: Scope) -> cst.CSTNode | None:
+    """Where the function adds the step to something: ``x + h``, ``x[i] += h``."""
     text = model.module.code_for_node(step)
     for site in model.c.binops:
         if site.scope is not scope:
@@ -140,13 +140,14 @@ def perturbs(model: ModuleModel, step: cst.BaseExpression, scope: Scope) -> bool
         if isinstance(node.operator, cst.Add) and any(
             model.module.code_for_node(side) == text for side in (node.left, node.right)
         ):
-            return True
+            return node
     for bindings in scope.bindings.values():
         for b in bindings:
             if b.kind == "aug" and b.op == "AddAssign" and b.value is not None:
                 if model.module.code_for_node(b.value) == text:
-                    return True
-    return False
+                    stmt = b.stmt
+                    return stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else b.target
+    return None
 
 
 def half_steps(model: ModuleModel, step: cst.BaseExpression, scope: Scope) -> bool:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.batch import mixed_reductions
+from linter.analysis.evidence import gradient_evidence
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -267,4 +270,13 @@ class BiasAndWeightBatchScaleDiffer(Rule):
                 f"`{model.src(found.bias_grad)}` and `{model.src(found.weight_grad)}` reduce "
                 f"the batch of `{found.gradient}` differently (one averages, the other sums): "
                 f"the two gradients of this layer are N apart; reduce both the same way",
+                evidence=(
+                    (found.weight_grad, f"the weight gradient reduces `{found.gradient}` here"),
+                    *(
+                        fact
+                        for b in found.scope.bindings.get(found.gradient, [])[:1]
+                        if isinstance(b.target, cst.Name)
+                        for fact in gradient_evidence(model, b.target, found.scope)
+                    ),
+                ),
             )

@@ -9,6 +9,7 @@ import libcst as cst
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role, Scope
 from linter.analysis.batch import batch_axis
+from linter.analysis.evidence import applied_evidence, gradient_evidence
 from linter.analysis.gradients import batched, one_example, summed_by_loop, unreduced
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -328,6 +329,10 @@ class BiasGradientNotSummed(Rule):
                     f"bias gradient `{model.src(value)}` is the gradient of example {row} only; "
                     f"a bias is added to every example, so its gradient is the sum over the "
                     f"batch: e.g. `np.sum({model.src(value.value)}, axis=0)`",  # type: ignore[attr-defined]
+                    evidence=(
+                        *applied_evidence(model, b.target, scope),
+                        *gradient_evidence(model, value.value, scope),  # type: ignore[attr-defined]
+                    ),
                 )
                 continue
             if isinstance(value, cst.Subscript | cst.Attribute):
@@ -347,6 +352,10 @@ class BiasGradientNotSummed(Rule):
                 f"bias gradient `{model.src(value)}` keeps the batch axis; a bias is added to "
                 f"every example, so its gradient is the sum over the batch: "
                 f"{_summed(model, value, scope)}",
+                evidence=(
+                    *applied_evidence(model, b.target, scope),
+                    *gradient_evidence(model, value, scope),
+                ),
             )
 
 

@@ -239,11 +239,18 @@ class GradientOverwrittenAtFanOut(Rule):
                             f"`{model.src(b.target)} = ...` inside a backward closure "
                             f"overwrites the gradient: a node used more than once receives a "
                             f"contribution from each use; accumulate with `+=`",
+                            evidence=(
+                                (
+                                    scope.node,
+                                    f"`{scope.name}` is a closure run once per use of its node",
+                                ),
+                            ),
                         )
-                    elif overwrites_accumulator(model, key, b, bindings):
+                    elif (zeroed := overwrites_accumulator(model, key, b, bindings)) is not None:
                         yield Report(
                             b.target,
                             f"`{model.src(b.target)}` is set to zeros before the loop and "
                             f"assigned inside it, so only the last iteration's gradient "
                             f"survives; accumulate with `+=`",
+                            evidence=((zeroed.target, f"`{model.src(b.target)}` is zeroed here"),),
                         )

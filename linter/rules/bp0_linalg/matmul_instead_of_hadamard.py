@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
+from linter.analysis.evidence import derivative_evidence, gradient_evidence
 from linter.edits import elementwise_product
 from linter.ftypes import FixSafety
 from linter.rule import Invalid, Report, Rule, Valid
@@ -155,5 +156,9 @@ class MatmulInsteadOfHadamard(Rule):
                     f"elementwise product: `{model.src(replacement)}`",
                     replacement=replacement,
                     fix_description="Use the elementwise product `*`",
+                    evidence=(
+                        *gradient_evidence(model, grad, site.scope),
+                        *derivative_evidence(model, form),
+                    ),
                 )
                 break

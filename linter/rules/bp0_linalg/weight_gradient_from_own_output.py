@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
+from linter.analysis.evidence import activation_evidence, gradient_evidence
 from linter.analysis.layers import gradient_with_own_output
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -228,10 +229,14 @@ class WeightGradientFromOwnOutput(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node, delta, output, _z in gradient_with_own_output(model):
+        for node, delta, output, _z, scope in gradient_with_own_output(model):
             yield Report(
                 node,
                 f"`{model.src(node)}` pairs the delta `{model.src(delta)}` with "
                 f"`{model.src(output)}`, the output of the same layer; a weight gradient pairs "
                 f"the delta with the layer's input (what was multiplied by the weights)",
+                evidence=(
+                    *activation_evidence(model, output, scope),
+                    *gradient_evidence(model, delta, scope),
+                ),
             )

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import libcst as cst
 
 from linter import prefilter as P
-from linter.analysis import ModuleModel, Role
+from linter.analysis import ModuleModel, Role, Scope
 from linter.analysis import names as N
+from linter.analysis.evidence import gradient_evidence, layout_evidence
 from linter.analysis.gradients import product_operands, transposed_in_updates
 from linter.analysis.shapes import stored_for_vector
 from linter.rule import Invalid, Report, Rule, Valid
@@ -323,7 +324,9 @@ class WeightGradientOrientation(Rule):
                     and not model.strip_transpose(model.core_value(right))[1]
                     and isinstance(model.core_value(other), cst.Name | cst.Attribute)
                 ):
-                    yield self._untransposed(model, node, model.core_value(other), layout)
+                    yield self._untransposed(
+                        model, node, model.core_value(other), layout, left if lg else right, scope
+                    )
                 continue
             # Said with the code's own operands: which one goes on the left.
             grad = _operand(model, left if lg else right)
@@ -355,9 +358,15 @@ class WeightGradientOrientation(Rule):
                 f"`{model.src(node)}` builds the weight gradient in the orientation of the "
                 f"other convention: the forward pass stores weights as ({layout.replace('-', ', ')}), "
                 f"so the product needs {want}",
+                evidence=(
+                    *layout_evidence(model, layout),
+                    *gradient_evidence(model, left if lg else right, scope),
+                ),
             )
 
-    def _untransposed(self, model: ModuleModel, node, other, layout: str) -> Report:
+    def _untransposed(
+        self, model: ModuleModel, node, other, layout: str, grad, scope: Scope
+    ) -> Report:
         """``a_prev @ dZ``: right order, but neither factor is transposed, so the product does
         not sum over the batch (it only runs when the batch size equals a layer width)."""
         fixed = f"{model.src(other)}.T"
@@ -366,6 +375,7 @@ class WeightGradientOrientation(Rule):
             f"`{model.src(node)}` multiplies the gradient by the layer input "
             f"`{model.src(other)}` without transposing it; the weight gradient sums over the "
             f"batch: use `{fixed}` ({'`delta @ a_prev.T`' if layout == 'out-in' else '`a_prev.T @ dZ`'})",
+            evidence=(*layout_evidence(model, layout), *gradient_evidence(model, grad, scope)),
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
+from linter.analysis.evidence import activation_evidence
 from linter.analysis.reactivation import reactivated_gradient_factors
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -243,10 +244,11 @@ class ActivationUsedAsDerivative(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for call, operand, kind, _scope in reactivated_gradient_factors(model):
+        for call, operand, kind, scope in reactivated_gradient_factors(model):
             yield Report(
                 call,
                 f"`{model.src(call)}` applies the {kind} to `{model.src(operand)}`, which already "
                 f"is a {kind} output, and multiplies a gradient by it: the chain rule needs the "
                 f"derivative here, a(1 − a) for a sigmoid, 1 − a² for tanh",
+                evidence=tuple(activation_evidence(model, operand, scope)),
             )

@@ -9,6 +9,7 @@ import libcst as cst
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import OUTPUT_FORM_OF, activation_origin, derivative_sites
+from linter.analysis.evidence import activation_evidence, derivative_evidence
 from linter.analysis.exprs import factors_of
 from linter.analysis.forms import negated, sigmoid_without_minus
 from linter.rule import Invalid, Report, Rule, Valid
@@ -272,6 +273,10 @@ class DerivativeOfAnotherActivation(Rule):
                     f"`{model.src(node)}` is the {_NAMES[expected.value]} derivative, but "
                     f"`{model.src(form.operand)}` is a {_NAMES[actual.value]} output: use "
                     + ("`1 - a**2`" if actual.value == "tanh" else "`a * (1 - a)`"),
+                    evidence=(
+                        *activation_evidence(model, form.operand, scope),
+                        *derivative_evidence(model, form),
+                    ),
                 )
 
 

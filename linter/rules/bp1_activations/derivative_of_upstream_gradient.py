@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import derivative_sites
+from linter.analysis.evidence import derivative_evidence, gradient_evidence
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -187,4 +188,8 @@ class DerivativeOfUpstreamGradient(Rule):
                     f"`{model.src(node)}` evaluates the activation derivative at the gradient "
                     f"`{model.src(form.operand)}`; evaluate it at the forward value (z, or a "
                     f"for the a(1 − a) form) and multiply the gradient by it",
+                    evidence=(
+                        *gradient_evidence(model, form.operand, scope),
+                        *derivative_evidence(model, form),
+                    ),
                 )

@@ -8,6 +8,7 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
+from linter.analysis.evidence import gradient_evidence
 from linter.analysis.forms import Kind
 from linter.analysis.switches import switch_helpers
 from linter.rule import Invalid, Report, Rule, Valid
@@ -219,6 +220,7 @@ class ReluDerivativeIsRelu(Rule):
                 if not model.has(grad, site.scope, Role.GRAD):
                     continue
                 form = model.forms.form(other, site.scope)
+                value = other
                 if form is None and isinstance(other, cst.Name):  # dr = np.maximum(0, z); g * dr
                     value = model.forms.through_local(other, site.scope)
                     if value is not other:
@@ -231,6 +233,19 @@ class ReluDerivativeIsRelu(Rule):
                     node,
                     f"`{model.src(other)}` is ReLU itself, not its derivative: ReLU′(z) = "
                     f"1[z > 0]; multiply by the mask `({model.src(form.operand)} > 0)` instead",
+                    evidence=(
+                        *gradient_evidence(model, grad, site.scope),
+                        *(
+                            [
+                                (
+                                    value,
+                                    f"`{model.src(other)}` is ReLU of `{model.src(form.operand)}`",
+                                )
+                            ]
+                            if value is not other
+                            else []
+                        ),
+                    ),
                 )
                 break
         for switch in switch_helpers(model):
@@ -242,4 +257,15 @@ class ReluDerivativeIsRelu(Rule):
                 f"with `{switch.flag}` on, this helper returns ReLU itself, not its derivative: "
                 f"ReLU′(z) = 1[z > 0]; return the mask `({model.src(form.operand)} > 0)` "
                 f"as floats instead",
+                evidence=tuple(
+                    (call, f"`{model.src(call)}` turns `{switch.flag}` on: it gets ReLU itself")
+                    for call, _ in model.callers(switch.scope)
+                    if model.forms.flag_call_kind(call, switch.scope) is Kind.RELU
+                )
+                or (
+                    (
+                        switch.scope.node,
+                        f"`{switch.scope.name}` returns its derivative when `{switch.flag}` is set",
+                    ),
+                ),
             )

@@ -7,6 +7,11 @@ from collections.abc import Iterator
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import derivative_sites
+from linter.analysis.evidence import (
+    activation_evidence,
+    derivative_evidence,
+    preactivation_evidence,
+)
 from linter.analysis.forms import Kind
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -487,6 +492,10 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                             f"`{model.src(node)}` evaluates σ′ at the activation "
                             f"`{model.src(form.operand)}`, but it applies σ to its argument (it wants "
                             f"z): this is σ(a)(1 − σ(a)); pass z, or use `a * (1 - a)`",
+                            evidence=(
+                                *activation_evidence(model, form.operand, scope),
+                                *derivative_evidence(model, form),
+                            ),
                         )
             elif form.kind is Kind.OUTPUT_POLY:
                 if Role.PREACT in roles and Role.ACT not in roles:
@@ -494,4 +503,8 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                         node,
                         f"`{model.src(node)}` computes x(1 − x) at the pre-activation "
                         f"`{model.src(form.operand)}`; σ′(z) = a(1 − a) needs the activation a = σ(z)",
+                        evidence=(
+                            *preactivation_evidence(model, form.operand, scope),
+                            *derivative_evidence(model, form),
+                        ),
                     )

@@ -7,6 +7,11 @@ from collections.abc import Iterator
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import derivative_sites
+from linter.analysis.evidence import (
+    activation_evidence,
+    derivative_evidence,
+    preactivation_evidence,
+)
 from linter.analysis.forms import Kind
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -252,6 +257,10 @@ class TanhDerivativeOnWrongVariable(Rule):
                             f"`{model.src(node)}` applies tanh again to the activation "
                             f"`{model.src(form.operand)}`; tanh′(z) = 1 − a²: use `1 - a**2`, or "
                             f"`1 - np.tanh(z)**2` with the pre-activation",
+                            evidence=(
+                                *activation_evidence(model, form.operand, scope),
+                                *derivative_evidence(model, form),
+                            ),
                         )
             elif form.kind is Kind.ONE_MINUS_SQUARE:
                 if Role.PREACT in roles and Role.ACT not in roles:
@@ -260,4 +269,8 @@ class TanhDerivativeOnWrongVariable(Rule):
                         f"`{model.src(node)}` computes 1 − x² at the pre-activation "
                         f"`{model.src(form.operand)}`; tanh′(z) = 1 − tanh(z)² = 1 − a² needs the "
                         f"activation",
+                        evidence=(
+                            *preactivation_evidence(model, form.operand, scope),
+                            *derivative_evidence(model, form),
+                        ),
                     )

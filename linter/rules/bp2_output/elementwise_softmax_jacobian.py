@@ -14,6 +14,7 @@ from linter.analysis.coupling import (
     stored_into_elements,
 )
 from linter.analysis.derivatives import derivative_sites, softmax_counted_twice
+from linter.analysis.evidence import coupled_evidence, derivative_evidence
 from linter.analysis.exprs import contains
 from linter.analysis.forms import Kind
 from linter.rule import Invalid, Report, Rule, Valid
@@ -359,7 +360,7 @@ class ElementwiseSoftmaxJacobian(Rule):
             if stored_into_elements(node, scope):  # the diagonal of a full Jacobian
                 continue
             if double_counted is None:  # BP204's sites: the p(1 − p) there is its finding
-                double_counted = list(softmax_counted_twice(model))
+                double_counted = [n for n, _, _ in softmax_counted_twice(model)]
             if any(contains(outer, node) for outer in double_counted):
                 continue
             reported.append(node)
@@ -369,6 +370,10 @@ class ElementwiseSoftmaxJacobian(Rule):
                 f"`{model.src(node)}` treats the softmax Jacobian as elementwise: ∂sᵢ/∂zⱼ = "
                 f"sᵢ(δᵢⱼ − sⱼ) has off-diagonal terms; use s * (g − Σ g·s), or p − y with "
                 f"cross-entropy",
+                evidence=(
+                    *coupled_evidence(model, form.operand, scope),
+                    *derivative_evidence(model, form),
+                ),
             )
         for found in elementwise_coupled_backwards(model):
             if found.scope in scopes:  # already reported where the product is written
@@ -381,4 +386,5 @@ class ElementwiseSoftmaxJacobian(Rule):
                 f"diagonal of the Jacobian of `{s}` alone: each element of `{s}` depends on the "
                 f"whole row (∂sᵢ/∂zⱼ = sᵢ(δᵢⱼ − sⱼ)); subtract the row sum: "
                 f"s * (g − Σ g·s)",
+                evidence=tuple(coupled_evidence(model, found.output, found.scope)),
             )

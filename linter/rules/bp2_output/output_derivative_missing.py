@@ -8,8 +8,9 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
-from linter.analysis.collect import Site
+from linter.analysis.collect import Scope, Site
 from linter.analysis.derivatives import output_delta_elsewhere, raw_error_source
+from linter.analysis.evidence import activation_evidence
 from linter.analysis.model import MatMul
 from linter.analysis.outputs import squared_error_gradient
 from linter.rule import Invalid, Report, Rule, Valid
@@ -337,6 +338,7 @@ class OutputDerivativeMissing(Rule):
                         f"(`{model.src(mm.node)}`); the delta with respect to the "
                         f"pre-activation needs the activation's derivative too: "
                         f"2(a − y) ⊙ σ′(z)",
+                        evidence=tuple(_output_evidence(model, found[0], scope)),
                     )
             if "ce" in costs:
                 continue
@@ -349,6 +351,10 @@ class OutputDerivativeMissing(Rule):
                         f"output under the quadratic cost, and it is propagated as is "
                         f"(`{model.src(mm.node)}`); the delta needs the activation's "
                         f"derivative: (a − y) ⊙ σ′(z)",
+                        evidence=(
+                            *filter(None, [model.cost_evidence(scope, "mse")]),
+                            *_output_evidence(model, inner, scope),
+                        ),
                     )
                     continue
                 # no cost computed: the code's own output delta, the same error times the
@@ -369,6 +375,14 @@ class OutputDerivativeMissing(Rule):
                         (delta, "the same error times the output activation's derivative"),
                     ),
                 )
+
+
+def _output_evidence(
+    model: ModuleModel, error: cst.BaseExpression, scope: Scope
+) -> list[tuple[cst.CSTNode, str]]:
+    """Where the output in the error ``a - y`` was computed by its activation."""
+    parts = model.error_parts(error, scope)
+    return activation_evidence(model, parts[0], scope) if parts is not None else []
 
 
 def _raw_errors(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.derivatives import error_products, sigmoid_prime_among
+from linter.analysis.evidence import activation_evidence, derivative_evidence
 from linter.analysis.forms import Kind
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -194,10 +195,17 @@ class SigmoidPrimeWithCrossEntropy(Rule):
                 None,
             ):
                 continue
-            if sigmoid_prime_among(model, others, scope) is None:
+            prime = sigmoid_prime_among(model, others, scope)
+            if prime is None:
                 continue
+            cost = model.cost_evidence(scope, "ce")
             yield Report(
                 node,
                 f"`{model.src(node)}` keeps σ′ in the output delta, but the cost here is "
                 f"cross-entropy: σ′ cancels against dC/da, so δ = a − y; drop the σ′ factor",
+                evidence=(
+                    *([cost] if cost is not None else []),
+                    *activation_evidence(model, pred, scope),
+                    *derivative_evidence(model, prime),
+                ),
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.derivatives import softmax_counted_twice
+from linter.analysis.evidence import activation_evidence, gradient_evidence
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -183,10 +184,14 @@ class SoftmaxDerivativeTimesPMinusY(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node in softmax_counted_twice(model):
+        for node, value, scope in softmax_counted_twice(model):
             yield Report(
                 node,
                 f"`{model.src(node).strip()}` multiplies the softmax derivative into p − y, which "
                 f"already is the gradient with respect to the logits: the softmax is "
                 f"differentiated twice; use p − y alone",
+                evidence=(
+                    *activation_evidence(model, value, scope),
+                    *gradient_evidence(model, value, scope),
+                ),
             )

@@ -222,27 +222,46 @@ class ConstantWeightInit(Rule):
         inits = const_inits(model)
         if not inits.by_key:
             return
-        for init in inits.by_key.values():
-            if init in inits.in_layer_loop:
-                yield self._report(model, init)
-        reported = set(inits.in_layer_loop)
         forward = [
             (use, site)
             for use, site in model.weight_uses()
             if not model.has(use.other, site.scope, Role.GRAD)
         ]
+        for key, init in inits.by_key.items():
+            if init in inits.in_layer_loop:
+                uses = [
+                    (use.matmul.node, "the layer's weights multiply its input here")
+                    for use, _ in forward
+                    if use.key == key
+                ]
+                yield self._report(model, init, uses[:1] + _trained(model, key))
+        reported = set(inits.in_layer_loop)
         for use, site in forward:
             init = inits.by_key.get(use.key)
             if init is None or init in reported:
                 continue
             if feeds_constant(site, forward, inits.by_key) or stacked_layer(model, use.key):
                 reported.add(init)
-                yield self._report(model, init)
+                uses = [(use.matmul.node, "the layer's weights multiply its input here")]
+                yield self._report(model, init, uses + _trained(model, use.key))
 
     @staticmethod
-    def _report(model: ModuleModel, init: cst.CSTNode) -> Report:
+    def _report(
+        model: ModuleModel, init: cst.CSTNode, evidence: list[tuple[cst.CSTNode, str]]
+    ) -> Report:
         return Report(
             init,
             f"`{model.src(init)}` initialises a hidden layer's weights to a constant: every "
             f"hidden unit then computes and learns the same thing; initialise randomly",
+            evidence=tuple(evidence),
         )
+
+
+def _trained(model: ModuleModel, key: str) -> list[tuple[cst.CSTNode, str]]:
+    """Where the weights stored under ``key`` are updated (each unit by the same step)."""
+    for u in model.updates():
+        if u.key == key or (key.endswith("[]") and u.key == key[:-2]):
+            stmt = u.binding.stmt
+            at = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) else u.binding.target
+            return [(at, "they are updated here, every unit by the same step")]
+    return []

@@ -8,6 +8,7 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
+from linter.analysis.evidence import gradient_evidence
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -216,5 +217,13 @@ class UpdateBeforePropagate(Rule):
                     f"`{model.src(b.target)}` is updated before `{model.src(use.matmul.node)}` "
                     f"propagates the gradient through it, so the layers below get the gradient "
                     f"of the updated network; propagate first, then update",
+                    evidence=(
+                        (
+                            use.matmul.node,
+                            f"`{model.src(use.matmul.node)}` propagates the gradient through "
+                            f"the updated `{model.src(b.target)}`",
+                        ),
+                        *gradient_evidence(model, use.other, site.scope),
+                    ),
                 )
                 break

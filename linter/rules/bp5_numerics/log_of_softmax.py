@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel
+from linter.analysis.evidence import coupled_evidence
 from linter.analysis.numerics import differentiated, is_probability, logs
 from linter.edits import log_softmax
 from linter.ftypes import FixSafety
@@ -254,4 +255,5 @@ class LogOfSoftmax(Rule):
                 f"underflow to 0 and the log to −inf; use log-softmax (z − logsumexp(z))",
                 replacement=log_softmax(model, arg),
                 fix_description="Use F.log_softmax",
+                evidence=tuple(coupled_evidence(model, arg, site.scope)),
             )

@@ -271,7 +271,8 @@ class OneSidedFiniteDifference(Rule):
             step = node.right
             if not small_step(step, site.scope):
                 continue
-            if not perturbs(model, step, site.scope):
+            shifted = perturbs(model, step, site.scope)
+            if shifted is None:
                 continue
             if half_steps(model, step, site.scope):
                 continue
@@ -279,6 +280,7 @@ class OneSidedFiniteDifference(Rule):
                 node,
                 f"`{model.src(node)}` is a one-sided finite difference (error O(h)); use the "
                 f"centred difference (f(x + h) − f(x − h)) / (2h), error O(h²)",
+                evidence=((shifted, f"`{model.src(shifted)}` shifts the input one way only"),),
             )
 
 

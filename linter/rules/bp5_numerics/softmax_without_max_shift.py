@@ -328,6 +328,7 @@ class SoftmaxWithoutMaxShift(Rule):
                             f"`{model.src(call_node)}` passes unshifted logits to a softmax "
                             f"that relies on its callers to subtract the max (the other calls "
                             f"do); `exp` overflows for large logits",
+                            evidence=((group.exp, "the softmax exponentiates its argument here"),),
                         )
                     continue
             yield _report(model, group)
@@ -348,9 +349,12 @@ def _report(model: ModuleModel, group: ExpSum) -> Report:
             f"`{model.src(exp)}` is normalised by a sum of exponentials without subtracting "
             f"the max first: it overflows to inf (and the softmax to nan) for large logits"
         )
+    evidence = tuple(
+        (summed, f"`{model.src(summed)}` sums the exponentials") for summed in group.sums[:1]
+    )
     np_name = numpy_name(model, exp)
     if np_name is None or not reusable(group.x):
-        return Report(exp, message)
+        return Report(exp, message, evidence=evidence)
     if group.lse_call is not None:
         (summed,) = group.sums
         return Report(
@@ -361,9 +365,10 @@ def _report(model: ModuleModel, group: ExpSum) -> Report:
             ),
             replaces=group.lse_call,
             fix_description="Add the max back outside the log: m + log(sum(exp(z - m)))",
+            evidence=evidence,
         )
     if not group.shift_safe:
-        return Report(exp, message)
+        return Report(exp, message, evidence=evidence)
     shift = max_shift(np_name, group.x, group.axis)
     if group.ratio is not None:
         return Report(
@@ -372,10 +377,12 @@ def _report(model: ModuleModel, group: ExpSum) -> Report:
             replacement=shifted_ratio(group.ratio, group.exps, shift),
             replaces=group.ratio,
             fix_description="Subtract the max inside both exponentials of the ratio",
+            evidence=evidence,
         )
     return Report(
         exp,
         message,
         replacement=shifted_exp(exp, shift),
         fix_description="Subtract the max inside the exponential",
+        evidence=evidence,
     )
