@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from linter.analysis.model import ModuleModel
 
 MAX_PATHS = 64
+
+# Why a fact holds: (node, short sentence) pairs a finding shows at the nodes' lines.
+Evidence = tuple[tuple[cst.CSTNode, str], ...]
 _BUILTINS = frozenset(dir(builtins))
 MAX_DEPTH = 12
 
@@ -221,6 +224,7 @@ class OrderFault:
     optimizer: str
     loop: Loop
     backward: cst.CSTNode | None = None  # never cleared: the backward() that adds into .grad
+    evidence: Evidence = ()  # the events that make it a fault (the zero_grad, the backward)
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,7 @@ class Accumulation:
     acc: str
     loss: str
     scope: Scope
+    evidence: Evidence = ()  # where the loss is back-propagated, where the sum starts
 
 
 Crit = tuple[str, cst.CSTNode, "ModuleModel"]  # criterion, where it is made, that module
@@ -1393,16 +1398,50 @@ class TorchFacts:
                     continue  # across iterations an unknown callee may have stepped or cleared
                 backward_before_zero = any(x.kind == "backward" for x in word[:zero_at])
                 if zero_at < i and backward_before_zero:
-                    return OrderFault("zero-between", first.node, opt, loop)
-                return OrderFault("step-before-backward", e.node, opt, loop)
+                    filled = next(x for x in word[:zero_at][::-1] if x.kind == "backward")
+                    evidence = (
+                        (filled.node, f"`{self._short(filled.node)}` computes the gradients here"),
+                        (e.node, f"`{self._short(e.node)}` would apply them here"),
+                    )
+                    return OrderFault("zero-between", first.node, opt, loop, evidence=evidence)
+                return OrderFault(
+                    "step-before-backward",
+                    e.node,
+                    opt,
+                    loop,
+                    evidence=self._cleared_evidence(word, i, zero_at),
+                )
         return None
+
+    def _cleared_evidence(self, word: list[Event], step: int, zero: int) -> Evidence:
+        """Why the step at ``word[step]`` sees cleared gradients: the zero_grad at
+        ``word[zero]`` (before it, or at the end of the previous iteration) and the backward
+        that fills them only after the step (or fills them and has them cleared again)."""
+        cleared = self._short(word[zero].node)
+        when = " (at the end of the previous iteration)" if zero > step else ""
+        out = [(word[zero].node, f"`{cleared}` clears the gradients here{when}")]
+        after = word[step + 1 :] + word[:step]
+        filled = next((x for x in after if x.kind == "backward"), None)
+        if filled is not None:
+            text = self._short(filled.node)
+            at = word.index(filled)
+            if step < at < zero:
+                out.append((filled.node, f"`{text}` fills them here, but they are cleared again"))
+            else:
+                out.append((filled.node, f"`{text}` fills them only here, after the step"))
+        return tuple(out)
+
+    def _short(self, node: cst.CSTNode, width: int = 40) -> str:
+        """``node``'s source on one line, cut at ``width`` characters."""
+        text = " ".join(self.m.src(node).split())
+        return text if len(text) <= width else text[: width - 3] + "..."
 
     # --- loss kept across iterations ------------------------------------------------------------
 
     def accumulations(self) -> Iterator[Accumulation]:
         for loop in self.loops():
             scope = loop.scope
-            losses: set[str] = set()
+            losses: dict[str, cst.CSTNode] = {}  # each loss and a backward() it is walked by
             backwarded: set[str] = set()
             for e in loop.events:
                 if e.kind != "backward" or e.scope is not scope:
@@ -1410,7 +1449,7 @@ class TorchFacts:
                 assert isinstance(e.node, cst.Call)
                 recv = e.node.func.value if isinstance(e.node.func, cst.Attribute) else None
                 for name in _loss_names(recv):
-                    losses.add(name)
+                    losses.setdefault(name, e.node)
             for sc in (scope,):
                 for site in self.c.calls:
                     call = site.node
@@ -1431,14 +1470,34 @@ class TorchFacts:
                     value = _accumulated(b, key)
                     if value is None:
                         continue
-                    live = _live_name(value, losses)
+                    live = _live_name(value, set(losses))
                     if live is None:
                         continue
                     if self._reset_in_loop(key, bindings, b, loop.node):
                         continue
                     if self._under_no_grad(b.stmt):
                         continue
-                    yield Accumulation(b.stmt, value, key, live, scope)
+                    walked = losses[live]
+                    evidence: list[tuple[cst.CSTNode, str]] = [
+                        (
+                            walked,
+                            f"`{self._short(walked)}` back-propagates `{live}`: it has a graph",
+                        )
+                    ]
+                    start = next(
+                        (
+                            s
+                            for s in bindings
+                            if s.kind == "assign" and loop.node not in s.loops and s.index < b.index
+                        ),
+                        None,
+                    )
+                    if start is not None:
+                        at = start.stmt
+                        if isinstance(at, cst.SimpleStatementLine):
+                            at = at.body[0]
+                        evidence.append((at, f"`{key}` starts here, before the loop"))
+                    yield Accumulation(b.stmt, value, key, live, scope, tuple(evidence))
 
     def _reset_in_loop(
         self, key: str, bindings: list[Binding], acc: Binding, loop: cst.CSTNode
@@ -1497,9 +1556,59 @@ class TorchFacts:
                 tuple(fwd.returns),
             )
 
-    def ignored_gradients(self) -> Iterator[tuple[FunctionSummary, cst.BaseExpression]]:
+    def _param_node(self, name: str, scope: Scope) -> cst.CSTNode | None:
+        return next((b.target for b in scope.bindings.get(name, []) if b.kind == "param"), None)
+
+    def _param_text(self, p: cst.Param) -> str:
+        """``name`` or ``name=default`` (without the comma that belongs to the node)."""
+        if p.default is None:
+            return p.name.value
+        return f"{p.name.value}={self._short(p.default, 20)}"
+
+    def _inputs_evidence(self, fn: FunctionSummary) -> Evidence:
+        """``forward``'s inputs after ctx, and what it saves for ``backward``."""
+        out: list[tuple[cst.CSTNode, str]] = []
+        fwd = fn.forward.node
+        if isinstance(fwd, cst.FunctionDef):
+            params = fwd.params
+            plain = [*[*params.posonly_params, *params.params][1:], *params.kwonly_params]
+            if plain:
+                names = ", ".join(f"`{self._param_text(p)}`" for p in plain)
+                count = f"{len(plain)} input" + ("s" if len(plain) != 1 else "")
+                out.append((params, f"`forward` takes {count} after ctx: {names}"))
+            else:
+                out.append((fwd.name, "`forward` takes no input after ctx"))
+        out += self._saved_evidence(fn)
+        return tuple(out)
+
+    def _saved_evidence(self, fn: FunctionSummary) -> list[tuple[cst.CSTNode, str]]:
+        for site in self.c.calls:
+            call = site.node
+            if (
+                site.scope is fn.forward
+                and isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "save_for_backward"
+                and call.args
+            ):
+                saved = ", ".join(f"`{self._short(a.value, 20)}`" for a in call.args)
+                return [(call, f"`forward` saves {saved} for `backward` here")]
+        return []
+
+    def _grad_evidence(self, fn: FunctionSummary, why: str) -> Evidence:
+        """Where ``backward`` receives the gradient of ``forward``'s output."""
+        grad = fn.grad_params[0]
+        at = self._param_node(grad, fn.backward)
+        if at is None:
+            return ()
+        return ((at, f"`{grad}` is the gradient of `forward`'s output: `backward` {why}"),)
+
+    def ignored_gradients(
+        self,
+    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, Evidence]]:
         """Gradients a ``backward`` returns that do not depend on any incoming gradient (only on
-        its shape, as ``ones_like(grad_output)``): the chain rule's upstream factor is missing."""
+        its shape, as ``ones_like(grad_output)``): the chain rule's upstream factor is missing.
+        Evidence: where the gradient comes in, and what ``forward`` saves for ``backward``."""
         for fn in self.functions():
             grads = set(fn.grad_params)
             if not grads:
@@ -1509,11 +1618,12 @@ class TorchFacts:
                     if _no_gradient(el, self.m):
                         continue
                     if not self.flows_from(el, grads, fn.backward):
-                        yield fn, el
+                        evidence = self._grad_evidence(fn, "receives it here")
+                        yield fn, el, evidence + tuple(self._saved_evidence(fn))
 
     def passed_through(
         self,
-    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, str, cst.BaseExpression]]:
+    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, str, cst.BaseExpression, Evidence]]:
         """``(function, returned grad, input name, forward's output)`` when ``backward`` returns
         its incoming gradient unchanged for an input of which ``forward`` computes a
         differentiable function whose derivative is not 1 (exp, sigmoid, a product, a power,
@@ -1542,11 +1652,13 @@ class TorchFacts:
                         continue
                     verdict = self._non_identity(out, name, fn.forward, 0)
                     if verdict is True:
-                        yield fn, el, name, out
+                        made = f"`forward` returns `{self._short(out)}` here, not `{name}` itself"
+                        evidence = ((out, made), *self._grad_evidence(fn, "receives it here"))
+                        yield fn, el, name, out, evidence
 
     def unread_factors(
         self,
-    ) -> Iterator[tuple[FunctionSummary, str, cst.CSTNode, cst.BaseExpression]]:
+    ) -> Iterator[tuple[FunctionSummary, str, cst.CSTNode, cst.BaseExpression, Evidence]]:
         """``(function, input, where forward stores it, returned gradient)`` when ``forward``
         takes an input, stores it on ``ctx`` (``ctx.alpha = alpha``) and uses it for nothing
         else (its output does not depend on it), and ``backward`` never reads it back: the only
@@ -1591,7 +1703,14 @@ class TorchFacts:
                     if not _no_gradient(el, self.m) and self.flows_from(el, grads, fn.backward)
                 ]
                 if returned:
-                    yield fn, x, stores[0].stmt, returned[0]
+                    stored = self._short(stores[0].stmt)
+                    evidence: list[tuple[cst.CSTNode, str]] = [
+                        (stores[0].stmt, f"`{stored}` keeps it; `backward` never reads it back")
+                    ]
+                    param = self._param_node(x, fn.forward)
+                    if param is not None:
+                        evidence.insert(0, (param, f"`{x}` is an input of `forward`"))
+                    yield fn, x, stores[0].stmt, returned[0], tuple(evidence)
 
     def _mutated(self, name: str, scope: Scope) -> bool:
         for site in self.c.calls:
@@ -1681,7 +1800,7 @@ class TorchFacts:
 
     def gradient_counts(
         self,
-    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, int, int, int]]:
+    ) -> Iterator[tuple[FunctionSummary, cst.CSTNode, int, int, int, Evidence]]:
         """``(function, return, returned, fewest, most)`` when a ``backward`` returns fewer
         gradients than ``forward`` has required inputs, or more than it has inputs."""
         for fn in self.functions():
@@ -1694,17 +1813,18 @@ class TorchFacts:
             if not fn.returns and required >= 2:
                 node = fn.backward.node
                 if _falls_off(node) is not None and isinstance(node, cst.FunctionDef):
-                    yield fn, node.name, 0, required, most  # no return: a single None
+                    # no return: a single None
+                    yield fn, node.name, 0, required, most, self._inputs_evidence(fn)
             for ret in fn.returns:
                 count = self._count(ret, fn.backward)
                 if count is None:
                     continue
                 if count < required or count > most:
-                    yield fn, ret, count, required, most
+                    yield fn, ret, count, required, most, self._inputs_evidence(fn)
 
     def switch_without_gradient(
         self,
-    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, int, str, int]]:
+    ) -> Iterator[tuple[FunctionSummary, cst.BaseExpression, int, str, int, Evidence]]:
         """``(function, return, returned, input, inputs)`` when ``backward`` returns fewer
         gradients than ``forward`` has positional inputs and a missing one has a default that
         ``forward`` branches on (``if is_training:`` with code for the other value): that code
@@ -1727,9 +1847,11 @@ class TorchFacts:
             tests = _branch_tests(fwd.body)
             switch = next(
                 (
-                    p.name.value
+                    (p, t)
                     for p in plain[count:]
-                    if p.default is not None and any(_count_name(t, p.name.value) for t in tests)
+                    if p.default is not None
+                    for t in tests
+                    if _count_name(t, p.name.value)
                 ),
                 None,
             )
@@ -1738,7 +1860,13 @@ class TorchFacts:
             passed = self._apply_arity(fn.cls)
             if passed and max(passed) <= count:
                 continue
-            yield fn, fn.returns[0], count, switch, len(plain)
+            param, test = switch
+            name = param.name.value
+            evidence = (
+                (param, f"`{self._param_text(param)}` is an input of `forward` with a default"),
+                (test, f"`forward` branches on `{name}` here"),
+            )
+            yield fn, fn.returns[0], count, name, len(plain), evidence
 
     def _apply_arity(self, cls: str) -> list[int]:
         """Positional argument counts of ``cls.apply(...)`` calls in this module."""
@@ -1785,9 +1913,10 @@ class TorchFacts:
             return 1
         return None
 
-    def dropout_always_on(self) -> Iterator[cst.Call]:
+    def dropout_always_on(self) -> Iterator[tuple[cst.Call, Evidence]]:
         """``F.dropout(x, p)`` in a method of an ``nn.Module`` without ``training=`` (its default
-        is True) or with ``training=True``: dropout stays on after ``model.eval()``."""
+        is True) or with ``training=True``: dropout stays on after ``model.eval()``. Evidence:
+        the class is a module, whose ``eval()`` only sets ``self.training``."""
         for site in self.c.calls:
             call = site.node
             if not isinstance(call, cst.Call) or self.m.qualname(call.func) not in DROPOUT_FNS:
@@ -1800,9 +1929,18 @@ class TorchFacts:
                 pos = positional_args(call)
                 if len(pos) >= 3 or any(a.star for a in call.args):
                     continue
-                yield call
+                yield call, self.module_class_evidence(cls)
             elif isinstance(training, cst.Name) and training.value == "True":
-                yield call
+                yield call, self.module_class_evidence(cls)
+
+    def module_class_evidence(self, cls: str) -> Evidence:
+        """Where ``cls`` is declared an ``nn.Module``: ``eval()`` reaches its registered
+        submodules and sets its ``self.training``, nothing else."""
+        node = self._class_node(cls)
+        if node is None:
+            return ()
+        text = f"`{cls}` is an `nn.Module`: `eval()` switches only `self.training` and submodules"
+        return ((node.name, text),)
 
     def _class_node(self, cls: str) -> cst.ClassDef | None:
         for s in self.c.scopes:
@@ -2351,6 +2489,7 @@ class Mismatch:
     pairing: Pairing
     act: str  # the producing expression, shortened
     ends: str  # every end as ``file:line (role)``
+    evidence: Evidence = ()  # each end of the pairing that lies in this module, and its role
 
 
 def mismatches(model: ModuleModel, criteria: set[str], outs: set[Out]) -> Iterator[Mismatch]:
@@ -2381,10 +2520,27 @@ def mismatches(model: ModuleModel, criteria: set[str], outs: set[Out]) -> Iterat
             continue
         where = ", ".join(f"{_place(mod, n)} ({role})" for role, n, mod in ends)
         act = _head(p.kind.model.src(p.kind.node))
+        evidence = _pairing_evidence(p, model)
         for role, node, mod in ends:
             if mod is model and node not in seen:
                 seen.add(node)
-                yield Mismatch(node, role, p, act, where)
+                yield Mismatch(node, role, p, act, where, evidence)
+
+
+def _pairing_evidence(p: Pairing, model: ModuleModel) -> Evidence:
+    """Where, in ``model``'s module, the output gets its kind, the criterion is made and the
+    loss is computed (an end in another file has no line here: ``Mismatch.ends`` names it)."""
+    out: list[tuple[cst.CSTNode, str]] = []
+    for k in (p.kind, *p.kind.alts):
+        if k.model is model:
+            out.append((k.node, f"`{_head(model.src(k.node))}` gives {k.out.value} here"))
+    made = _head(p.criterion_model.src(p.criterion_node))
+    if p.criterion_node is not p.call and p.criterion_model is model:
+        out.append((p.criterion_node, f"`{made}` makes the criterion here"))
+    if p.model is model:
+        call = _head(model.src(p.call))
+        out.append((p.call, f"`{call}` computes the loss on the {p.kind.out.value} here"))
+    return tuple(out)
 
 
 def _related(model: ModuleModel) -> list[ModuleModel]:

@@ -19,7 +19,14 @@ import libcst as cst
 
 from linter.analysis.collect import Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
-from linter.analysis.torch_facts import _BUILTINS, MODE_LAYERS, TorchFacts, facts, nn_name
+from linter.analysis.torch_facts import (
+    _BUILTINS,
+    MODE_LAYERS,
+    Evidence,
+    TorchFacts,
+    facts,
+    nn_name,
+)
 from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
@@ -536,13 +543,14 @@ class ModeFacts:
 
     # --- attention dropout without the module's mode -----------------------------------------
 
-    def attention_dropout_always_on(self) -> list[cst.Call]:
+    def attention_dropout_always_on(self) -> list[tuple[cst.Call, Evidence]]:
         """``F.scaled_dot_product_attention(..., dropout_p=self.p)`` in an ``nn.Module`` method:
         the functional attention has no mode, so a rate that does not depend on
-        ``self.training`` drops attention weights after ``model.eval()`` too."""
+        ``self.training`` drops attention weights after ``model.eval()`` too. Evidence: where
+        the rate is set, and the class being a module."""
         if not self.tf.uses_torch:
             return []
-        out: list[cst.Call] = []
+        out: list[tuple[cst.Call, Evidence]] = []
         for site in self.c.calls:
             call = site.node
             assert isinstance(call, cst.Call)
@@ -558,8 +566,19 @@ class ModeFacts:
                     continue
                 rate = args[4]
             if self._rate_always_on(rate, scope, 0):
-                out.append(call)
+                out.append((call, self._rate_evidence(rate, scope)))
         return out
+
+    def _rate_evidence(self, rate: cst.BaseExpression, scope: Scope) -> Evidence:
+        assert scope.cls is not None
+        key = dotted(rate)
+        found: list[cst.BaseExpression] = []
+        if key is not None and key.startswith("self."):
+            found = [b.target for b in self.c.class_attrs.get(scope.cls, {}).get(key[5:], [])]
+        elif key is not None:
+            found = [b.target for b in scope.bindings.get(key, [])]
+        text = f"`{key}` is set here, without `self.training`"
+        return tuple((t, text) for t in found[:1]) + self.tf.module_class_evidence(scope.cls)
 
     def _rate_always_on(self, rate: cst.BaseExpression, scope: Scope, depth: int) -> bool:
         """A non-zero literal, or ``self.attr`` / a local bound only to such (never a value that
@@ -586,13 +605,14 @@ class ModeFacts:
 
     # --- nn.Dropout built inside forward -----------------------------------------------------
 
-    def layers_built_in_forward(self) -> list[tuple[cst.Call, str]]:
+    def layers_built_in_forward(self) -> list[tuple[cst.Call, str, Evidence]]:
         """``nn.Dropout(p)(x)`` / ``nn.BatchNorm1d(n)(x)`` made and applied inside a method of
         an ``nn.Module`` (not ``__init__``): a fresh layer in training mode on every call, not
-        registered as a submodule, so ``model.eval()`` never reaches it."""
+        registered as a submodule, so ``model.eval()`` never reaches it. Evidence: the method
+        that runs on every call, and the class being a module."""
         if not self.tf.uses_torch:
             return []
-        out: list[tuple[cst.Call, str]] = []
+        out: list[tuple[cst.Call, str, Evidence]] = []
         for site in self.c.calls:
             call = site.node
             assert isinstance(call, cst.Call)
@@ -605,7 +625,11 @@ class ModeFacts:
             if name is None or _zero_rate(call):
                 continue
             if self._applied_here(call, scope):
-                out.append((call, name))
+                evidence: Evidence = ()
+                if isinstance(scope.node, cst.FunctionDef):
+                    text = f"`{scope.name}` runs on every call: a new layer each time"
+                    evidence = ((scope.node.name, text),)
+                out.append((call, name, evidence + self.tf.module_class_evidence(scope.cls)))
         return out
 
     def _applied_here(self, ctor: cst.Call, scope: Scope) -> bool:

@@ -338,6 +338,9 @@ class SignFlip:
     returned: cst.BaseExpression  # the returned element
     at: cst.CSTNode  # where that gradient is computed (its last assignment, or the element)
     points: int
+    # what forward returns (the function differentiated), and the returned element when the
+    # gradient is computed elsewhere
+    evidence: tuple[tuple[cst.CSTNode, str], ...] = ()
 
 
 def wrong_signs(model: ModuleModel) -> Iterator[SignFlip]:
@@ -420,4 +423,15 @@ def sign_flips(model: ModuleModel, fn: FunctionSummary) -> Iterator[SignFlip]:
                 bound = [b for b in fn.backward.bindings.get(el.value, []) if b.kind == "assign"]
                 if bound and bound[-1].value is not None:
                     at = bound[-1].value
-            yield SignFlip(fn, i, name, el, at, len(both))
+            evidence = [
+                (out, f"`forward` returns `{_short(model, out)}` here, the function differentiated")
+                for out in fn.forward_returns[:1]
+            ]
+            if el is not at:
+                evidence.append((el, f"`{_short(model, el)}` is returned for `{name}` here"))
+            yield SignFlip(fn, i, name, el, at, len(both), tuple(evidence))
+
+
+def _short(model: ModuleModel, node: cst.CSTNode) -> str:
+    text = " ".join(model.src(node).split())
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -19,7 +19,7 @@ import libcst as cst
 
 from linter.analysis.collect import Binding, Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
-from linter.analysis.torch_facts import facts
+from linter.analysis.torch_facts import Evidence, facts
 from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
@@ -386,9 +386,10 @@ class UpdateFacts:
             for o in scope.bindings.get(key, [])
         )
 
-    def inconsistent_ascents(self) -> list[tuple[ManualUpdate, ManualUpdate]]:
+    def inconsistent_ascents(self) -> list[tuple[ManualUpdate, ManualUpdate, Evidence]]:
         """Updates that move a parameter along its gradient in a block where another
-        parameter moves against its own: ``(ascent, a descent beside it)``."""
+        parameter moves against its own: ``(ascent, a descent beside it, evidence)``; the
+        evidence is every descent of the block."""
         out = []
         by_block: dict[cst.CSTNode, list[ManualUpdate]] = {}
         for u in self.updates():
@@ -397,9 +398,12 @@ class UpdateFacts:
             down = [u for u in ups if u.direction == -1]
             if not down:
                 continue
+            evidence = tuple(
+                (d.node, f"`{d.param}` moves against its gradient here (descends)") for d in down
+            )
             for u in ups:
                 if u.direction == 1 and all(d.param != u.param for d in down):
-                    out.append((u, down[0]))
+                    out.append((u, down[0], evidence))
         return out
 
 

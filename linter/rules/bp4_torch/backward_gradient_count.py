@@ -419,9 +419,11 @@ class BackwardGradientCount(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for fn, ret, count, required, most in facts(model).gradient_counts():
+        for fn, ret, count, required, most, evidence in facts(model).gradient_counts():
             expected = str(required) if required == most else f"{required} to {most}"
             got = "no `return`, so a single None instead of" if count == 0 else f"{count}"
-            yield Report(ret, MESSAGE.format(cls=fn.cls, count=got, expected=expected))
-        for fn, ret, count, name, n in facts(model).switch_without_gradient():
-            yield Report(ret, SWITCH.format(cls=fn.cls, count=count, name=name, pos=count + 1, n=n))
+            message = MESSAGE.format(cls=fn.cls, count=got, expected=expected)
+            yield Report(ret, message, evidence=evidence)
+        for fn, ret, count, name, n, evidence in facts(model).switch_without_gradient():
+            message = SWITCH.format(cls=fn.cls, count=count, name=name, pos=count + 1, n=n)
+            yield Report(ret, message, evidence=evidence)

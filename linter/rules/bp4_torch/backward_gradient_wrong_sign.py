@@ -334,7 +334,5 @@ class BackwardGradientWrongSign(Rule):
             yield Report(
                 flip.at,
                 MESSAGE.format(cls=flip.function.cls, x=flip.name, n=flip.points),
-                evidence=((flip.returned, "returned for `" + flip.name + "`"),)
-                if flip.returned is not flip.at
-                else (),
+                evidence=flip.evidence,
             )

@@ -313,8 +313,10 @@ class BackwardIgnoresGradOutput(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for fn, value in facts(model).ignored_gradients():
+        for fn, value, evidence in facts(model).ignored_gradients():
             text = " ".join(model.src(value).split())
             text = text if len(text) <= 40 else text[:37] + "..."
             grad = fn.grad_params[0]
-            yield Report(value, MESSAGE.format(cls=fn.cls, value=text, grad=grad))
+            yield Report(
+                value, MESSAGE.format(cls=fn.cls, value=text, grad=grad), evidence=evidence
+            )

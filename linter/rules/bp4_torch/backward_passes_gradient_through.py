@@ -414,11 +414,12 @@ class BackwardPassesGradientThrough(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for fn, el, x, out in facts(model).passed_through():
+        for fn, el, x, out, evidence in facts(model).passed_through():
             text = " ".join(model.src(out).split())
             text = text if len(text) <= 40 else text[:37] + "..."
             grad = fn.grad_params[0]
-            yield Report(el, MESSAGE.format(cls=fn.cls, grad=grad, x=x, out=text))
-        for fn, x, store, el in facts(model).unread_factors():
+            message = MESSAGE.format(cls=fn.cls, grad=grad, x=x, out=text)
+            yield Report(el, message, evidence=evidence)
+        for fn, x, store, el, evidence in facts(model).unread_factors():
             text = " ".join(model.src(store).split())
-            yield Report(el, UNREAD.format(cls=fn.cls, x=x, store=text))
+            yield Report(el, UNREAD.format(cls=fn.cls, x=x, store=text), evidence=evidence)

@@ -260,11 +260,11 @@ class FunctionalDropoutAlwaysOn(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for call in facts(model).dropout_always_on():
+        for call, evidence in facts(model).dropout_always_on():
             text = " ".join(model.src(call).split())
-            yield Report(call, MESSAGE.format(call=text if len(text) <= 50 else text[:47] + "..."))
-        for call in modes(model).attention_dropout_always_on():
+            text = text if len(text) <= 50 else text[:47] + "..."
+            yield Report(call, MESSAGE.format(call=text), evidence=evidence)
+        for call, evidence in modes(model).attention_dropout_always_on():
             text = " ".join(model.src(call).split())
-            yield Report(
-                call, ATTENTION.format(call=text if len(text) <= 50 else text[:47] + "...")
-            )
+            text = text if len(text) <= 50 else text[:47] + "..."
+            yield Report(call, ATTENTION.format(call=text), evidence=evidence)

@@ -225,4 +225,4 @@ class LossKeptAcrossIterations(Rule):
             node = acc.stmt
             if isinstance(node, cst.SimpleStatementLine):
                 node = node.body[0]
-            yield Report(node, MESSAGE.format(acc=acc.acc, loss=acc.loss))
+            yield Report(node, MESSAGE.format(acc=acc.acc, loss=acc.loss), evidence=acc.evidence)

@@ -203,7 +203,7 @@ class ManualUpdateAscends(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for up, down in updates(model).inconsistent_ascents():
+        for up, down, evidence in updates(model).inconsistent_ascents():
             text = " ".join(model.src(up.node).split())
             other = " ".join(model.src(down.node).split())
             yield Report(
@@ -213,4 +213,5 @@ class ManualUpdateAscends(Rule):
                     param=up.param,
                     other=other if len(other) <= 40 else other[:37] + "...",
                 ),
+                evidence=evidence,
             )

@@ -231,7 +231,7 @@ class ModeLayerBuiltInForward(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for call, layer in modes(model).layers_built_in_forward():
+        for call, layer, evidence in modes(model).layers_built_in_forward():
             text = " ".join(model.src(call).split())
             family = "BatchNorm" if "Norm" in layer else "Dropout"
             yield Report(
@@ -241,4 +241,5 @@ class ModeLayerBuiltInForward(Rule):
                     layer=layer,
                     extra=EXTRA[family],
                 ),
+                evidence=evidence,
             )

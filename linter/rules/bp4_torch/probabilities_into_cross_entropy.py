@@ -271,4 +271,5 @@ class ProbabilitiesIntoCrossEntropy(Rule):
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for m in mismatches(model, {"ce"}, {Out.PROB, Out.SIGMOID}):
             kind = m.pairing.kind.out.value
-            yield Report(m.node, MESSAGE.format(act=m.act, kind=kind, where=m.ends))
+            message = MESSAGE.format(act=m.act, kind=kind, where=m.ends)
+            yield Report(m.node, message, evidence=m.evidence)

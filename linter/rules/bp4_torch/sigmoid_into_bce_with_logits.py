@@ -215,4 +215,5 @@ class SigmoidIntoBceWithLogits(Rule):
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for m in mismatches(model, {"bce_logits"}, {Out.SIGMOID, Out.PROB}):
-            yield Report(m.node, MESSAGE.format(act=m.act, where=m.ends))
+            message = MESSAGE.format(act=m.act, where=m.ends)
+            yield Report(m.node, message, evidence=m.evidence)

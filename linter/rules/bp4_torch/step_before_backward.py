@@ -266,4 +266,5 @@ class StepBeforeBackward(Rule):
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for fault in facts(model).order_faults():
             if fault.kind == "step-before-backward":
-                yield Report(fault.node, MESSAGE.format(step=model.src(fault.node)))
+                message = MESSAGE.format(step=model.src(fault.node))
+                yield Report(fault.node, message, evidence=fault.evidence)

@@ -237,6 +237,5 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     def query(self, model: ModuleModel) -> Iterator[Report]:
         for fault in facts(model).order_faults():
             if fault.kind == "zero-between":
-                yield Report(
-                    fault.node, MESSAGE.format(zero=model.src(fault.node), opt=fault.optimizer)
-                )
+                message = MESSAGE.format(zero=model.src(fault.node), opt=fault.optimizer)
+                yield Report(fault.node, message, evidence=fault.evidence)
