@@ -451,6 +451,23 @@ def _variants() -> list[tuple[str, str]]:
                 + ")\n",
             )
         )
+    # sums whose other arguments change the value or the shape (found by an audit: the
+    # log-sum-exp fix kept `initial=` and missed a positional keepdims)
+    for tag, total in {
+        "initial": "np.sum(E, axis=1, initial=1.0)",
+        "positional-keepdims": "np.sum(E, 1, None, None, True)",
+        "method-positional-keepdims": "E.sum(1, None, None, True)",
+        "where": "np.sum(E, axis=1, where=z < 1.0)",
+    }.items():
+        out.append(
+            (f"lse-{tag}", f"def lse(z):\n    return np.log({total.replace('E', 'np.exp(z)')})\n")
+        )
+        out.append(
+            (
+                f"ratio-{tag}",
+                f"def softmax(z):\n    e = np.exp(z)\n    return e / {total.replace('E', 'e')}\n",
+            )
+        )
     out += [
         ("ratio-global", "def softmax(z):\n    e = np.exp(z)\n    return e / np.sum(e)\n"),
         (
@@ -659,3 +676,13 @@ def test_every_fixing_rule_is_evaluated_on_many_fixes():
     assert set(totals) == {r.code for r in ALL_RULES if r.fix_safety is not None}
     assert all(sum(counts) >= 3 for counts in totals.values()), totals
     assert repaired >= 10, repaired
+
+
+def test_no_logsumexp_fix_when_keepdims_is_not_a_literal():
+    """`keepdims=kd` decides the sum's shape at run time; the added-back max cannot follow it
+    (the old fix added a reduced max to a kept-dims log: a (3,) + (3, 1) broadcast to (3, 3))."""
+    rule = next(r for r in ALL_RULES if r.code == "BP501")
+    source = "def lse(z, kd):\n    return np.log(np.sum(np.exp(z), axis=1, keepdims=kd))\n"
+    report = lint_source(source, Path("example.py"), [rule])
+    assert [f.code for f in report.findings] == ["BP501"]
+    assert report.findings[0].fix is None

@@ -155,6 +155,24 @@ def _axis(call: cst.Call, method: bool) -> cst.BaseExpression | None:
     return args[at] if len(args) > at else None
 
 
+def _plain_sum(call: cst.Call, method: bool) -> bool:
+    """A sum whose value a max shift provably keeps: the summed operand, an axis (positional or
+    ``axis=``/``dim=``) and a literal ``keepdims``. ``initial=``, ``where=``, ``out=``, ``dtype=``,
+    a positional ``keepdims`` or a star-argument may each change the value or the shape."""
+    positional = 0
+    for a in call.args:
+        if a.star:
+            return False
+        if a.keyword is None:
+            positional += 1
+        elif a.keyword.value in ("keepdims", "keepdim"):
+            if not (isinstance(a.value, cst.Name) and a.value.value in ("True", "False")):
+                return False
+        elif a.keyword.value not in ("axis", "dim"):
+            return False
+    return positional <= (1 if method else 2)
+
+
 class _Group:
     """Collects the uses of one exponential (held in a name, or inline) and of its sums."""
 
@@ -351,8 +369,10 @@ class _Group:
         same_axis = all(
             (a is None and axes[0] is None) or (a is not None and axes[0] is not None) for a in axes
         ) and all(a is None or a.deep_equals(axes[0]) for a in axes)  # type: ignore[union-attr]
+        plain = all(_plain_sum(s, self.model.qualname(s.func) not in SUM) for s in self.sums)
         shift_safe = (
             bool(self.sums)
+            and plain
             and same_axis
             and self.single_binding
             and holder_kinds <= {RATIO, IN_SUM, DEFINITION}
@@ -367,6 +387,7 @@ class _Group:
             and self.holder is None
             and len(self.exps) == 1
             and len(self.sums) == 1
+            and plain
             and holder_kinds == {IN_SUM}
             and sum_kinds == {LOG_OF_SUM}
         ):
