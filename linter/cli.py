@@ -270,7 +270,7 @@ def _check(args: argparse.Namespace) -> int:
     elif args.stdin_filename is not None:
         raise UsageError("--stdin-filename needs `-` as the path to lint")
     for p in paths:
-        if p != STDIN and not os.path.lexists(p):
+        if p != STDIN and not _lexists(p):
             raise UsageError(f"no such file or directory: {p}")
     first = args.stdin_filename if paths[0] == STDIN and args.stdin_filename else paths[0]
     settings = resolver.for_path(first)
@@ -385,11 +385,25 @@ def _write_file(path: Path, text: str, errors: str) -> None:
         raise UsageError(f"--output-file: cannot write {path}: {why}") from None
 
 
+def _lexists(path: Path) -> bool:
+    """False only if ``path`` is not there; a path in a folder we may not search (EACCES) exists,
+    and the walk reports it as unreadable (``os.path.lexists`` says False there)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def _write_stdout(text: str, errors: str) -> None:
     """Write to stdout as bytes; a reader that went away (``| head``) ends the output quietly,
     a full disk is an error."""
     if not text:
         return
+    if sys.stdout is None:  # started with stdout closed (`bplint check >&-`)
+        raise UsageError("cannot write the report to stdout: stdout is closed")
     try:
         buffer = sys.stdout.buffer
     except AttributeError:  # replaced by a text-only stream (tests, embedding)

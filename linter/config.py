@@ -225,7 +225,11 @@ class ConfigResolver:
     def for_path(self, path: Path) -> Settings:
         if self.override is not None:
             return self._apply_cli(self.override)
-        directory = path.resolve().parent if not path.is_dir() else path.resolve()
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # in a folder we may not search: its own folder's config
+            is_dir = False
+        directory = path.resolve() if is_dir else path.resolve().parent
         return self._for_dir(directory)
 
     def _for_dir(self, directory: Path) -> Settings:
@@ -234,7 +238,11 @@ class ConfigResolver:
             return cached
         candidate = directory / "pyproject.toml"
         settings: Settings | None = None
-        if candidate.is_file():
+        try:
+            has_config = candidate.is_file()
+        except OSError:  # a folder we may not search (EACCES): reported when the walk reads it
+            has_config = False
+        if has_config:
             table = read_pyproject(candidate)
             if table is not None:
                 settings = settings_from_table(table, candidate, directory)
