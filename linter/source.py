@@ -113,6 +113,9 @@ def check_syntax(text: str, flags: int = 0) -> ast.Module:
         raise SourceError(f"cannot parse: {exc}") from None
 
 
+_LIBCST_AT = re.compile(r"error at (\d+):\d+")
+
+
 def parse(source: str, flags: int = 0, checked: bool = False) -> cst.Module:
     """The libcst module of text CPython accepts; anything else is a ``SourceError``.
 
@@ -127,8 +130,18 @@ def parse(source: str, flags: int = 0, checked: bool = False) -> cst.Module:
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        # CPython accepted the text: this is a limit of libcst's grammar (e.g. a parenthesised
+        # annotation target `(x): int`), not the user's syntax error; say so.
         msg = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-        raise SourceError(f"syntax error: {msg}", exc.raw_line, exc.raw_column + 1) from None
+        line, column = exc.raw_line, exc.raw_column + 1
+        at = _LIBCST_AT.search(msg)  # its own position can be a line late; the message's is not
+        if at is not None and int(at.group(1)) != line:
+            line, column = int(at.group(1)), 1
+        raise SourceError(
+            f"not analysed: valid Python that bplint's parser (libcst) cannot read: {msg}",
+            line,
+            column,
+        ) from None
     except (RecursionError, MemoryError):
         raise SourceError("syntax error: code nested too deeply to parse") from None
 

@@ -380,3 +380,17 @@ def test_same_findings_under_any_hash_seed() -> None:
     assert outs[0][0].count("\n") > 50  # the mutants are flagged: there is something to compare
     assert outs[1][0] == outs[0][0]
     assert outs[2][0] == outs[0][0]
+
+
+def test_valid_python_libcst_cannot_read_is_named_so(tmp_path: Path) -> None:
+    """CPython accepts a parenthesised annotation target, libcst does not (the stdlib's
+    test_grammar.py): the file is an error, not linted, and not called a syntax error, at the
+    line libcst's message names (its own position is a line late)."""
+    path = tmp_path / "ann.py"
+    path.write_text("import numpy as np\n\n\ndef f(x):\n    (y): int\n    return np.dot(x, x)\n")
+    r = bplint("check", "--no-cache", "ann.py", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.startswith(
+        "ann.py:5:1: error: not analysed: valid Python that bplint's parser (libcst) cannot read"
+    ), r.stderr
+    assert "syntax error" not in r.stderr
