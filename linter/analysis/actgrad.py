@@ -167,7 +167,7 @@ def _read_pair(
         return None
     if len(fparams) != (0 if hook else 1) or not bparams:
         return None
-    if not _plain(fwd) or not _plain(bwd) or model._activator_convention(bwd):
+    if not _plain(fwd) or not _plain(bwd) or model.activator_convention(bwd):
         return None
     ret = fwd.returns[0]
     cache: cst.BaseExpression | None = None
@@ -231,7 +231,7 @@ def _delegates(model: ModuleModel, pair: LayerPair, f: Expr, reader: _Reader) ->
     if pair.cls is None:
         return
     for name in FORWARD_NAMES:
-        other = model._method_in_chain(pair.cls, (name,))
+        other = model.method_in_chain(pair.cls, (name,))
         if other is None or other is pair.forward or other in reader.slots:
             continue
         params = _required(other)

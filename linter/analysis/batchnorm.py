@@ -251,7 +251,7 @@ class _Class:
 
 
 def layers(model: ModuleModel) -> list[BatchNormLayer]:
-    memo = model._scratch.get("batchnorm.layers")
+    memo = model.memo.get("batchnorm.layers")
     if memo is not None:
         return memo  # type: ignore[return-value]
     out: list[BatchNormLayer] = []
@@ -261,7 +261,7 @@ def layers(model: ModuleModel) -> list[BatchNormLayer]:
         found = _find(k)
         if found:
             out.append(found)
-    model._scratch["batchnorm.layers"] = out
+    model.memo["batchnorm.layers"] = out
     return out
 
 

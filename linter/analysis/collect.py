@@ -81,6 +81,17 @@ class Scope:
         return f"<Scope {self.qualname()}>"
 
 
+def single_value(node: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+    """A name's value when one plain assignment in ``scope`` is all it has (``W_inv = inv(W)``:
+    ``W_inv`` -> ``inv(W)``); anything else as it is. ``Forms.through_local`` is the
+    path-aware reading (which assignments reach a given read)."""
+    if isinstance(node, cst.Name):
+        bindings = scope.bindings.get(node.value, [])
+        if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
+            return bindings[0].value
+    return node
+
+
 UNKNOWN_POSITION = -(10**6)
 
 

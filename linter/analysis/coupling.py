@@ -97,7 +97,7 @@ def _saved_tensor(
     k = int_value(index.value)
     if k is None or k < 0:
         return None
-    return model._saved_for_backward(k, scope)
+    return model.saved_for_backward(k, scope)
 
 
 def stored_into_elements(node: cst.BaseExpression, scope: Scope) -> bool:

@@ -427,7 +427,7 @@ def _applied(
 
 def _class_attrs_outside_init(model: ModuleModel, cls: str) -> tuple[set[str], set[str]]:
     """Attributes of the class chain assigned outside ``__init__`` (state), and in it."""
-    chain = {cls, *(c.rsplit(".", 1)[-1] for c in model._class_chain(cls))}
+    chain = {cls, *(c.rsplit(".", 1)[-1] for c in model.class_chain(cls))}
     state: set[str] = set()
     init: set[str] = set()
     for s in model.c.scopes:
@@ -457,12 +457,12 @@ def _pairs(model: ModuleModel) -> Iterator[tuple[Scope, Scope, str]]:
         if param is None:
             continue
         if fn.cls is not None:
-            bases = model._class_chain(fn.cls)
+            bases = model.class_chain(fn.cls)
             if any(b.rsplit(".", 1)[-1] in ("Function", "Module") for b in bases):
                 continue
-            forward = model._method_in_chain(fn.cls, ("forward", "__call__"))
+            forward = model.method_in_chain(fn.cls, ("forward", "__call__"))
         else:
-            partners = model._forward_partners(fn)
+            partners = model.forward_partners(fn)
             forward = partners[0] if len(partners) == 1 else None
         if forward is not None and forward is not fn:
             yield forward, fn, param

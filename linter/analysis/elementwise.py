@@ -426,7 +426,7 @@ class Reader:
 
     def _class_scopes(self) -> list[Scope]:
         assert self.cls is not None
-        chain = {self.cls, *(c.rsplit(".", 1)[-1] for c in self.m._class_chain(self.cls))}
+        chain = {self.cls, *(c.rsplit(".", 1)[-1] for c in self.m.class_chain(self.cls))}
         return [s for s in self.m.c.scopes if s.cls in chain]
 
     def _subscript(self, node: cst.Subscript, scope: Scope, before: int | None) -> Expr:
@@ -619,7 +619,7 @@ class Reader:
         return (with its arguments bound, when ``extended``)."""
         if self.cls is None:
             raise Unreadable(name)
-        fn = self.m._method_in_chain(self.cls, (name,))
+        fn = self.m.method_in_chain(self.cls, (name,))
         if fn is None:
             raise Unreadable(name)
         if self.extended:
@@ -770,8 +770,8 @@ def method_pairs(
     (``X_forward`` by the pair convention, or what ``named_partners`` finds)."""
     for cls in model.c.class_bases:
         for fnames, bnames in names:
-            fwd = model._method_in_chain(cls, fnames)
-            bwd = model._method_in_chain(cls, bnames)
+            fwd = model.method_in_chain(cls, fnames)
+            bwd = model.method_in_chain(cls, bnames)
             if fwd is None or bwd is None or fwd is bwd or cls not in (fwd.cls, bwd.cls):
                 continue
             if fwd.nested or bwd.nested:
@@ -782,7 +782,7 @@ def method_pairs(
         for bwd in fns:
             if bwd.cls is not None or bwd.nested:
                 continue
-            partners = model._forward_partners(bwd)
+            partners = model.forward_partners(bwd)
             if not partners and named_partners is not None:
                 partners = named_partners(model, bwd)
             if len(partners) == 1 and partners[0] is not bwd:

@@ -17,6 +17,7 @@ import libcst as cst
 
 from linter.analysis import names as N
 from linter.analysis.algebra import Algebra, output_poly
+from linter.analysis.collect import single_value
 from linter.analysis.exprs import dotted, factors_of, number_value, positional_args, string_value
 
 if TYPE_CHECKING:
@@ -360,7 +361,7 @@ class Forms:
         kind: Kind | None = None
         returned = fn.returns[0] if len(fn.returns) == 1 else self.switched_return(fn)
         if params and returned is not None:
-            ret = self._inline_locals(returned, fn)
+            ret = single_value(returned, fn)
             form = self.form(ret, fn)
             required = [p for p in params if p not in fn.param_defaults]
             if form is not None and isinstance(form.operand, cst.Name):
@@ -410,7 +411,7 @@ class Forms:
 
     def _mirrored(self, returned: cst.BaseExpression, fn: Scope) -> bool:
         """The body computes σ(−x) (``1 / (1 + exp(x))``): not the sigmoid its name says."""
-        return sigmoid_without_minus(self._inline_locals(returned, fn)) is not None
+        return sigmoid_without_minus(single_value(returned, fn)) is not None
 
     def switched_return(self, fn: Scope) -> cst.BaseExpression | None:
         """What a method returns when it dispatches on an attribute that holds one value in
@@ -462,10 +463,10 @@ class Forms:
         if branch is None:
             return None
         params = [p for p in fn.params if p not in ("self", "cls")]
-        form = self.form(self._inline_locals(branch, fn), fn)
+        form = self.form(single_value(branch, fn), fn)
         if form is None:
             return None
-        operand = _strip_offset(self._inline_locals(form.operand, fn))
+        operand = _strip_offset(single_value(form.operand, fn))
         if isinstance(operand, cst.Name) and operand.value == params[0]:
             return form.kind
         if form.kind is Kind.OUTPUT_POLY:
@@ -502,14 +503,6 @@ class Forms:
                 reach = self.m.reaching(expr, scope)
                 if reach is not None:
                     bs = [b for b in reach if b in bs]
-            if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
-                return bs[0].value
-        return expr
-
-    def _inline_locals(self, expr: cst.BaseExpression, fn: Scope) -> cst.BaseExpression:
-        """``s = sigmoid(x); return s * (1 - s)`` -> ``sigmoid(x) * (1 - sigmoid(x))``."""
-        if isinstance(expr, cst.Name):
-            bs = fn.bindings.get(expr.value, [])
             if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
                 return bs[0].value
         return expr

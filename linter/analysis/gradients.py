@@ -10,7 +10,7 @@ import libcst as cst
 
 from linter.analysis import ModuleModel, Role
 from linter.analysis import names as N
-from linter.analysis.collect import Binding, Scope
+from linter.analysis.collect import Binding, Scope, single_value
 from linter.analysis.exprs import (
     calls_in,
     int_value,
@@ -19,7 +19,7 @@ from linter.analysis.exprs import (
     positional_args,
     target_names,
 )
-from linter.analysis.model import _is_scalar, resolve_local
+from linter.analysis.model import is_scalar
 from linter.analysis.treewalk import walk
 
 
@@ -76,7 +76,7 @@ def inverse_of_weight(
     """(the call, the weight) when ``operand`` is an inverse, pseudo-inverse or ``.I`` of a
     weight (through transposes and a local name bound to it); None otherwise."""
     node, _ = model.strip_transpose(operand)
-    node = resolve_local(model, node, scope)
+    node = single_value(node, scope)
     node, _ = model.strip_transpose(node)
     if not isinstance(node, cst.Call):
         return None
@@ -200,7 +200,7 @@ def scaled_by_batch(value: cst.BaseExpression, sizes: frozenset[str] = frozenset
         node.operator, cst.Multiply | cst.Divide
     ):
         for side in (node.left, node.right):
-            if _is_scalar(side, sizes) and _not_constant(side):
+            if is_scalar(side, sizes) and _not_constant(side):
                 return True
         node = node.left
     return False

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import libcst as cst
 
@@ -203,9 +203,25 @@ CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.function
 NUMPY_WORKALIKES = ("autograd.numpy", "jax.numpy")
 
 
+class Neighbours(Protocol):
+    """The modules next to a linted file, as the model reads them (``analysis.siblings``
+    builds models with one; a model built without has no neighbours)."""
+
+    def sibling_path(self, importer: Path, qualified: str) -> tuple[Path, str] | None: ...
+
+    def sibling_model(self, path: Path) -> ModuleModel | None: ...
+
+
 class ModuleModel:
-    def __init__(self, module: cst.Module, collected: Collector, path: Path | None = None) -> None:
+    def __init__(
+        self,
+        module: cst.Module,
+        collected: Collector,
+        path: Path | None = None,
+        neighbours: Neighbours | None = None,
+    ) -> None:
         self.module = module
+        self.neighbours = neighbours
         self.path = path
         self.c = collected
         self._roles: dict[tuple[cst.CSTNode, Scope], frozenset[Role]] = {}
@@ -232,7 +248,8 @@ class ModuleModel:
         self._assigns: dict[tuple[str, Scope], tuple[list[int], list[cst.BaseExpression]]] = {}
         self._cycles = 0
         self._depth = 0
-        self._scratch: dict[object, object] = {}
+        # answers memoised by the analysis modules, keyed by (module-qualified question, ...)
+        self.memo: dict[object, object] = {}
         self._src: dict[cst.CSTNode, str] = {}
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
@@ -286,12 +303,12 @@ class ModuleModel:
         qualified = self.c.aliases.get(node.value)
         if qualified is None or qualified.split(".")[0] in ("numpy", "torch", "scipy", "jax"):
             return None
-        from linter.analysis.siblings import sibling_model, sibling_path
-
-        found = sibling_path(self.path, qualified)
+        if self.neighbours is None:
+            return None
+        found = self.neighbours.sibling_path(self.path, qualified)
         if found is None:
             return None
-        model = sibling_model(found[0])
+        model = self.neighbours.sibling_model(found[0])
         if model is None:
             return None
         scopes = [s for s in model.c.functions.get(found[1], []) if s.cls is None]
@@ -373,7 +390,7 @@ class ModuleModel:
         if key is None:
             return None
         if isinstance(node, cst.Name):
-            bindings = self._visible_bindings(key, scope)
+            bindings = self.visible_bindings(key, scope)
         elif key.startswith(("self.", "cls.")) and scope.cls:
             bindings = list(self.c.class_attrs.get(scope.cls, {}).get(key.split(".", 2)[1], []))
         else:
@@ -487,7 +504,7 @@ class ModuleModel:
 
     def _name_key(self, name: str, scope: Scope, depth: int) -> str | None:
         """``key`` of a bare name (not ``self``): through a loop over ``zip(...)`` or an alias."""
-        bindings = self._visible_bindings(name, scope)
+        bindings = self.visible_bindings(name, scope)
         for b in bindings:
             if b.kind == "for":
                 src = _zip_source(b)
@@ -519,7 +536,7 @@ class ModuleModel:
         read = self.c.reads.get(node)
         if read is None or read.scope is not scope:
             return None
-        bindings = self._visible_bindings(node.value, scope)
+        bindings = self.visible_bindings(node.value, scope)
         if not bindings or self._owner(node.value, scope) is not scope:
             return None
         kept = tuple(b for b in bindings if not self._excluded(b, read, bindings))
@@ -568,7 +585,7 @@ class ModuleModel:
         before = min(place1[0], place2[0])
         loops = {*place1[1], *place2[1]}
         for name in names_in(t1):
-            for b in self._visible_bindings(name, scope):
+            for b in self.visible_bindings(name, scope):
                 if b.index >= before or loops.intersection(b.loops):
                     return False
         return True
@@ -576,9 +593,9 @@ class ModuleModel:
     def bindings_at(self, node: cst.Name, scope: Scope) -> list[Binding]:
         """The bindings a read of a name sees: ``reaching``, or all the visible ones."""
         reach = self.reaching(node, scope)
-        return self._visible_bindings(node.value, scope) if reach is None else list(reach)
+        return self.visible_bindings(node.value, scope) if reach is None else list(reach)
 
-    def _visible_bindings(self, name: str, scope: Scope) -> list[Binding]:
+    def visible_bindings(self, name: str, scope: Scope) -> list[Binding]:
         s: Scope | None = scope
         while s is not None:
             found = s.bindings.get(name)
@@ -992,22 +1009,22 @@ class ModuleModel:
         if fn.cls is not None:
             if fn.name != "backward":
                 return None
-            if any(b.rsplit(".", 1)[-1] == "Function" for b in self._class_chain(fn.cls)):
+            if any(b.rsplit(".", 1)[-1] == "Function" for b in self.class_chain(fn.cls)):
                 return params[0]
-            forward = self._method_in_chain(fn.cls, ("forward", "__call__"))
+            forward = self.method_in_chain(fn.cls, ("forward", "__call__"))
             if forward is None:
                 return None
-            if self._activator_convention(fn):
+            if self.activator_convention(fn):
                 return None
             fparams = [p for p in forward.params if p not in ("self", "cls", "ctx")]
             return _upstream_of(params, fparams)
-        partners = self._forward_partners(fn)
+        partners = self.forward_partners(fn)
         if partners:
             fparams = [p for p in partners[0].params if p not in ("self", "cls")]
             return _upstream_of(params, fparams)
         return None
 
-    def _forward_partners(self, fn: Scope) -> list[Scope]:
+    def forward_partners(self, fn: Scope) -> list[Scope]:
         """The module-level ``X_forward`` (or ``X_fwd``) functions paired with the function
         ``X_backward`` (``X_bwd``), in definition order."""
         for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
@@ -1016,7 +1033,7 @@ class ModuleModel:
                 return [s for s in found if s.cls is None]
         return []
 
-    def _activator_convention(self, fn: Scope) -> bool:
+    def activator_convention(self, fn: Scope) -> bool:
         """``backward(self, output)`` that returns the activation's derivative evaluated at its
         parameter (``output * (1 - output)``, ``1 if output > 0 else 0``): the parameter is the
         forward's output and the caller multiplies by the gradient (hanbt's activators). A
@@ -1118,10 +1135,10 @@ class ModuleModel:
         if fn.cls is not None:
             if fn.name not in ("forward", "__call__"):
                 return None
-            chain = (fn.cls, *self._class_chain(fn.cls))
+            chain = (fn.cls, *self.class_chain(fn.cls))
             if any(b.rsplit(".", 1)[-1] == "Function" for b in chain):
                 return params[0]
-            return params[0] if self._method_in_chain(fn.cls, ("backward",)) else None
+            return params[0] if self.method_in_chain(fn.cls, ("backward",)) else None
         if "forward" in fn.name:
             partner = fn.name.replace("forward", "backward")
             if any(s.cls is None for s in self.c.functions.get(partner, [])):
@@ -1167,7 +1184,7 @@ class ModuleModel:
             return self._derives_from(node.expression, scope, param, depth + 1)
         return False
 
-    def _class_chain(self, cls: str) -> list[str]:
+    def class_chain(self, cls: str) -> list[str]:
         """The class's bases as written, and those of its bases defined in this module."""
         out: list[str] = []
         todo, seen = [cls], set()
@@ -1181,8 +1198,8 @@ class ModuleModel:
                 todo.append(b)
         return out
 
-    def _method_in_chain(self, cls: str, names: tuple[str, ...]) -> Scope | None:
-        for c in (cls, *self._class_chain(cls)):
+    def method_in_chain(self, cls: str, names: tuple[str, ...]) -> Scope | None:
+        for c in (cls, *self.class_chain(cls)):
             for name in names:
                 for s in self.c.functions.get(name, []):
                     if s.cls == c:
@@ -1289,7 +1306,7 @@ class ModuleModel:
         cached = self._roles.get(memo)
         if cached is None:
             key = ("r", *memo)
-            cached = self._scratch.get(key)
+            cached = self.memo.get(key)
             if cached is None and self._layers:
                 for layer in self._layers:
                     cached = layer.get(key)  # type: ignore[assignment]
@@ -1331,13 +1348,13 @@ class ModuleModel:
         if self._cycles == before:
             cache[memo] = value
         else:
-            self._scratch[scratch_key] = value
+            self.memo[scratch_key] = value
             for rec in self._recorders:
                 rec.writes[scratch_key] = value
                 if scratch_key[0] != "r":  # type: ignore[index]
                     rec.other_writes = True
         if self._depth == 0:
-            self._scratch.clear()
+            self.memo.clear()
             self._layers.clear()
 
     def has(self, node: cst.BaseExpression, scope: Scope, role: Role) -> bool:
@@ -1424,7 +1441,7 @@ class ModuleModel:
     def _name_roles_of(
         self, name: str, scope: Scope, reach: tuple[Binding, ...] | None = None
     ) -> set[Role]:
-        bindings = self._visible_bindings(name, scope) if reach is None else list(reach)
+        bindings = self.visible_bindings(name, scope) if reach is None else list(reach)
         owner = self._owner(name, scope)
         seeds = self._seed_candidates(name, scope)
         if reach is not None:
@@ -1581,7 +1598,7 @@ class ModuleModel:
             out |= index.get(("f", f), out)
         for g in self._signs_in_progress:
             out |= index.get(("s", *g), out)
-        for key in self._scratch:
+        for key in self.memo:
             out |= index.get(key, out)
         return out
 
@@ -1592,7 +1609,7 @@ class ModuleModel:
         if found is None:
             found = self._seed_memo[(name, scope)] = [
                 b
-                for b in self._visible_bindings(name, scope)
+                for b in self.visible_bindings(name, scope)
                 if b.kind == "aug"
                 and b.op == "SubtractAssign"
                 and isinstance(b.target, cst.Subscript)
@@ -1755,7 +1772,7 @@ class ModuleModel:
         return known
 
     def _int_name(self, name: str, scope: Scope, depth: int) -> bool:
-        bindings = self._visible_bindings(name, scope)
+        bindings = self.visible_bindings(name, scope)
         if not bindings:
             return False
         home = self._owner(name, scope)
@@ -1767,7 +1784,7 @@ class ModuleModel:
                 default = home.param_defaults.get(name)
                 if default is not None and not self._int_index(default, home, depth + 1):
                     return False
-                args = list(self._arguments_for(name, home))
+                args = list(self.arguments_for(name, home))
                 if not args and default is None:
                     return False
                 if not all(self._int_index(a, caller, depth + 1) for a, caller in args):
@@ -1832,7 +1849,7 @@ class ModuleModel:
                 key = _key_under(b.target, name)
                 out.append(_DictFlow("store", home, self._dict_key(key, home), b, b.value))
             elif b.kind == "param" and isinstance(base, cst.Name):
-                args = list(self._arguments_for(name, home))
+                args = list(self.arguments_for(name, home))
                 if not args:
                     out.append(_DictFlow("opaque", home, binding=b))
                 for arg, caller in args:
@@ -1878,7 +1895,7 @@ class ModuleModel:
         """The bindings of a dict's name with the scope each one is in."""
         if isinstance(base, cst.Name):
             owner = self._owner(name, scope)
-            pairs = [(b, owner) for b in self._visible_bindings(name, scope)]
+            pairs = [(b, owner) for b in self.visible_bindings(name, scope)]
             if pairs and all(isinstance(b.target, cst.Subscript) for b, _ in pairs):
                 # ``params["W1"] -= ...`` in a function writes into the module's dict: it does
                 # not make ``params`` local, so the module's own bindings are read too
@@ -1949,7 +1966,7 @@ class ModuleModel:
             "saved_tensors",
             "saved_variables",
         ):
-            return self._saved_for_backward(b.position, scope)
+            return self.saved_for_backward(b.position, scope)
         if isinstance(b.value, cst.Name):
             cached = self.forward_cache(b.value.value, scope)
             if cached is not None and -len(cached[0].elements) <= b.position < len(
@@ -1978,7 +1995,7 @@ class ModuleModel:
         if upstream is None or name == upstream:
             return None
         index = fn.params.index(name)
-        partners = self._forward_partners(fn)
+        partners = self.forward_partners(fn)
         forward = partners[-1] if partners else None  # the definition in force
         if forward is None or not forward.returns:
             return None
@@ -1997,7 +2014,7 @@ class ModuleModel:
             found.append(element)
         return (found[0], forward) if len(found) == 1 else None
 
-    def _saved_for_backward(
+    def saved_for_backward(
         self, position: int, scope: Scope
     ) -> tuple[cst.BaseExpression, Scope] | None:
         """``x, = ctx.saved_tensors`` in backward <- ``ctx.save_for_backward(x)`` in forward."""
@@ -2017,7 +2034,7 @@ class ModuleModel:
         """A parameter takes the roles of the arguments passed to it in this module; names only
         when no call site says anything."""
         roles: set[Role] = set()
-        for arg, caller in self._arguments_for(name, scope):
+        for arg, caller in self.arguments_for(name, scope):
             roles |= self.roles(arg, caller)
         roles.discard(Role.INIT)
         if roles:
@@ -2128,7 +2145,7 @@ class ModuleModel:
                     out.append((a.value, site.scope))
         return out
 
-    def _arguments_for(self, name: str, fn: Scope) -> Iterator[tuple[cst.BaseExpression, Scope]]:
+    def arguments_for(self, name: str, fn: Scope) -> Iterator[tuple[cst.BaseExpression, Scope]]:
         if name not in fn.params or fn.is_module:
             return
         params = list(fn.params)
@@ -2237,10 +2254,10 @@ class ModuleModel:
         key = fn
         if key in self._func_returns:
             return self._func_returns[key]
-        if ("f", key) in self._scratch:
+        if ("f", key) in self.memo:
             for rec in self._recorders:
                 rec.hits += 1
-            return self._scratch[("f", key)]  # type: ignore[return-value]
+            return self.memo[("f", key)]  # type: ignore[return-value]
         for rec in self._recorders:
             rec.touched.add(("f", key))
         if key in self._returns_in_progress:
@@ -2341,7 +2358,7 @@ class ModuleModel:
                 if element is not None:
                     out.append(element)
             elif b.kind == "param" and isinstance(node, cst.Name):
-                out.extend(self._arguments_for(key, home))
+                out.extend(self.arguments_for(key, home))
         return out
 
     def latest_assign(self, name: str, scope: Scope, at: int) -> cst.BaseExpression | None:
@@ -2432,7 +2449,7 @@ class ModuleModel:
             if (
                 isinstance(node, cst.BinaryOperation)
                 and isinstance(node.operator, cst.Multiply | cst.Divide)
-                and _is_scalar(node.right)
+                and is_scalar(node.right)
             ):
                 node = node.left  # (a - y) / n
                 continue
@@ -2459,10 +2476,10 @@ class ModuleModel:
         memo = (node, scope)  # the objects, kept alive: an id() can be reused
         if memo in self._signs:
             return self._signs[memo]
-        if ("s", *memo) in self._scratch:
+        if ("s", *memo) in self.memo:
             for rec in self._recorders:
                 rec.hits += 1
-            return self._scratch[("s", *memo)]  # type: ignore[return-value]
+            return self.memo[("s", *memo)]  # type: ignore[return-value]
         for rec in self._recorders:
             rec.touched.add(("s", *memo))
             if depth:
@@ -2640,7 +2657,7 @@ class ModuleModel:
         return any(
             not self._name_roles(n, scope) - {Role.TARGET, Role.INIT}
             and self.is_data(cst.Name(n), scope)
-            and any(b.kind != "param" for b in self._visible_bindings(n, scope))
+            and any(b.kind != "param" for b in self.visible_bindings(n, scope))
             for n in names
         )
 
@@ -2939,10 +2956,10 @@ class ModuleModel:
             if isinstance(node, cst.BinaryOperation):
                 op = node.operator
                 if isinstance(op, cst.Multiply | cst.Divide):
-                    if _is_scalar(node.right, self.size_names()):
+                    if is_scalar(node.right, self.size_names()):
                         node = node.left
                         continue
-                    if isinstance(op, cst.Multiply) and _is_scalar(node.left, self.size_names()):
+                    if isinstance(op, cst.Multiply) and is_scalar(node.left, self.size_names()):
                         node = node.right
                         continue
                     if isinstance(op, cst.Multiply):
@@ -3302,7 +3319,7 @@ def _negated(node: cst.BaseExpression) -> bool:
     return value is not None and value < 0
 
 
-def _is_scalar(node: cst.BaseExpression, sizes: frozenset[str] = frozenset()) -> bool:
+def is_scalar(node: cst.BaseExpression, sizes: frozenset[str] = frozenset()) -> bool:
     """A number, a name bound only to sizes (``sizes``: ``m = X.shape[1]``), a batch-size or
     learning-rate name, ``len(x)``, ``x.shape[0]``, ``1 / m``."""
     if number_value(node) is not None:
@@ -3324,7 +3341,7 @@ def _is_scalar(node: cst.BaseExpression, sizes: frozenset[str] = frozenset()) ->
     if isinstance(node, cst.BinaryOperation) and isinstance(
         node.operator, cst.Multiply | cst.Divide
     ):
-        return _is_scalar(node.left, sizes) and _is_scalar(node.right, sizes)
+        return is_scalar(node.left, sizes) and is_scalar(node.right, sizes)
     if isinstance(node, cst.Attribute):
         return bool(N.LR_NAME.match(node.attr.value) or N.BATCH_SIZE_NAME.match(node.attr.value))
     return False
@@ -3351,15 +3368,6 @@ def _size_expression(node: cst.BaseExpression | None) -> bool:
 def _looks_like_rng(node: cst.BaseExpression) -> bool:
     name = dotted(node) or ""
     return name.split(".")[-1] in ("random", "rng", "rs", "random_state", "gen", "generator")
-
-
-def resolve_local(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
-    """Follow a name to its single assigned value in the same scope (``W_inv = inv(W)``)."""
-    if isinstance(node, cst.Name):
-        bindings = scope.bindings.get(node.value, [])
-        if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
-            return bindings[0].value
-    return node
 
 
 def _constant(node: cst.BaseExpression | None) -> tuple[str | None] | None:

@@ -56,7 +56,7 @@ def callers_for_param(
     """(argument, calling scope, call) for each resolved call of ``fn`` that passes its
     parameter ``name``."""
     out = []
-    for arg, caller in model._arguments_for(name, fn):
+    for arg, caller in model.arguments_for(name, fn):
         call = next((c for c, sc in model.callers(fn) if sc is caller and _has_arg(c, arg)), None)
         if call is not None:
             out.append((arg, caller, call))

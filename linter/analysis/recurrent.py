@@ -260,7 +260,7 @@ def _classify(
 
 def time_loops(model: ModuleModel) -> list[TimeLoop]:
     """Every BPTT-like loop of the module (memoised on the model)."""
-    memo = model._scratch.get("recurrent.time_loops")
+    memo = model.memo.get("recurrent.time_loops")
     if memo is not None:
         return memo  # type: ignore[return-value]
     out: list[TimeLoop] = []
@@ -297,7 +297,7 @@ def time_loops(model: ModuleModel) -> list[TimeLoop]:
                     tl.zero_inits[key] = inits[-1]
             if tl.accumulators:
                 out.append(tl)
-    model._scratch["recurrent.time_loops"] = out
+    model.memo["recurrent.time_loops"] = out
     return out
 
 
@@ -478,7 +478,7 @@ def _returned_kind(
 
 
 def _param_kind(model: ModuleModel, name: str, fn: Scope, depth: int) -> str | None:
-    args = list(model._arguments_for(name, fn))
+    args = list(model.arguments_for(name, fn))
     if not args and fn.cls is not None and len(model.c.functions.get(fn.name, [])) == 1:
         params = [p for p in fn.params if p not in ("self", "cls")]
         for site in model.c.calls:
@@ -502,7 +502,7 @@ def _param_kind(model: ModuleModel, name: str, fn: Scope, depth: int) -> str | N
 
 def _store_at_minus_one(model: ModuleModel) -> bool:
     """Somewhere the module stores at index -1 (``hs[-1] = h0``): the initial state may live there."""
-    memo = model._scratch.get("recurrent.store_minus_one")
+    memo = model.memo.get("recurrent.store_minus_one")
     if memo is None:
         memo = False
         for site in model.c.subscript_assigns:
@@ -520,7 +520,7 @@ def _store_at_minus_one(model: ModuleModel) -> bool:
                         s = el.slice
                         if isinstance(s, cst.Index) and int_value(s.value) == -1:
                             memo = True
-        model._scratch["recurrent.store_minus_one"] = memo
+        model.memo["recurrent.store_minus_one"] = memo
     return bool(memo)
 
 
@@ -834,7 +834,7 @@ class _Reads(cst.CSTVisitor):
 
 
 def _scope_reads(model: ModuleModel, scope: Scope) -> _Reads:
-    memo: dict[Scope, _Reads] = model._scratch.setdefault("recurrent.reads", {})  # type: ignore[assignment]
+    memo: dict[Scope, _Reads] = model.memo.setdefault("recurrent.reads", {})  # type: ignore[assignment]
     got = memo.get(scope)
     if got is None:
         got = memo[scope] = _Reads()
@@ -981,7 +981,7 @@ def _index_name(sub: cst.Subscript) -> cst.BaseExpression | None:
 def _descending_params(model: ModuleModel) -> dict[Scope, set[str]]:
     """For each function, the parameters some call passes the variable of a descending loop
     over time steps (``for k in range(T, 0, -1): self.step(k)``)."""
-    memo = model._scratch.get("recurrent.descending_params")
+    memo = model.memo.get("recurrent.descending_params")
     if memo is not None:
         return memo  # type: ignore[return-value]
     out: dict[Scope, set[str]] = {}
@@ -1010,7 +1010,7 @@ def _descending_params(model: ModuleModel) -> dict[Scope, set[str]]:
                 break
             if any(_is_name(a.value, lp.target.value) for lp in loops):  # type: ignore[union-attr]
                 out.setdefault(callee, set()).add(params[i])
-    model._scratch["recurrent.descending_params"] = out
+    model.memo["recurrent.descending_params"] = out
     return out
 
 

@@ -19,12 +19,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linter.analysis.collect import Collector
+from linter.analysis.model import ModuleModel
+from linter.analysis.treewalk import walk
 from linter.source import SourceError, parse, read_source
 
 if TYPE_CHECKING:
     import libcst as cst
-
-    from linter.analysis.model import ModuleModel
 
 MAX_SIBLING_BYTES = 512 * 1024
 TREES_KEPT = 64  # parsed texts kept for reuse (``shared_parse``), most recently used
@@ -91,14 +92,33 @@ def shared_parse(text: str, checked: bool = False) -> cst.Module:
     return tree
 
 
+def build(module: cst.Module, path: Path | None = None) -> ModuleModel:
+    """One walk over ``module`` and its model, which reads helpers from the modules next to
+    ``path`` (themselves built here, on demand)."""
+    collector = Collector()
+    walk(module, collector)
+    return ModuleModel(module, collector, path, _NEIGHBOURS)
+
+
+class _Siblings:
+    """The ``Neighbours`` a model is built with: this module's look-ups."""
+
+    def sibling_path(self, importer: Path, qualified: str) -> tuple[Path, str] | None:
+        return sibling_path(importer, qualified)
+
+    def sibling_model(self, path: Path) -> ModuleModel | None:
+        return sibling_model(path)
+
+
+_NEIGHBOURS = _Siblings()
+
+
 @lru_cache(maxsize=64)
 def _load(path: Path, mtime: float) -> ModuleModel | None:
-    from linter.analysis import analyze
-
     try:
         if path.stat().st_size > MAX_SIBLING_BYTES:
             return None
-        return analyze(shared_parse(read_source(path)), path)
+        return build(shared_parse(read_source(path)), path)
     except (OSError, SourceError, RecursionError, MemoryError):
         return None
 

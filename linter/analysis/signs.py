@@ -66,7 +66,7 @@ class RelativeSigns:
             found: list[Signed | None] = []
             for b in bindings:
                 if b.kind == "aug" and b.value is not None:
-                    s = self.of(b.value, model._owner(node.value, scope), depth + 1)
+                    s = self.of(b.value, model.owner(node.value, scope), depth + 1)
                     if s is not None and b.op == "SubtractAssign":
                         s = (-s[0], s[1])
                     found.append(s)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from linter.analysis.collect import Scope
+from linter.analysis.collect import Scope, single_value
 from linter.analysis.forms import Form
 from linter.analysis.model import ModuleModel
 
@@ -50,7 +50,7 @@ def switch_helpers(model: ModuleModel) -> Iterator[Switch]:
 def _form_of_param(
     model: ModuleModel, value: cst.BaseExpression, scope: Scope, param: str
 ) -> Form | None:
-    form = model.forms.form(model.forms._inline_locals(value, scope), scope)
+    form = model.forms.form(single_value(value, scope), scope)
     if form is not None and isinstance(form.operand, cst.Name) and form.operand.value == param:
         return form
     return None

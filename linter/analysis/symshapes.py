@@ -525,7 +525,7 @@ class ShapeAnalysis:
         if isinstance(size, cst.Attribute) and size.attr.value == "shape":
             return self.of(size.value, scope)
         if isinstance(size, cst.Name):
-            bindings = self.m._visible_bindings(size.value, scope)
+            bindings = self.m.visible_bindings(size.value, scope)
             if len(bindings) == 1 and bindings[0].kind == "assign":
                 value = bindings[0].value
                 if isinstance(value, cst.Tuple | cst.List):
@@ -601,7 +601,7 @@ class ShapeAnalysis:
         return None
 
     def _name_dim(self, name: str, scope: Scope, depth: int) -> Dim | None:
-        bindings = self.m._visible_bindings(name, scope)
+        bindings = self.m.visible_bindings(name, scope)
         if len(bindings) != 1:
             return None
         b = bindings[0]
@@ -763,10 +763,10 @@ class ShapeAnalysis:
 
     def _forward_output_of(self, fn: Scope) -> Shapes | None:
         if fn.cls is not None:
-            forward = self.m._method_in_chain(fn.cls, ("forward", "__call__"))
+            forward = self.m.method_in_chain(fn.cls, ("forward", "__call__"))
             partners = [forward] if forward is not None else []
         else:
-            partners = self.m._forward_partners(fn)
+            partners = self.m.forward_partners(fn)
         if len(partners) != 1 or not partners[0].returns:
             return None
         fwd = partners[0]

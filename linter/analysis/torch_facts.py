@@ -36,7 +36,7 @@ MAX_PATHS = 64
 
 # Why a fact holds: (node, short sentence) pairs a finding shows at the nodes' lines.
 Evidence = tuple[tuple[cst.CSTNode, str], ...]
-_BUILTINS = frozenset(dir(builtins))
+TORCH_BUILTINS = frozenset(dir(builtins))
 MAX_DEPTH = 12
 
 
@@ -1107,7 +1107,7 @@ class TorchFacts:
         if isinstance(func, cst.Attribute) and func.attr.value in KNOWN_NON_CLEARING:
             return []
         if isinstance(func, cst.Name) and q is None and not self.m.local_function(func, scope):
-            if func.value in _BUILTINS and not self.bindings(func.value, scope):
+            if func.value in TORCH_BUILTINS and not self.bindings(func.value, scope):
                 return []  # a builtin: print(model), len(optimizer.param_groups)
         keys = [k for a in call.args if (k := dotted(a.value)) is not None]
         keys = [k for k in keys if self.is_optimizer(k, scope) or k in self._param_owners()]

@@ -20,8 +20,8 @@ import libcst as cst
 from linter.analysis.collect import Scope, Site
 from linter.analysis.exprs import dotted, keyword_arg, positional_args
 from linter.analysis.torch_facts import (
-    _BUILTINS,
     MODE_LAYERS,
+    TORCH_BUILTINS,
     Evidence,
     TorchFacts,
     facts,
@@ -53,7 +53,7 @@ class ModeFacts:
         self.m = model
         self.tf: TorchFacts = facts(model)
         self.c = model.c
-        self._mode_memo: dict[tuple[int, str], bool] = {}
+        self._mode_memo: dict[tuple[ModuleModel, str], bool] = {}
         self._inline: dict[str, cst.Call] = {}  # "<nn.Sequential@id>" -> the constructor call
 
     # --- module summaries ------------------------------------------------------------------
@@ -61,7 +61,7 @@ class ModeFacts:
     def class_has_mode_layers(self, model: ModuleModel, cls: str, depth: int = 0) -> bool:
         """Does ``cls`` (of ``model``) hold dropout or batch norm, itself, through its bases, or
         through submodule classes it builds?"""
-        memo = (id(model), cls)
+        memo = (model, cls)  # the model itself, kept alive here: an id() could be reused
         if memo in self._mode_memo:
             return self._mode_memo[memo]
         self._mode_memo[memo] = False  # a cycle is not evidence
@@ -143,7 +143,7 @@ class ModeFacts:
             return {cls}
         func = value.func
         if nn_name(self.m.qualname(func)) is not None:  # nn.Sequential(...), nn.LSTM(...)
-            tag = f"<{self.m.src(func)}@{id(value)}>"
+            tag = f"<{self.m.src(func)}@{id(value)}>"  # ``_inline`` keeps ``value`` alive
             self._inline[tag] = value
             return {(self.m, tag)}
         # Net.from_pretrained(...): a class method of a module class
@@ -377,7 +377,7 @@ class ModeFacts:
             q = self.m.qualname(func)
             if q is not None and q.startswith("torch."):
                 continue
-            if isinstance(func, cst.Name) and func.value in _BUILTINS and q is None:
+            if isinstance(func, cst.Name) and func.value in TORCH_BUILTINS and q is None:
                 continue
             if self.m.local_function(func, site.scope) is not None:
                 continue  # in this file: its eval() calls are already counted
@@ -512,7 +512,7 @@ class ModeFacts:
         q = self.m.qualname(func)
         if q is not None and q.startswith("torch."):
             return []
-        if isinstance(func, cst.Name) and func.value in _BUILTINS:
+        if isinstance(func, cst.Name) and func.value in TORCH_BUILTINS:
             return []
         handed = [dotted(a.value) for a in call.args]
         if any(k is not None and (k == "self" or self.model_classes(k, scope)) for k in handed):
