@@ -278,7 +278,8 @@ def python2_to_3(text: str) -> tuple[str, dict[int, tuple[LineShift, ...]]] | No
     ``print >>f, x`` -> ``print(  f, x)``, ``exec code in ns`` -> ``exec(code , ns)``,
     ``except E, e:`` -> ``except E as e:``, ``raise E, msg`` -> ``raise E( msg)``,
     backticks -> parentheses, ``<>`` -> ``!=``, ``0777`` -> ``511 `` (its value), ``10L`` ->
-    ``10 ``, ``ur''`` -> `` r''``. Most replacements keep their length; the rest shift the
+    ``10 ``, ``ur''`` -> `` r''``, tuple parameters ``lambda (k, v): v`` -> ``lambda  k, v : v``
+    (the parentheses blanked; ``def f((a, b), c)`` likewise). Most replacements keep their length; the rest shift the
     columns after them on their line, and the shifts are returned (line -> shifts) so positions
     can be mapped back to the original text. Values and names are kept, semantics only as far
     as the analysis cares (a backticked value is read as the value itself).
@@ -309,6 +310,11 @@ def python2_to_3(text: str) -> tuple[str, dict[int, tuple[LineShift, ...]]] | No
         elif tok.type == tokenize.NAME and _UR_PREFIX.match(tok.string) and nxt is not None:
             if nxt.type == tokenize.STRING and nxt.start == tok.end:
                 edits.append((row, col, ecol, " " + tok.string[1]))
+        elif tok.type == tokenize.NAME and tok.string == "lambda":
+            _tuple_params(sig, i + 1, edits, depth=0)
+        elif tok.type == tokenize.NAME and tok.string == "def" and _statement_start(prev):
+            if i + 2 < len(sig) and sig[i + 2].string == "(":
+                _tuple_params(sig, i + 3, edits, depth=1)
         elif tok.type == tokenize.NAME and _statement_start(prev):
             if tok.string == "print" and not future_print:
                 _call_statement(sig, i, edits, in_keyword=False)
@@ -418,6 +424,33 @@ def _first_comma(sig: list, i: int, stop: str | None) -> tokenize.TokenInfo | No
             return t
         depth += _depth_change(t)
     return None
+
+
+def _tuple_params(sig: list, i: int, edits: list[_EditT], depth: int) -> None:
+    """Blank the parentheses of Python 2 tuple parameters in a parameter list starting at
+    ``sig[i]`` (``depth`` 0 for a lambda's, ending at its ``:``; 1 inside a ``def``'s ``(``)."""
+    outer = depth
+    at_start = True  # at the start of a parameter
+    tuple_depth = 0  # inside a tuple parameter: every parenthesis is its own
+    for t in sig[i:]:
+        if t.type in _STATEMENT_ENDS:
+            return
+        if tuple_depth:
+            if t.string in "()" and t.type == tokenize.OP:
+                edits.append((t.start[0], t.start[1], t.end[1], " "))
+                tuple_depth += 1 if t.string == "(" else -1
+            continue
+        if depth == outer and t.type == tokenize.OP and t.string == "(" and at_start:
+            edits.append((t.start[0], t.start[1], t.end[1], " "))
+            tuple_depth = 1
+            continue
+        if depth == outer and t.type == tokenize.OP and t.string == ":" and outer == 0:
+            return
+        depth += _depth_change(t)
+        if depth < outer:
+            return
+        at_start = depth == outer and t.string == ","
+    return
 
 
 def _except_comma(sig: list, i: int, edits: list[_EditT]) -> None:

@@ -287,6 +287,23 @@ def test_python2_rewrite_keeps_lines_and_columns() -> None:
     assert prep.column(9, 1) == 1
 
 
+def test_python2_tuple_parameters_are_read() -> None:
+    text = textwrap.dedent(
+        """\
+        def h((a, b), c=(3, 4)):
+            return sorted(a.items(), key=lambda (k, v): -v), lambda ((x, y), z), w=(1, 2): x
+        print h
+        """
+    )
+    new, shifts = python2_to_3(text)  # type: ignore[misc]
+    assert new.splitlines()[:2] == [
+        "def h( a, b , c=(3, 4)):",
+        "    return sorted(a.items(), key=lambda  k, v : -v), lambda   x, y , z , w=(1, 2): x",
+    ]
+    assert set(shifts) == {3}  # blanked parentheses keep every column
+    assert prepare(text).python2
+
+
 def test_python2_print_of_a_list_and_of_a_multiline_string() -> None:
     text = 'def show(out):\n    print [round(p, 2) for p in\n           out]\n    print """.@.\n..@"""\n'
     new, _ = python2_to_3(text)  # type: ignore[misc]
