@@ -17,6 +17,7 @@ import libcst as cst
 
 from linter.analysis import names as N
 from linter.analysis.algebra import Algebra, output_poly
+from linter.analysis.callables import application, applied_function, held_library
 from linter.analysis.collect import single_value
 from linter.analysis.exprs import dotted, factors_of, number_value, positional_args, string_value
 
@@ -282,6 +283,12 @@ class Forms:
         """A call to a library activation or to a helper of this module with a known body."""
         args = positional_args(call)
         qn = self.m.qualname(call.func)
+        if qn is None:  # self.act = np.tanh; self.act(z), acts["tanh"](z)
+            qn = held_library(self.m, call.func, scope)
+        if qn is None:  # np.apply_along_axis(softmax_row, 1, z): the helper's form, row by row
+            applied = self._applied_kind(call, scope)
+            if applied is not None:
+                return applied
         if qn is not None and qn.startswith(LIBRARIES):
             kind = N.ACTIVATIONS.get(qn)
             if kind is not None and args:
@@ -350,6 +357,14 @@ class Forms:
         if args and helper is None and name in _NAME_KINDS:
             return Form(_NAME_KINDS[name], args[0])
         return None
+
+    def _applied_kind(self, call: cst.Call, scope: Scope) -> Form | None:
+        app = application(self.m, call)
+        if app is None:
+            return None
+        fn = applied_function(self.m, app, scope)
+        kind = self.helper_kind(fn) if fn is not None else None
+        return Form(kind, app.array, fn) if kind is not None else None
 
     def helper_kind(self, fn: Scope) -> Kind | None:
         """What a one-parameter helper computes from its first parameter, from its body."""

@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 import libcst as cst
 
 from linter.analysis import names as N
+from linter.analysis.callables import applications, held_value
 from linter.analysis.collect import Binding, Collector, Read, Scope, Site
 from linter.analysis.exprs import (
     DictKey,
@@ -382,23 +383,30 @@ class ModuleModel:
     def _held_callable(
         self, node: cst.BaseExpression, scope: Scope, depth: int = 0
     ) -> Scope | None:
-        """A function held in a variable or an attribute: ``act = sigmoid``,
-        ``self.act_prime = lambda x: ...``; followed through one assignment at a time."""
+        """A function held in a variable, an attribute or a dict entry: ``act = sigmoid``,
+        ``self.act_prime = lambda x: ...``, ``acts["relu"]``; followed through one assignment
+        at a time."""
         if depth > 3:
             return None
-        key = dotted(node)
-        if key is None:
-            return None
-        if isinstance(node, cst.Name):
-            bindings = self.visible_bindings(key, scope)
-        elif key.startswith(("self.", "cls.")) and scope.cls:
-            bindings = list(self.c.class_attrs.get(scope.cls, {}).get(key.split(".", 2)[1], []))
+        if isinstance(node, cst.Subscript):  # acts["relu"] with acts = {"relu": relu, ...}
+            value = held_value(self, node, scope)
+            if value is None:
+                return None
         else:
-            return None
-        values = [b.value for b in bindings if b.kind == "assign" and b.value is not None]
-        if len(values) != 1:
-            return None
-        value = values[0]
+            key = dotted(node)
+            if key is None:
+                return None
+            if isinstance(node, cst.Name):
+                bindings = self.visible_bindings(key, scope)
+            elif key.startswith(("self.", "cls.")) and scope.cls:
+                attr = key.split(".", 2)[1]
+                bindings = list(self.c.class_attrs.get(scope.cls, {}).get(attr, []))
+            else:
+                return None
+            values = [b.value for b in bindings if b.kind == "assign" and b.value is not None]
+            if len(values) != 1:
+                return None
+            value = values[0]
         if isinstance(value, cst.Lambda):
             return self.c.lambdas.get(value)
         if isinstance(value, cst.Name | cst.Attribute) and not value.deep_equals(node):
@@ -2150,6 +2158,10 @@ class ModuleModel:
             return
         params = list(fn.params)
         is_method = fn.cls is not None and params and params[0] in ("self", "cls")
+        first = params[1] if is_method and len(params) > 1 else params[0] if params else None
+        if name == first:  # np.apply_along_axis(f, 1, a), np.vectorize(f)(a): f's first parameter
+            for app, caller in applications(self, fn):
+                yield app.array, caller
         for call, caller in self.callers(fn):
             positional = (
                 params[1:] if is_method and isinstance(call.func, cst.Attribute) else params

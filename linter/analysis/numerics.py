@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from linter.analysis import ModuleModel, Role
+from linter.analysis.callables import applications
 from linter.analysis.collect import Scope, Site
 from linter.analysis.exprs import number_value, positional_args
 from linter.analysis.torch_facts import Out, facts
@@ -58,6 +59,11 @@ def callers_for_param(
     out = []
     for arg, caller in model.arguments_for(name, fn):
         call = next((c for c, sc in model.callers(fn) if sc is caller and _has_arg(c, arg)), None)
+        if call is None:  # np.apply_along_axis(fn, 1, arg) and the like
+            call = next(
+                (a.call for a, sc in applications(model, fn) if sc is caller and a.array is arg),
+                None,
+            )
         if call is not None:
             out.append((arg, caller, call))
     return out

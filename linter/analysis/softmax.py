@@ -20,13 +20,14 @@ square.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from linter.analysis.exprs import dotted, int_value, keyword_arg, positional_args
+from linter.analysis.callables import application, applied_function, evaluations, returned
+from linter.analysis.exprs import dotted, int_value, keyword_arg, number_value, positional_args
 from linter.analysis.treewalk import walk
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ EXP = frozenset({"numpy.exp", "torch.exp", "math.exp"})
 MAX = frozenset({"numpy.max", "numpy.amax", "torch.max", "numpy.nanmax", "torch.amax"})
 SUM = frozenset({"numpy.sum", "torch.sum", "numpy.nansum"})
 LOG = frozenset({"numpy.log", "torch.log", "math.log"})
+COLLECT = frozenset({"numpy.array", "numpy.asarray", "numpy.vstack", "numpy.stack"})
+RECIPROCAL = frozenset({"numpy.reciprocal", "torch.reciprocal"})
 LSE = frozenset({"scipy.special.logsumexp", "torch.logsumexp", "scipy.misc.logsumexp"})
 NONNEG_CALLS = frozenset(
     {"numpy.square", "numpy.abs", "numpy.absolute", "numpy.fabs", "numpy.linalg.norm", "abs"}
@@ -65,6 +68,9 @@ class ExpSum:
     ratio: cst.BinaryOperation | None = None  # an inline ``exp(x) / sum(exp(x))``
     lse_call: cst.Call | None = None  # an inline ``log(sum(exp(x)))``
     lse_alone: bool = False  # ``lse_call`` is a whole statement value: no parentheses needed
+    # the call that evaluates the helper or lambda returning ``exp`` (``np.apply_along_axis(f,
+    # 1, z)``), normalised where it is made; None when ``exp`` is normalised in its own scope
+    evaluated: cst.Call | None = None
 
     @property
     def is_logsumexp(self) -> bool:
@@ -117,16 +123,52 @@ def _find(model: ModuleModel) -> Iterator[ExpSum]:
             continue
         if summing is None:
             summing = _scopes_with_sums(model)
-        if site.scope not in summing:  # cheap, before any index is built
-            continue
-        index = indexes.get(site.scope)
-        if index is None:
-            index = indexes[site.scope] = _Index()
-            walk(site.scope.node, index)
-        found = _Group(model, index, call, site).result()
+        found = None
+        if site.scope in summing:  # cheap, before any index is built
+            found = _Group(model, _index(indexes, site.scope), call, site).result()
+        if found is None:
+            found = _evaluated(model, indexes, call, site)
         if found is not None:
             claimed.update(found.exps)
             yield found
+
+
+def _index(indexes: dict[Scope, _Index], scope: Scope) -> _Index:
+    index = indexes.get(scope)
+    if index is None:
+        index = indexes[scope] = _Index()
+        walk(scope.node, index)
+    return index
+
+
+def _evaluated(
+    model: ModuleModel, indexes: dict[Scope, _Index], call: cst.Call, site: Site
+) -> ExpSum | None:
+    """A helper or lambda that returns the exponential (``lambda v: np.exp(v)``), normalised
+    where it is evaluated: ``e = np.apply_along_axis(f, 1, z); e / e.sum(axis=1)``."""
+    fn = site.scope
+    if fn.is_module or returned(fn) is not call:
+        return None
+    for value, scope, _array in evaluations(model, fn):
+        index = _index(indexes, scope)
+        value = _collected(model, index, value)
+        found = _Group(model, index, call, site, value, scope).result()
+        if found is not None:
+            return found
+    return None
+
+
+def _collected(model: ModuleModel, index: _Index, value: cst.Call) -> cst.Call:
+    """``np.array(list(map(f, rows)))``: the array a row-by-row evaluation is collected into."""
+    for _ in range(3):
+        p = index.parent.get(value)
+        call = index.parent.get(p) if isinstance(p, cst.Arg) else None
+        if not (isinstance(call, cst.Call) and len(call.args) == 1 and p.keyword is None):
+            break
+        if model.qualname(call.func) not in COLLECT and dotted(call.func) not in ("list", "tuple"):
+            break
+        value = call
+    return value
 
 
 def _scopes_with_sums(model: ModuleModel) -> set[Scope]:
@@ -176,12 +218,28 @@ def _plain_sum(call: cst.Call, method: bool) -> bool:
 class _Group:
     """Collects the uses of one exponential (held in a name, or inline) and of its sums."""
 
-    def __init__(self, model: ModuleModel, index: _Index, exp_call: cst.Call, site: Site) -> None:
+    def __init__(
+        self,
+        model: ModuleModel,
+        index: _Index,
+        exp_call: cst.Call,
+        site: Site,
+        value: cst.Call | None = None,
+        scope: Scope | None = None,
+    ) -> None:
         self.model = model
         self.index = index
         self.exp = exp_call
         self.x = positional_args(exp_call)[0]
         self.site = site
+        # where the exponential's value is normalised: the exp call itself in its own scope,
+        # or a call that evaluates a helper returning it (``np.apply_along_axis(f, 1, z)``)
+        self.value: cst.Call = exp_call if value is None else value
+        self.scope: Scope = site.scope if scope is None else scope
+        self.evaluated = value is not None
+        self.reciprocal = False  # normalised as ``e * (1 / sum(e))``: no fix is offered
+        self.reciprocal_sums: set[cst.Call] = set()
+        self.evaluated_sums: set[cst.Call] = set()  # helpers evaluated on the exponential
         self.uses: set[str] = set()
         self.sums: list[cst.Call] = []
         self.exps: list[cst.Call] = [exp_call]
@@ -239,15 +297,83 @@ class _Group:
         return False
 
     def _single_assign(self, name: str) -> cst.BaseExpression | None:
-        bindings = self.site.scope.bindings.get(name, [])
+        bindings = self.scope.bindings.get(name, [])
         if len(bindings) == 1 and bindings[0].kind == "assign":
             return bindings[0].value
+        return None
+
+    def _own_values(
+        self, name: str, read: cst.Name | None = None
+    ) -> list[cst.BaseExpression] | None:
+        """The values ``name`` is assigned in the scope (those that reach ``read``), leaving out
+        reshapes of itself (``s = s.reshape(-1, 1)``); None when it has another kind of
+        binding."""
+        out = []
+        own = self.scope.bindings.get(name, [])
+        if read is not None:
+            reaching = self.model.bindings_at(read, self.scope)
+            own = [b for b in own if b in reaching]
+        for b in own:
+            if b.kind != "assign" or b.value is None:
+                return None
+            inner = _unwrap(b.value)
+            if isinstance(inner, cst.Name) and inner.value == name:
+                continue
+            out.append(b.value)
+        return out or None
+
+    def reciprocal_of_holder_sum(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        """``1 / sum(e)``, ``sum(e) ** -1``, ``np.reciprocal(sum(e))`` (maybe reshaped), a name
+        bound to one, or a helper evaluated on ``e`` that returns the reciprocal of its sum."""
+        inner = _unwrap(node)
+        denominator = _reciprocal_operand(self.model, inner)
+        if denominator is not None:
+            return self.denominator_of_holder(denominator)
+        if isinstance(inner, cst.Call) and self._evaluates_sum(inner) == "reciprocal":
+            return True
+        if isinstance(inner, cst.Name) and depth < 3:
+            values = self._own_values(inner.value, inner)
+            return values is not None and all(
+                self.reciprocal_of_holder_sum(v, depth + 1) for v in values
+            )
+        return False
+
+    def _evaluates_sum(self, call: cst.Call) -> str | None:
+        """``call`` evaluates, on the exponential, a helper that returns its sum ("sum") or the
+        reciprocal of its sum ("reciprocal"): ``np.apply_along_axis(lambda v: 1 / v.sum(), 1,
+        e)``."""
+        app = application(self.model, call)
+        if app is not None:
+            fn, array = applied_function(self.model, app, self.scope), app.array
+        else:
+            fn = self.model.local_function(call.func, self.scope)
+            args = positional_args(call)
+            array = args[0] if args else None
+        if fn is None or array is None or not self.is_holder(array) or fn.cls is not None:
+            return None
+        ret = returned(fn)
+        params = fn.params
+        if ret is None or not params:
+            return None
+        kind = "sum"
+        operand = _reciprocal_operand(self.model, _unwrap(ret))
+        if operand is not None:
+            ret, kind = _unwrap(operand), "reciprocal"
+        summed = _summed_operand(self.model, ret)
+        if isinstance(summed, cst.Name) and summed.value == params[0]:
+            return kind
         return None
 
     # --- classification -------------------------------------------------------------------------
 
     def holder_use(self, occ: cst.CSTNode) -> str:
         p = self.parent(occ)
+        if isinstance(p, cst.BinaryOperation) and isinstance(p.operator, cst.Multiply):
+            other = p.right if p.left is occ else p.left if p.right is occ else None
+            if other is not None and self.reciprocal_of_holder_sum(other):
+                self.reciprocal = True
+                return RATIO
+            return OTHER
         if isinstance(p, cst.BinaryOperation) and isinstance(p.operator, cst.Divide):
             if p.left is occ and self.denominator_of_holder(p.right):
                 if self.holder is None and self.ratio is None:
@@ -275,7 +401,7 @@ class _Group:
             return OTHER
         if isinstance(p, cst.AssignTarget):
             assign = self.parent(p)
-            if isinstance(assign, cst.Assign) and assign.value is self.exp:
+            if isinstance(assign, cst.Assign) and assign.value is self.value:
                 return DEFINITION
             self.single_binding = False
             return OTHER
@@ -291,12 +417,31 @@ class _Group:
             call = self.parent(p)
             if isinstance(call, cst.Call) and call.func is p:
                 return call
+        if isinstance(p, cst.Arg) and p.value is occ and p.keyword is None:
+            call = self.parent(p)
+            if isinstance(call, cst.Call):
+                kind = self._evaluates_sum(call)
+                if kind == "reciprocal":
+                    self.reciprocal_sums.add(call)
+                if kind is not None:
+                    self.evaluated_sums.add(call)
+                    return call
         return None
 
-    def sum_use(self, summed: cst.CSTNode, direct: bool = True) -> str:
-        """How a sum (or a read of the name holding it, ``direct=False``) is used."""
+    def sum_use(
+        self, summed: cst.CSTNode, direct: bool = True, recip: bool = False, depth: int = 0
+    ) -> str:
+        """How a sum (or a read of the name holding it, ``direct=False``; ``recip``: of its
+        reciprocal) is used."""
         node = self.climb(summed)
+        recip = recip or summed in self.reciprocal_sums
+        if not recip:
+            around = _reciprocal_around(self.model, node, self.parent)
+            if around is not None:
+                node, recip = self.climb(around), True
         p = self.parent(node)
+        if recip:
+            return self._reciprocal_use(node, p, depth)
         if isinstance(p, cst.BinaryOperation) and isinstance(p.operator, cst.Divide):
             if p.right is node:
                 if self.is_holder(p.left):
@@ -333,17 +478,44 @@ class _Group:
                     continue
                 if isinstance(self.parent(occ), cst.AssignTarget):
                     continue  # the binding itself
-                kinds.add(self.sum_use(occ, direct=False))
+                kinds.add(self.sum_use(occ, direct=False, depth=depth + 1))
+            return _worst(kinds)
+        return OTHER
+
+    def _reciprocal_use(self, node: cst.CSTNode, p: cst.CSTNode | None, depth: int) -> str:
+        """How the reciprocal of a sum is used: multiplying the exponential is the ratio."""
+        if isinstance(p, cst.BinaryOperation) and isinstance(p.operator, cst.Multiply):
+            other = p.right if p.left is node else p.left
+            if self.is_holder(other):
+                return RATIO
+            if isinstance(other, cst.Subscript) and self.is_holder(other.value):
+                return PART
+            return OTHER
+        if (
+            isinstance(p, cst.Assign)
+            and p.value is node
+            and len(p.targets) == 1
+            and isinstance(p.targets[0].target, cst.Name)
+            and depth < 3
+        ):
+            name = p.targets[0].target.value
+            if self._own_values(name) is None:
+                return OTHER
+            kinds = set()
+            for occ in self.index.names.get(name, []):
+                if not isinstance(occ, cst.Name) or isinstance(self.parent(occ), cst.AssignTarget):
+                    continue
+                kinds.add(self.sum_use(occ, direct=False, recip=True, depth=depth + 1))
             return _worst(kinds)
         return OTHER
 
     # --- result ---------------------------------------------------------------------------------
 
     def result(self) -> ExpSum | None:
-        p = self.parent(self.exp)
+        p = self.parent(self.value)
         if (
             isinstance(p, cst.Assign)
-            and p.value is self.exp
+            and p.value is self.value
             and len(p.targets) == 1
             and isinstance(p.targets[0].target, cst.Name | cst.Attribute)
         ):
@@ -351,13 +523,15 @@ class _Group:
         occurrences: list[cst.CSTNode]
         if self.holder is not None:
             occurrences = list(self.index.names.get(self.holder, []))
-            if isinstance(p, cst.Assign) and self.holder in self.site.scope.bindings:
-                self.single_binding = len(self.site.scope.bindings[self.holder]) == 1
+            if isinstance(p, cst.Assign) and self.holder in self.scope.bindings:
+                self.single_binding = len(self.scope.bindings[self.holder]) == 1
+        elif self.evaluated:
+            return None  # a helper's exponential is followed into a name that holds it
         else:
             occurrences = [
                 s.node
                 for s in self.model.c.calls
-                if s.scope is self.site.scope and self.is_holder(s.node)
+                if s.scope is self.scope and self.is_holder(s.node)
             ]
             self.exps = [o for o in occurrences if isinstance(o, cst.Call)]
         holder_kinds = {self.holder_use(o) for o in occurrences if not _is_attr_part(o, self)}
@@ -365,7 +539,10 @@ class _Group:
         uses = holder_kinds | sum_kinds
         if not uses & {RATIO, PART, LOG_OF_SUM}:
             return None
-        axes = [_axis(s, self.model.qualname(s.func) not in SUM) for s in self.sums]
+        axes = [
+            None if s in self.evaluated_sums else _axis(s, self.model.qualname(s.func) not in SUM)
+            for s in self.sums
+        ]
         same_axis = all(
             (a is None and axes[0] is None) or (a is not None and axes[0] is not None) for a in axes
         ) and all(a is None or a.deep_equals(axes[0]) for a in axes)  # type: ignore[union-attr]
@@ -373,12 +550,15 @@ class _Group:
         shift_safe = (
             bool(self.sums)
             and plain
+            and not self.evaluated
+            and not self.reciprocal
+            and not self.reciprocal_sums
             and same_axis
             and self.single_binding
             and holder_kinds <= {RATIO, IN_SUM, DEFINITION}
             and sum_kinds == {RATIO}
             # a name held at module level outlives the ratio (imports, later notebook cells)
-            and (self.holder is None or ("." not in self.holder and not self.site.scope.is_module))
+            and (self.holder is None or ("." not in self.holder and not self.scope.is_module))
             and (self.holder is not None or (self.ratio is not None and len(self.exps) == 2))
         )
         lse = None
@@ -405,7 +585,41 @@ class _Group:
             lse_call=lse,
             lse_alone=lse is not None
             and isinstance(self.parent(lse), cst.Return | cst.Assign | cst.AnnAssign),
+            evaluated=self.value if self.evaluated else None,
         )
+
+
+def _reciprocal_operand(model: ModuleModel, node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """``s`` in ``1 / s``, ``1.0 / s``, ``s ** -1``, ``np.reciprocal(s)``."""
+    if isinstance(node, cst.BinaryOperation):
+        if isinstance(node.operator, cst.Divide) and number_value(node.left) == 1.0:
+            return node.right
+        if isinstance(node.operator, cst.Power) and number_value(node.right) == -1.0:
+            return node.left
+    if isinstance(node, cst.Call) and model.qualname(node.func) in RECIPROCAL:
+        args = positional_args(node)
+        return args[0] if len(args) == 1 else None
+    return None
+
+
+def _reciprocal_around(
+    model: ModuleModel,
+    node: cst.CSTNode,
+    parent: Callable[[cst.CSTNode], cst.CSTNode | None],
+) -> cst.CSTNode | None:
+    """The reciprocal taken of ``node`` (``1 / node``, ``node ** -1``, ``np.reciprocal(node)``)."""
+    p = parent(node)
+    if isinstance(p, cst.BinaryOperation):
+        if isinstance(p.operator, cst.Divide) and p.right is node and number_value(p.left) == 1.0:
+            return p
+        if isinstance(p.operator, cst.Power) and p.left is node and number_value(p.right) == -1.0:
+            return p
+        return None
+    if isinstance(p, cst.Arg) and p.value is node and p.keyword is None:
+        call = parent(p)
+        if isinstance(call, cst.Call) and model.qualname(call.func) in RECIPROCAL:
+            return call
+    return None
 
 
 def _is_attr_part(node: cst.CSTNode, group: _Group) -> bool:
@@ -507,14 +721,15 @@ def bounded_above_by_zero(
     if isinstance(x, cst.UnaryOperation) and isinstance(x.operator, cst.Minus):
         return _nonnegative(model, x.expression, scope, depth + 1)
     if isinstance(x, cst.BinaryOperation) and isinstance(x.operator, cst.Multiply | cst.Divide):
-        # (-a) * b, a * (-b) with the other factor non-negative
+        # (-a) * b, a * (-b) with the other factor non-negative; -d * d is minus a square
         left, right = x.left, x.right
         for neg, other in ((left, right), (right, left)):
-            if (
-                isinstance(neg, cst.UnaryOperation)
-                and isinstance(neg.operator, cst.Minus)
-                and _nonnegative(model, neg.expression, scope, depth + 1)
-                and _nonnegative(model, other, scope, depth + 1)
+            if not (isinstance(neg, cst.UnaryOperation) and isinstance(neg.operator, cst.Minus)):
+                continue
+            if isinstance(x.operator, cst.Multiply) and neg.expression.deep_equals(other):
+                return True
+            if _nonnegative(model, neg.expression, scope, depth + 1) and _nonnegative(
+                model, other, scope, depth + 1
             ):
                 return True
         return False

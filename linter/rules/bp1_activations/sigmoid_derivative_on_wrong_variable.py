@@ -259,6 +259,26 @@ class SigmoidDerivativeOnWrongVariable(Rule):
             note="Layers built with different activations: which branch runs is not known, and "
             "bplint does not guess.",
         ),
+        Valid(
+            """
+            ACT = {"sig": sigmoid}
+            PRIME = {"sig": sigmoid_prime}
+
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            def sigmoid_prime(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            def backprop(W1, W2, x, y):
+                z1 = W1 @ x
+                a1 = ACT["sig"](z1)
+                a2 = ACT["sig"](W2 @ a1)
+                delta1 = (W2.T @ (a2 - y)) * PRIME["sig"](z1)
+                return np.outer(delta1, x)
+            """,
+            note="Helpers held in dict entries: σ′ gets the pre-activation.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -478,6 +498,27 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                 return d2.T @ a1, d3.T @ a2
             """,
             at=(9, 29),
+        ),
+        Invalid(
+            """
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            def sigmoid_prime(z):
+                return sigmoid(z) * (1 - sigmoid(z))
+
+            ACT = {"sig": sigmoid}
+            PRIME = {"sig": sigmoid_prime}
+
+            def backprop(W1, W2, x, y):
+                z1 = W1 @ x
+                a1 = ACT["sig"](z1)
+                a2 = ACT["sig"](W2 @ a1)
+                delta1 = (W2.T @ (a2 - y)) * PRIME["sig"](a1)
+                return np.outer(delta1, x)
+            """,
+            at=(14, 34),
+            note="A helper held in a dict entry is read as the helper itself.",
         ),
     ]
 

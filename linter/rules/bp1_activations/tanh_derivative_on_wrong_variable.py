@@ -124,6 +124,22 @@ class TanhDerivativeOnWrongVariable(Rule):
             """,
             note="The flag selects tanh′ of the argument, and the argument is z.",
         ),
+        Valid(
+            """
+            class Net:
+                def __init__(self, n, m):
+                    self.W1 = np.random.randn(m, n)
+                    self.W2 = np.random.randn(1, m)
+                    self.act = np.tanh
+
+                def backprop(self, x, y):
+                    a1 = self.act(self.W1 @ x)
+                    delta2 = self.W2 @ a1 - y
+                    delta1 = (self.W2.T @ delta2) * (1 - a1**2)
+                    return np.outer(delta1, x)
+            """,
+            note="The activation held in an attribute is tanh: 1 − a² is its derivative.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -243,6 +259,23 @@ class TanhDerivativeOnWrongVariable(Rule):
                 return dz @ Wh.T
             """,
             at=(10, 15),
+        ),
+        Invalid(
+            """
+            class Net:
+                def __init__(self, n, m):
+                    self.W1 = np.random.randn(m, n)
+                    self.W2 = np.random.randn(1, m)
+                    self.act = np.tanh
+
+                def backprop(self, x, y):
+                    a1 = self.act(self.W1 @ x)
+                    delta2 = self.W2 @ a1 - y
+                    delta1 = (self.W2.T @ delta2) * (1 - np.tanh(a1) ** 2)
+                    return np.outer(delta1, x)
+            """,
+            at=(10, 42),
+            note="`self.act` holds `np.tanh`: `a1` is already a tanh output.",
         ),
     ]
 

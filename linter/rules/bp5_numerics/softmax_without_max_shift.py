@@ -185,6 +185,31 @@ class SoftmaxWithoutMaxShift(Rule):
             """,
             note="The max reshaped for broadcasting is still a shift.",
         ),
+        Valid(
+            """
+            def softmax(z):
+                e = np.apply_along_axis(lambda r: np.exp(r), 1, z - z.max(axis=1, keepdims=True))
+                return e / e.sum(axis=1, keepdims=True)
+            """,
+            note="The lambda exponentiates rows the caller has already shifted.",
+        ),
+        Valid(
+            """
+            def softmax(z):
+                row_exp = lambda r: np.exp(r - np.max(r))
+                e = np.apply_along_axis(row_exp, 1, z)
+                return e * (1.0 / e.sum(axis=1, keepdims=True))
+            """,
+            note="Shifted inside the lambda, normalised by multiplying with the reciprocal sum.",
+        ),
+        Valid(
+            """
+            def rbf(d):
+                k = np.vectorize(lambda v: np.exp(-v * v))(d)
+                return k * (1 / np.sum(k))
+            """,
+            note="Minus a square is at most 0: nothing to shift.",
+        ),
     ]
     invalid = [
         Invalid(
@@ -307,6 +332,37 @@ class SoftmaxWithoutMaxShift(Rule):
             at=(1, 14),
             note="At module level `exp_scores` outlives the ratio: reported without a fix.",
         ),
+        Invalid(
+            """
+            def softmax(scores):
+                row_exp = lambda r: np.exp(r)
+                e = np.apply_along_axis(row_exp, 1, scores)
+                return e / e.sum(axis=1, keepdims=True)
+            """,
+            at=(2, 25),
+            note="A lambda applied row by row is read as if it were called on the rows.",
+        ),
+        Invalid(
+            """
+            def softmax(v):
+                e = np.exp(v)
+                return e * (1.0 / np.sum(e))
+            """,
+            at=(2, 9),
+            note="Multiplying by the reciprocal of the sum is the same ratio.",
+        ),
+        Invalid(
+            """
+            def exp_row(r):
+                return np.exp(r)
+
+            def softmax(z):
+                e = np.apply_along_axis(exp_row, 1, z)
+                inv = np.apply_along_axis(lambda r: 1.0 / np.sum(r), 1, e)
+                return e * inv[:, None]
+            """,
+            at=(2, 12),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
@@ -352,6 +408,19 @@ def _report(model: ModuleModel, group: ExpSum) -> Report:
     evidence = tuple(
         (summed, f"`{model.src(summed)}` sums the exponentials") for summed in group.sums[:1]
     )
+    if group.evaluated is not None:
+        return Report(
+            exp,
+            message,
+            evidence=(
+                (
+                    group.evaluated,
+                    "evaluates the function holding this exponential, and its value is "
+                    "normalised by its sum",
+                ),
+                *evidence,
+            ),
+        )
     np_name = numpy_name(model, exp)
     if np_name is None or not reusable(group.x):
         return Report(exp, message, evidence=evidence)
