@@ -8,6 +8,7 @@ import libcst as cst
 
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
+from linter.analysis.optimizers import constant_starts
 from linter.analysis.training import const_inits, feeds_constant, stacked_layer
 from linter.rule import Invalid, Report, Rule, Valid
 
@@ -32,7 +33,11 @@ class ConstantWeightInit(Rule):
     known_problems = (
         "A constant weight is flagged when its layer's output feeds another constant-initialised "
         "weight (or the same list of weights, or a layer class that propagates the gradient to "
-        "its input and so is made to be stacked)."
+        "its input and so is made to be stacked). Weights unrolled into the starting point of a "
+        "scipy minimizer (`fmin_cg`, `minimize`, ...) are flagged when every piece packed into "
+        "it starts constant and at least two are matrices none of whose sizes is a literal 1 "
+        "(a column or a row may be a bias or a single unit's weights); a random piece breaks "
+        "the symmetry."
     )
     valid = [
         Valid(
@@ -118,6 +123,56 @@ class ConstantWeightInit(Rule):
             out = W2 @ np.tanh(W1 @ x)
             """,
             note="The zeros only give the helper a shape: the weights it returns are random.",
+        ),
+        Valid(
+            """
+            from scipy import optimize
+
+            def init_layer(n_in, n_out):
+                eps = np.sqrt(6.0 / (n_in + n_out))
+                W = np.zeros((n_out, n_in + 1))
+                W = np.random.rand(n_out, n_in + 1) * 2 * eps - eps
+                return W
+
+            def train(cost, grad, n_in, n_hidden, n_out):
+                T1 = init_layer(n_in, n_hidden)
+                T2 = init_layer(n_hidden, n_out)
+                start = np.concatenate((T1.ravel(), T2.ravel()))
+                return optimize.fmin_cg(cost, start, fprime=grad)
+            """,
+            note="The helper's zeros are replaced by a random draw before it returns.",
+        ),
+        Valid(
+            """
+            from scipy.optimize import minimize
+
+            def fit(cost, grad, n):
+                return minimize(cost, np.zeros(n + 1), jac=grad, method="TNC")
+            """,
+            note="Logistic regression: one layer, zeros are fine.",
+        ),
+        Valid(
+            """
+            from scipy.optimize import fmin_l_bfgs_b
+
+            def fit(cost, X, k, h):
+                hidden = np.random.randn(h, X.shape[1]) * 0.1
+                out = np.zeros((k, h))
+                theta = np.r_[hidden.ravel(), out.ravel()]
+                return fmin_l_bfgs_b(cost, theta, args=(X,))
+            """,
+            note="Random hidden weights break the symmetry; zero output weights are fine.",
+        ),
+        Valid(
+            """
+            from scipy import optimize
+
+            def fit(cost, grad, n, k):
+                W = np.zeros((k, n))
+                b = np.zeros((k, 1))
+                return optimize.fmin_bfgs(cost, np.hstack((W.ravel(), b.ravel())), fprime=grad)
+            """,
+            note="Softmax regression: one weight matrix and a bias column, a convex problem.",
         ),
     ]
     invalid = [
@@ -216,9 +271,61 @@ class ConstantWeightInit(Rule):
             """,
             at=(1, 12),
         ),
+        Invalid(
+            """
+            from scipy import optimize
+
+            def init_layer(n_in, n_out):
+                return np.zeros((n_out, n_in + 1))
+
+            def train(cost, grad, n_in, n_hidden, n_out):
+                T1 = init_layer(n_in, n_hidden)
+                T2 = init_layer(n_hidden, n_out)
+                start = np.concatenate((T1.ravel(), T2.ravel()))
+                return optimize.fmin_cg(cost, start, fprime=grad)
+            """,
+            at=(4, 12),
+            note="Both layers come from one helper that returns zeros, unrolled into the "
+            "starting point of the minimizer: the hidden units stay identical.",
+        ),
+        Invalid(
+            """
+            import scipy.optimize as op
+
+            def fit(loss, X, Y, h):
+                w_in = np.ones((h, X.shape[1])) * 0.01
+                w_out = np.ones((Y.shape[1], h)) * 0.01
+                theta = np.vstack((w_in.reshape(-1, 1), w_out.reshape(-1, 1)))
+                return op.minimize(loss, theta, args=(X, Y), jac=True)
+            """,
+            at=(4, 12),
+        ),
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
+        reported: set[cst.CSTNode] = set()
+        for vector, constants in constant_starts(model):
+            init = constants[0]  # the first layer packed: the hidden one
+            if init not in reported:
+                reported.add(init)
+                minimizer = model.src(vector.call.func)
+                yield Report(
+                    init,
+                    f"`{model.src(init)}` initialises a layer's weights to a constant, and "
+                    f"every array the minimizer `{minimizer}` starts from is constant: every "
+                    f"hidden unit then computes and learns the same thing; initialise randomly",
+                    evidence=(
+                        (
+                            vector.x0,
+                            f"the starting point of `{minimizer}`: the weights packed into it "
+                            f"are the parameters it changes",
+                        ),
+                        *(
+                            (piece.node, "packed into it, initialised constant")
+                            for piece in vector.pieces
+                        ),
+                    ),
+                )
         inits = const_inits(model)
         if not inits.by_key:
             return
@@ -228,14 +335,14 @@ class ConstantWeightInit(Rule):
             if not model.has(use.other, site.scope, Role.GRAD)
         ]
         for key, init in inits.by_key.items():
-            if init in inits.in_layer_loop:
+            if init in inits.in_layer_loop and init not in reported:
                 uses = [
                     (use.matmul.node, "the layer's weights multiply its input here")
                     for use, _ in forward
                     if use.key == key
                 ]
                 yield self._report(model, init, uses[:1] + _trained(model, key))
-        reported = set(inits.in_layer_loop)
+        reported |= inits.in_layer_loop
         for use, site in forward:
             init = inits.by_key.get(use.key)
             if init is None or init in reported:
