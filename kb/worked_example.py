@@ -52,7 +52,7 @@ def compute() -> Worked:
         delta=delta,
         wt_delta=W.T @ delta,
         numeric=numerical_grad(lambda: cost(a), a),
-        pinv_delta=np.linalg.pinv(W) @ delta,
+        pinv_delta=np.linalg.pinv(W) @ delta,  # noqa: BP001 - the misconception, computed to show it
         share=share,
         split=share.T @ delta,
         dc_actual=cost(A + NUDGE) - cost(A),

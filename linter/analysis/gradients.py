@@ -219,7 +219,11 @@ def overwrites_accumulator(
     """The zeroing of a weight-gradient accumulator ``key`` outside a loop, when ``b``
     plain-assigns it inside that loop (``bindings`` are all of ``key``'s bindings in the scope)
     without reading ``key`` itself: only the last iteration survives."""
-    if not b.loops or not N.WEIGHT_GRAD_NAME.match(key.rsplit(".", 1)[-1]):
+    if not b.loops:
+        return None
+    if not (
+        N.WEIGHT_GRAD_NAME.match(key.rsplit(".", 1)[-1]) or b in model.weight_gradient_bindings()
+    ):
         return None
     if key in names_in(b.value):
         return None

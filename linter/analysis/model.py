@@ -248,6 +248,8 @@ class ModuleModel:
         ] = {}
         self._assigns: dict[tuple[str, Scope], tuple[list[int], list[cst.BaseExpression]]] = {}
         self._cycles = 0
+        self._scratch_keys: dict[tuple[str, str, Scope], set[str]] = {}
+        self._target_params: frozenset[tuple[Scope, str]] | None = None
         self._depth = 0
         # answers memoised by the analysis modules, keyed by (module-qualified question, ...)
         self.memo: dict[object, object] = {}
@@ -741,7 +743,80 @@ class ModuleModel:
             return None
         if name_says or (structural and k in self._matmul_keys()):
             return k
+        passed = self.argument_keys(base, scope)
+        if passed and all(self.updated_matrix(p) for p in passed):
+            return k  # ``W`` of ``linear_forward(A, W, b)``: callers pass updated matrices
+        element = self._unpacked_parameter(base, scope)
+        if element is not None:
+            return element
         return None
+
+    def _unpacked_parameter(self, node: cst.BaseExpression, scope: Scope) -> str | None:
+        """``W1, b1, W2, b2 = params`` with ``params`` a list whose elements are updated
+        (``for p, g in zip(params, grads): p -= lr * g``) and ``W1`` a matrix product's
+        operand: an element of the parameter list (its key, ``params[]``)."""
+        if not isinstance(node, cst.Name):
+            return None
+        bound = self.visible_bindings(node.value, scope)
+        if not bound or any(
+            b.kind != "unpack" or not isinstance(b.value, cst.Name | cst.Attribute) for b in bound
+        ):
+            return None
+        owner = self._owner(node.value, scope)
+        keys = {self.key(b.value, owner) for b in bound}  # type: ignore[arg-type]
+        if len(keys) != 1:
+            return None
+        k = keys.pop()
+        if k is None or f"{k}[]" not in self.updated_params():
+            return None
+        if node.value not in self._matmul_names().get(owner, set()):
+            return None
+        return f"{k}[]"
+
+    def _matmul_names(self) -> dict[Scope, set[str]]:
+        """The bare names that are operands of a matrix product, per scope."""
+        found = getattr(self, "_mm_names", None)
+        if found is None:
+            found = {}
+            for mm, site in self.matmuls():
+                for side in (mm.left, mm.right):
+                    base, _ = self.strip_transpose(side)
+                    if isinstance(base, cst.Name):
+                        found.setdefault(site.scope, set()).add(base.value)
+            self._mm_names = found
+        return found
+
+    def updated_matrix(self, key: str) -> bool:
+        """A key that an update moves and a matrix product multiplies, never added as a bias:
+        a weight by what the code does with it, whatever it is called."""
+        return (
+            key in self.updated_params()
+            and key in self._matmul_keys()
+            and key not in self.bias_keys()
+        )
+
+    def argument_keys(self, node: cst.BaseExpression, scope: Scope) -> set[str]:
+        """The keys of what this module's calls pass to a parameter ``node`` (a name bound only
+        as a parameter of a function): ``linear_forward(A, params['W1'], params['b1'])``
+        makes ``W`` of ``linear_forward(A, W, b)`` stand for ``params['W1']``."""
+        base, _ = self.strip_transpose(node)
+        if not isinstance(base, cst.Name):
+            return set()
+        owner = self._owner(base.value, scope)
+        bound = owner.bindings.get(base.value, [])
+        if owner.is_module or not bound or any(b.kind != "param" for b in bound):
+            return set()
+        memo = ("argkeys", base.value, owner)
+        found = self._scratch_keys.get(memo)
+        if found is None:
+            found = set()
+            for arg, caller in self.arguments_for(base.value, owner):
+                if isinstance(arg, cst.Attribute | cst.Subscript):
+                    k = self.key(arg, caller)
+                    if k is not None:
+                        found.add(k)
+            self._scratch_keys[memo] = found
+        return found
 
     def _matmul_keys(self) -> set[str]:
         keys = getattr(self, "_mm_keys", None)
@@ -752,6 +827,7 @@ class ModuleModel:
                     k = self.key(side, site.scope)
                     if k:
                         keys.add(k)
+                    keys.update(self.argument_keys(side, site.scope))
             self._mm_keys = keys
         return keys
 
@@ -994,14 +1070,49 @@ class ModuleModel:
         lo, ro = bool(lr & _OUTPUT_ROLES), bool(rr & _OUTPUT_ROLES)
         if Role.GRAD in lr | rr:
             return None
-        if lo and not ro and (Role.TARGET in rr or self.is_data(node.right, scope)):
+        if (
+            lo
+            and not ro
+            and (
+                Role.TARGET in rr
+                or self.is_data(node.right, scope)
+                or self._apart(node.right, scope)
+            )
+        ):
             return node.left, node.right, +1
-        if ro and not lo and (Role.TARGET in lr or self.is_data(node.left, scope)):
+        if (
+            ro
+            and not lo
+            and (
+                Role.TARGET in lr or self.is_data(node.left, scope) or self._apart(node.left, scope)
+            )
+        ):
             return node.right, node.left, -1
         lt, rt = Role.TARGET in lr, Role.TARGET in rr
         if lt != rt:
             return (node.right, node.left, -1) if lt else (node.left, node.right, +1)
         return None
+
+    def _apart(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        """An array made apart from the network: a name whose every binding is computed from
+        values the network never produced (``t = (np.sum(X**2, axis=1) < 1).astype(float)``),
+        so that an output minus it compares the output with data. A value computed from an
+        output (``mu = a.mean(0)``), a number, or anything the analysis gives a role is not."""
+        if not isinstance(node, cst.Name) or self.roles(node, scope) - {Role.TARGET, Role.INIT}:
+            return False
+        bindings = self.bindings_at(node, scope)
+        if not bindings or self.scalar(node, scope):
+            return False
+        owner = self._owner(node.value, scope)
+        for b in bindings:
+            if b.kind != "assign" or b.value is None or not isinstance(b.target, cst.Name):
+                return False
+            if self.scalar(b.value, owner) or number_value(b.value) is not None:
+                return False
+            used = names_in(b.value) - {node.value}
+            if not used or any(self._name_roles(n, owner) - {Role.TARGET, Role.INIT} for n in used):
+                return False
+        return True
 
     def upstream_gradient_param(self, fn: Scope) -> str | None:
         """The parameter that receives the gradient of a layer's output, by the forward/backward
@@ -1633,11 +1744,40 @@ class ModuleModel:
             return False
         if self.roles(b.target.value, scope) & {Role.PROB, Role.ACT}:
             return True  # a copy of the probabilities, minus one at each label: p - onehot(y)
+        if isinstance(b.target.value, cst.Name):
+            # ``dy = np.copy(ps[t]); dy[targets[t]] -= 1``: the name holds a copy of them
+            for other in self.visible_bindings(b.target.value.value, scope):
+                src = self._copied(other.value) if other.kind == "assign" else None
+                if src is not None and self.roles(src, scope) & {Role.PROB, Role.ACT}:
+                    return True
         return any(
             Role.TARGET in self._name_hint(n, scope)
             for element in b.target.slice
             for n in names_in(element)
         )
+
+    def _copied(self, node: cst.BaseExpression | None) -> cst.BaseExpression | None:
+        """``np.copy(x)``, ``x.copy()``, ``np.array(x)`` -> ``x``."""
+        if not isinstance(node, cst.Call):
+            return None
+        args = positional_args(node)
+        if self.qualname(node.func) in ("numpy.copy", "numpy.array") and len(args) == 1:
+            return args[0]
+        if (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "copy"
+            and not node.args
+            and self.qualname(node.func) is None
+        ):
+            return node.func.value
+        return None
+
+    def weight_gradient_bindings(self) -> frozenset[Binding]:
+        """Every store of a weight's gradient (``gradient_stores("weight")``), as a set."""
+        found = getattr(self, "_weight_stores", None)
+        if found is None:
+            found = self._weight_stores = frozenset(b for b, _ in self.gradient_stores("weight"))
+        return found
 
     def _fed_to_activation(self, key: str, scope: Scope) -> bool:
         """Consumer evidence: this value is what an activation is applied to in its scope."""
@@ -2461,7 +2601,7 @@ class ModuleModel:
             if (
                 isinstance(node, cst.BinaryOperation)
                 and isinstance(node.operator, cst.Multiply | cst.Divide)
-                and is_scalar(node.right)
+                and (is_scalar(node.right, self.size_names()) or self.scalar(node.right, scope))
             ):
                 node = node.left  # (a - y) / n
                 continue
@@ -2668,10 +2808,56 @@ class ModuleModel:
         # data that is not the network's output: ``class_y`` filled from the labels
         return any(
             not self._name_roles(n, scope) - {Role.TARGET, Role.INIT}
-            and self.is_data(cst.Name(n), scope)
-            and any(b.kind != "param" for b in self.visible_bindings(n, scope))
+            and (
+                (
+                    self.is_data(cst.Name(n), scope)
+                    and any(b.kind != "param" for b in self.visible_bindings(n, scope))
+                )
+                or self._apart(cst.Name(n), scope)
+                or (self._owner(n, scope), n) in self.target_params()
+            )
             for n in names
         )
+
+    def target_params(self) -> frozenset[tuple[Scope, str]]:
+        """Parameters that receive what an error compares the network's output with: the data
+        side of ``a - y`` when it is a parameter, and, through this module's calls, the
+        arguments passed for it and the parameters those same values reach elsewhere
+        (``fit(X, y)`` passes ``y`` to both ``gradients(X, y)``, where ``p - y`` is formed,
+        and ``loss(X, y)``)."""
+        if self._target_params is not None:
+            return self._target_params
+        self._target_params = frozenset()
+        edges: dict[tuple[Scope, str], set[tuple[Scope, str]]] = {}
+        for fn in self.c.scopes:
+            if fn.is_module:
+                continue
+            for p in fn.params:
+                for arg, caller in self.arguments_for(p, fn):
+                    if isinstance(arg, cst.Name):
+                        a = (self._owner(arg.value, caller), arg.value)
+                        edges.setdefault(a, set()).add((fn, p))
+                        edges.setdefault((fn, p), set()).add(a)
+        todo: list[tuple[Scope, str]] = []
+        for site in self.c.binops:
+            node = site.node
+            if not isinstance(node, cst.BinaryOperation):
+                continue
+            found = self.output_minus_data(node, site.scope)
+            if found is None or not isinstance(found[1], cst.Name):
+                continue
+            name = found[1].value
+            owner = self._owner(name, site.scope)
+            if name in owner.params and not owner.is_module:
+                todo.append((owner, name))
+        seen = set(todo)
+        while todo:
+            for nxt in edges.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        self._target_params = frozenset(k for k in seen if k[1] in k[0].params)
+        return self._target_params
 
     # --- weight layout, gradient stores --------------------------------------------------------
 
@@ -2715,28 +2901,39 @@ class ModuleModel:
                 yield b, scope
 
     def _chain_rule_weight_gradients(self) -> Iterator[tuple[Binding, Scope]]:
-        """In the backward half of a forward/backward pair, a value computed as a product of
-        the upstream gradient with data (the layer's input, never a weight) is a weight
-        gradient: the chain rule gives nothing else that shape."""
+        """A value computed as a product of a gradient with a forward activation (never a
+        weight) is a weight gradient: the chain rule gives nothing else that shape. So is a
+        product of the gradient with data when the data is the input of a layer's backward
+        half (a forward/backward pair), or an outer product (``np.outer(delta, x)``), which
+        propagation never is."""
         for scope in self.c.scopes:
-            upstream = self.upstream_gradient_param(scope)
-            if upstream is None:
-                continue
+            paired = self.upstream_gradient_param(scope) is not None
             for bindings in scope.bindings.values():
                 for b in bindings:
                     if b.kind != "assign" or b.value is None:
                         continue
-                    mm = self.matmul(self.core_value(b.value))
-                    if mm is None:
+                    core = self.core_value(b.value)
+                    mm = self.matmul(core)
+                    outer = mm is None and self._is_product(core)
+                    if mm is not None:
+                        operands = [mm.left, mm.right]
+                    elif outer:
+                        assert isinstance(core, cst.Call)
+                        operands = positional_args(core)
+                        if len(operands) != 2:
+                            continue
+                    else:
                         continue
-                    sides = [self.strip_transpose(x)[0] for x in (mm.left, mm.right)]
+                    sides = [self.strip_transpose(x)[0] for x in operands]
                     grads = [self.has(x, scope, Role.GRAD) for x in sides]
                     if grads[0] == grads[1]:
                         continue
                     other = sides[1] if grads[0] else sides[0]
                     if self.is_weight(other, scope):
                         continue
-                    if self.is_data(other, scope) or self.has(other, scope, Role.ACT):
+                    if self.has(other, scope, Role.ACT) or (
+                        (paired or outer) and self.is_data(other, scope)
+                    ):
                         yield b, scope
 
     def _upstream_copies(self, scopes: set[Scope]) -> Iterator[tuple[Binding, Scope]]:
@@ -2778,6 +2975,7 @@ class ModuleModel:
                         k = self.key(other, site.scope)
                         if k:
                             found.add(k)
+                        found.update(self.argument_keys(other, site.scope))
             self._bias_keys = found
         return self._bias_keys
 
@@ -2785,8 +2983,11 @@ class ModuleModel:
         weights = self._matmul_keys()
         biases = self.bias_keys()
         for u in self.updates():
-            is_weight = u.key in weights and u.key not in biases
-            is_bias = u.key in biases and u.key not in weights
+            key = u.key
+            if isinstance(u.binding.value, cst.ListComp) and key not in weights | biases:
+                key += "[]"  # ``self.b = [b - eta * nb for ...]`` moves the elements
+            is_weight = key in weights and key not in biases
+            is_bias = key in biases and key not in weights
             if (kind == "weight" and not is_weight) or (kind == "bias" and not is_bias):
                 continue
             grad = self._step_gradient(u.step, u.step_scope)
@@ -2822,6 +3023,15 @@ class ModuleModel:
                 if lstep != rstep:
                     node = node.right if lstep else node.left
                     continue
+                # ``rate * g`` with ``g`` a gradient by where it comes from: the other factor,
+                # whatever its name, is the rate
+                lg = Role.GRAD in self.roles(node.left, scope)
+                rg = Role.GRAD in self.roles(node.right, scope)
+                if lg != rg and isinstance(
+                    node.right if lg else node.left, cst.Name | cst.Attribute
+                ):
+                    node = node.left if lg else node.right
+                    continue
                 lm, rm = self._is_product(node.left), self._is_product(node.right)
                 if lm != rm:
                     node = node.left if lm else node.right
@@ -2839,11 +3049,25 @@ class ModuleModel:
         a constant key) its value, wherever they are, with the scope each is in."""
         return self._stores_of(node, scope)
 
-    def _stores_of(self, grad: cst.BaseExpression, scope: Scope) -> Iterator[tuple[Binding, Scope]]:
+    def _stores_of(
+        self, grad: cst.BaseExpression, scope: Scope, depth: int = 0
+    ) -> Iterator[tuple[Binding, Scope]]:
         """The assignments (=, +=) that give ``grad`` its value, wherever they are."""
         if isinstance(grad, cst.Name):
             owner = self._owner(grad.value, scope)
-            bound = owner.bindings.get(grad.value, [])
+            bound = owner.bindings.get(grad.value) or owner.comp_bindings.get(grad.value, [])
+            if bound and all(b.kind == "unpack" for b in bound):
+                # ``dW, db = self.gradients(X, y)``: the stores of what the helper returns there
+                for b in bound:
+                    element = self._unpacked_element(b, owner)
+                    if (
+                        element is not None
+                        and isinstance(element[0], cst.Name)
+                        and element[1] is not owner
+                        and depth < 4
+                    ):
+                        yield from self._stores_of(element[0], element[1], depth + 1)
+                return
             if bound and all(b.kind == "for" for b in bound):
                 # ``for W, dW in zip(self.W, self.dW): W -= lr * dW``: the element stores
                 for b in bound:
@@ -2878,6 +3102,20 @@ class ModuleModel:
                 b = f.binding
                 if f.kind != "store" or b is None or b.value is None:
                     continue
+                if (
+                    b.kind == "assign"
+                    and isinstance(b.value, cst.Name)
+                    and depth < 4
+                    and (
+                        unpacked := self._owner(b.value.value, f.scope).bindings.get(b.value.value)
+                    )
+                    and all(u.kind == "unpack" for u in unpacked)
+                ):
+                    # ``grads['db1'] = db`` with ``dA, dW, db = linear_backward(...)``
+                    found = list(self._stores_of(b.value, f.scope, depth + 1))
+                    if found:
+                        yield from found
+                        continue
                 if b.kind == "assign" or (b.kind == "aug" and b.op == "AddAssign"):
                     yield b, f.scope
             return
@@ -2896,7 +3134,7 @@ class ModuleModel:
                 yield b, sc
 
     def _element_stores(
-        self, container: cst.BaseExpression, scope: Scope
+        self, container: cst.BaseExpression, scope: Scope, depth: int = 0
     ) -> Iterator[tuple[Binding, Scope]]:
         """Stores into the elements of a list: ``self.dW[i] = ...``, ``grads.append(...)``."""
         key = dotted(container)
@@ -2906,6 +3144,16 @@ class ModuleModel:
             scopes = [s for s in self.c.scopes if s.cls == scope.cls]
         else:
             scopes = [self._owner(key.split(".")[0], scope)]
+        if isinstance(container, cst.Name) and depth < 4:
+            bound = scopes[0].bindings.get(key, [])
+            if bound and all(b.kind == "unpack" for b in bound):
+                # ``nabla_b, nabla_w = self.backprop(x, y)``: the lists the helper fills
+                for b in bound:
+                    element = self._unpacked_element(b, scopes[0])
+                    if element is not None and isinstance(element[0], cst.Name):
+                        if element[1] is not scopes[0]:
+                            yield from self._element_stores(element[0], element[1], depth + 1)
+                return
         for sc in scopes:
             for b in sc.bindings.get(key, []):
                 if b.value is None:

@@ -46,7 +46,7 @@ def const_inits(model: ModuleModel) -> ConstInits:
                     found.setdefault(key, node)
                     if b.loops and isinstance(b.target, cst.Subscript):
                         # params["W" + str(l)] = np.zeros(...) in a loop over the layers
-                        if N.WEIGHT_NAME.match(N.last_part(key)):
+                        if model.updated_matrix(key) or N.WEIGHT_NAME.match(N.last_part(key)):
                             in_layer_loop.add(node)
     return ConstInits(found, in_layer_loop)
 
