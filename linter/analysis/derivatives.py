@@ -5,6 +5,7 @@ query."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import libcst as cst
 
@@ -14,12 +15,58 @@ from linter.analysis.exprs import contains, factors_of, same_name
 from linter.analysis.forms import DERIVATIVES, Form, Kind
 
 
-def derivative_sites(model: ModuleModel) -> Iterator[tuple[cst.CSTNode, Form, Scope]]:
+class DerivativeSite(NamedTuple):
+    """Where an activation derivative is computed: the node to report, the formula as applied
+    there (its operand is judged in ``scope``), and the evidence when the node is a helper's
+    formula judged by its call sites (``calls``: each call, with what it passes)."""
+
+    node: cst.CSTNode
+    form: Form
+    scope: Scope
+    evidence: tuple[tuple[cst.CSTNode, str], ...] = ()
+
+    def operand_text(self, model: ModuleModel, side: str) -> str:
+        """How a message names what the formula is evaluated at: "the activation `a`", or for
+        a helper's formula judged by its calls, "the activation at every call of `f`"."""
+        if self.evidence and self.form.via is not None:
+            return f"{side} at every call of `{self.form.via.name}` ({len(self.evidence)} calls)"
+        return f"{side} `{model.src(self.form.operand)}`"
+
+    @property
+    def at_helper(self) -> str:
+        """For a helper's formula judged by its calls, where the fix goes, for a message."""
+        if not self.evidence or self.form.via is None:
+            return ""
+        return f" (fix it in `{self.form.via.name}`: every call passes the same side)"
+
+
+# What a derivative written for one side wants: z (it applies the activation itself) or a.
+_WANTS = {
+    Kind.SIGMOID_PRIME_OF_Z: Role.PREACT,
+    Kind.TANH_PRIME_OF_Z: Role.PREACT,
+    Kind.OUTPUT_POLY: Role.ACT,
+    Kind.ONE_MINUS_SQUARE: Role.ACT,
+}
+_ACTIVATION_OF = {
+    Kind.SIGMOID_PRIME_OF_Z: Kind.SIGMOID,
+    Kind.OUTPUT_POLY: Kind.SIGMOID,
+    Kind.TANH_PRIME_OF_Z: Kind.TANH,
+    Kind.ONE_MINUS_SQUARE: Kind.TANH,
+}
+_SIDE_NAME = {Role.ACT: "the activation", Role.PREACT: "the pre-activation"}
+
+
+def derivative_sites(model: ModuleModel) -> Iterator[DerivativeSite]:
     """Every call or expression that computes an activation derivative, outside helper bodies.
 
     Inside a derivative helper (``def sigmoid_prime(z): ...``) that the module calls, the formula
     is applied to the helper's own parameter; it is judged at the helper's call sites instead.
-    """
+    One defect, one site: when two or more calls of a derivative helper all pass the same side
+    (every one an activation, say) and the helper's body wants the other side, the helper is
+    what is wrong, and its formula is the one site, with the calls as evidence. When the calls
+    disagree, each call is its own site (the odd one out is the defect)."""
+    plain: list[DerivativeSite] = []
+    by_helper: dict[Scope, list[DerivativeSite]] = {}
     for site, node in derivative_candidates(model):
         form = model.forms.form(node, site.scope)
         if form is None and isinstance(node, cst.BinaryOperation):
@@ -36,7 +83,78 @@ def derivative_sites(model: ModuleModel) -> Iterator[tuple[cst.CSTNode, Form, Sc
             continue
         if _in_flag_branch(model, node, scope):
             continue
-        yield node, form, scope
+        found = DerivativeSite(node, form, scope)
+        if _dedicated_helper_call(model, node, form):
+            by_helper.setdefault(form.via, []).append(found)  # type: ignore[arg-type]
+        else:
+            plain.append(found)
+    yield from plain
+    for helper, calls in by_helper.items():
+        whole = _helper_site(model, helper, calls)
+        if whole is not None:
+            yield whole
+        else:
+            yield from calls
+
+
+def _dedicated_helper_call(model: ModuleModel, node: cst.CSTNode, form: Form) -> bool:
+    """A call of a one-purpose derivative helper of this module (not a flag switch), whose
+    formula wants one side, z or a."""
+    return (
+        isinstance(node, cst.Call)
+        and form.via is not None
+        and form.kind in _WANTS
+        and model.forms.flag_branches(form.via) is None
+        and model.forms.helper_kind(form.via) is form.kind
+    )
+
+
+def _helper_site(
+    model: ModuleModel, helper: Scope, calls: list[DerivativeSite]
+) -> DerivativeSite | None:
+    """The helper's formula as the one site, when every call of it (two or more, all resolved)
+    passes the side its body does not want."""
+    every = model.callers(helper)
+    if len(calls) < 2 or len(every) != len(calls):
+        return None
+    wanted = _WANTS[calls[0].form.kind]
+    sides = {_side(model, c.form.operand, c.scope) for c in calls}
+    if len(sides) != 1:
+        return None
+    side = sides.pop()
+    if side is None or side is wanted:
+        return None
+    formula = helper.returns[0] if len(helper.returns) == 1 else None
+    if formula is None:
+        formula = model.forms.switched_return(helper)
+    if formula is None:
+        return None
+    activation = _ACTIVATION_OF[calls[0].form.kind]
+    rep = next(
+        (c for c in calls if model.activation_kind(c.form.operand, c.scope) is activation),
+        calls[0],
+    )
+    evidence = tuple(
+        (
+            c.node,
+            f"`{helper.name}` is called with {_SIDE_NAME[side]} `{model.src(c.form.operand)}` here",
+        )
+        for c in calls
+    )
+    return DerivativeSite(formula, rep.form, rep.scope, evidence)
+
+
+def _side(model: ModuleModel, operand: cst.BaseExpression, scope: Scope) -> Role | None:
+    """Which side of the activation a value is: the activation or the pre-activation (a
+    softmax's probabilities, or a value that is both, are neither)."""
+    roles = model.roles(operand, scope)
+    if Role.PROB in roles:
+        return None
+    if Role.ACT in roles and Role.PREACT not in roles:
+        return Role.ACT
+    if Role.PREACT in roles and Role.ACT not in roles:
+        return Role.PREACT
+    return None
 
 
 def _in_flag_branch(model: ModuleModel, node: cst.CSTNode, scope: Scope) -> bool:

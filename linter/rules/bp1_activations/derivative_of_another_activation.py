@@ -240,7 +240,8 @@ class DerivativeOfAnotherActivation(Rule):
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
         reported: set[cst.CSTNode] = set()
-        for node, form, scope in derivative_sites(model):
+        for site in derivative_sites(model):
+            node, form, scope = site.node, site.form, site.scope
             expected = OUTPUT_FORM_OF.get(form.kind)
             if expected is None or model.has(form.operand, scope, Role.PROB):
                 continue
@@ -274,7 +275,7 @@ class DerivativeOfAnotherActivation(Rule):
                     f"`{model.src(form.operand)}` is a {_NAMES[actual.value]} output: use "
                     + ("`1 - a**2`" if actual.value == "tanh" else "`a * (1 - a)`"),
                     evidence=(
-                        *activation_evidence(model, form.operand, scope),
+                        *(site.evidence or activation_evidence(model, form.operand, scope)),
                         *derivative_evidence(model, form),
                     ),
                 )

@@ -180,7 +180,8 @@ class DerivativeOfUpstreamGradient(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node, form, scope in derivative_sites(model):
+        for site in derivative_sites(model):
+            node, form, scope = site.node, site.form, site.scope
             roles = model.roles(form.operand, scope)
             if Role.GRAD in roles and not roles & {Role.ACT, Role.PREACT, Role.PROB}:
                 yield Report(
@@ -189,7 +190,7 @@ class DerivativeOfUpstreamGradient(Rule):
                     f"`{model.src(form.operand)}`; evaluate it at the forward value (z, or a "
                     f"for the a(1 − a) form) and multiply the gradient by it",
                     evidence=(
-                        *gradient_evidence(model, form.operand, scope),
+                        *(site.evidence or gradient_evidence(model, form.operand, scope)),
                         *derivative_evidence(model, form),
                     ),
                 )

@@ -283,6 +283,70 @@ class SigmoidDerivativeOnWrongVariable(Rule):
     invalid = [
         Invalid(
             """
+            class Unit:
+                def __init__(self, fan_in, fan_out, kind=None):
+                    self.M = np.random.randn(fan_in, fan_out) * 0.1
+                    self.kind = kind
+
+                def fire(self, v):
+                    self.out = self.squash(v @ self.M)
+                    return self.out
+
+                def squash(self, s):
+                    if self.kind == "tanh":
+                        return np.tanh(s)
+                    elif self.kind == "sigmoid":
+                        return 1 / (1 + np.exp(-s))
+                    return s
+
+                def slope(self, s):
+                    if self.kind == "tanh":
+                        return 1 - s**2
+                    elif self.kind == "sigmoid":
+                        return self.squash(s) * (1 - self.squash(s))
+                    return np.ones_like(s)
+
+            def learn(units, v, t, rate):
+                for u in units:
+                    v = u.fire(v)
+                delta = (t - v) * units[-1].slope(v)
+                for i in reversed(range(len(units) - 1)):
+                    u = units[i]
+                    delta = (delta @ units[i + 1].M.T) * u.slope(u.out)
+                return delta
+
+            stack = [Unit(2, 8, "sigmoid"), Unit(8, 2, "sigmoid")]
+            """,
+            at=(21, 20),
+            note="Both calls pass a layer's output, and every layer is built with 'sigmoid': "
+            "the helper applies σ a second time; one finding, at the helper.",
+        ),
+        Invalid(
+            """
+            def sigmoid(z):
+                return 1 / (1 + np.exp(-z))
+
+            def dsig(v):
+                return sigmoid(v) * (1 - sigmoid(v))
+
+            def backward(W2, z1, a1, a2, y):
+                delta2 = (a2 - y) * dsig(a2)
+                return (W2.T @ delta2) * dsig(z1)
+
+            def forward(W1, W2, x):
+                z1 = W1 @ x
+                a1 = sigmoid(z1)
+                return z1, a1, sigmoid(W2 @ a1)
+
+            z1, a1, a2 = forward(W1, W2, x)
+            backward(W2, z1, a1, a2, y)
+            """,
+            at=(8, 25),
+            note="The calls disagree: one passes z, the other the activation; the odd call is "
+            "the defect.",
+        ),
+        Invalid(
+            """
             class Layer:
                 def __init__(self, n_in, n_out, activation=None):
                     self.W = np.random.randn(n_in, n_out) * 0.1
@@ -403,8 +467,9 @@ class SigmoidDerivativeOnWrongVariable(Rule):
             a2 = sigmoid(W2 @ a1 + b2)
             backward(W2, a1, a2, y)
             """,
-            at=[(11, 25), (12, 28)],
-            note="The parameters take their roles from the call site's arguments.",
+            at=(8, 12),
+            note="The parameters take their roles from the call site's arguments; both calls "
+            "pass an activation, so the one defect is the helper that applies σ again.",
         ),
         Invalid(
             """
@@ -523,18 +588,19 @@ class SigmoidDerivativeOnWrongVariable(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node, form, scope in derivative_sites(model):
+        for site in derivative_sites(model):
+            node, form, scope = site.node, site.form, site.scope
             roles = model.roles(form.operand, scope)
             if form.kind is Kind.SIGMOID_PRIME_OF_Z:
                 if Role.ACT in roles and Role.PREACT not in roles and Role.PROB not in roles:
                     if model.activation_kind(form.operand, scope) is Kind.SIGMOID:
                         yield Report(
                             node,
-                            f"`{model.src(node)}` evaluates σ′ at the activation "
-                            f"`{model.src(form.operand)}`, but it applies σ to its argument (it wants "
-                            f"z): this is σ(a)(1 − σ(a)); pass z, or use `a * (1 - a)`",
+                            f"`{model.src(node)}` evaluates σ′ at "
+                            f"{site.operand_text(model, 'the activation')}, but it applies σ to its argument (it wants "
+                            f"z): this is σ(a)(1 − σ(a)); pass z, or use `a * (1 - a)`{site.at_helper}",
                             evidence=(
-                                *activation_evidence(model, form.operand, scope),
+                                *(site.evidence or activation_evidence(model, form.operand, scope)),
                                 *derivative_evidence(model, form),
                             ),
                         )
@@ -542,10 +608,11 @@ class SigmoidDerivativeOnWrongVariable(Rule):
                 if Role.PREACT in roles and Role.ACT not in roles:
                     yield Report(
                         node,
-                        f"`{model.src(node)}` computes x(1 − x) at the pre-activation "
-                        f"`{model.src(form.operand)}`; σ′(z) = a(1 − a) needs the activation a = σ(z)",
+                        f"`{model.src(node)}` computes x(1 − x) at "
+                        f"{site.operand_text(model, 'the pre-activation')}; σ′(z) = a(1 − a) needs the activation a = σ(z)"
+                        f"{site.at_helper}",
                         evidence=(
-                            *preactivation_evidence(model, form.operand, scope),
+                            *(site.evidence or preactivation_evidence(model, form.operand, scope)),
                             *derivative_evidence(model, form),
                         ),
                     )

@@ -144,6 +144,21 @@ class TanhDerivativeOnWrongVariable(Rule):
     invalid = [
         Invalid(
             """
+            def tanh_grad(x):
+                return 1.0 - np.tanh(x) ** 2
+
+            def step(Wxh, Whh, Why, x, h_prev, target):
+                h = np.tanh(Wxh @ x + Whh @ h_prev)
+                y = np.tanh(Why @ h)
+                dy = (y - target) * tanh_grad(y)
+                dh = (Why.T @ dy) * tanh_grad(h)
+                return dy, dh
+            """,
+            at=(2, 12),
+            note="Every call passes a tanh output: the helper, not its calls, is the defect.",
+        ),
+        Invalid(
+            """
             def layer(X, W, b):
                 Z = X @ W + b
                 return Z, np.tanh(Z)
@@ -280,18 +295,19 @@ class TanhDerivativeOnWrongVariable(Rule):
     ]
 
     def query(self, model: ModuleModel) -> Iterator[Report]:
-        for node, form, scope in derivative_sites(model):
+        for site in derivative_sites(model):
+            node, form, scope = site.node, site.form, site.scope
             roles = model.roles(form.operand, scope)
             if form.kind is Kind.TANH_PRIME_OF_Z:
                 if Role.ACT in roles and Role.PREACT not in roles:
                     if model.activation_kind(form.operand, scope) is Kind.TANH:
                         yield Report(
                             node,
-                            f"`{model.src(node)}` applies tanh again to the activation "
-                            f"`{model.src(form.operand)}`; tanh′(z) = 1 − a²: use `1 - a**2`, or "
-                            f"`1 - np.tanh(z)**2` with the pre-activation",
+                            f"`{model.src(node)}` applies tanh again to "
+                            f"{site.operand_text(model, 'the activation')}; tanh′(z) = 1 − a²: use `1 - a**2`, or "
+                            f"`1 - np.tanh(z)**2` with the pre-activation{site.at_helper}",
                             evidence=(
-                                *activation_evidence(model, form.operand, scope),
+                                *(site.evidence or activation_evidence(model, form.operand, scope)),
                                 *derivative_evidence(model, form),
                             ),
                         )
@@ -299,11 +315,11 @@ class TanhDerivativeOnWrongVariable(Rule):
                 if Role.PREACT in roles and Role.ACT not in roles:
                     yield Report(
                         node,
-                        f"`{model.src(node)}` computes 1 − x² at the pre-activation "
-                        f"`{model.src(form.operand)}`; tanh′(z) = 1 − tanh(z)² = 1 − a² needs the "
-                        f"activation",
+                        f"`{model.src(node)}` computes 1 − x² at "
+                        f"{site.operand_text(model, 'the pre-activation')}; tanh′(z) = 1 − tanh(z)² = 1 − a² needs the "
+                        f"activation{site.at_helper}",
                         evidence=(
-                            *preactivation_evidence(model, form.operand, scope),
+                            *(site.evidence or preactivation_evidence(model, form.operand, scope)),
                             *derivative_evidence(model, form),
                         ),
                     )

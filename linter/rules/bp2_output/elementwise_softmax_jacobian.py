@@ -350,7 +350,8 @@ class ElementwiseSoftmaxJacobian(Rule):
         double_counted: list[cst.CSTNode] | None = None
         reported: list[cst.CSTNode] = []
         scopes: set[object] = set()
-        for node, form, scope in derivative_sites(model):
+        for site in derivative_sites(model):
+            node, form, scope = site.node, site.form, site.scope
             if form.kind is Kind.SOFTMAX_DIAG_OF_Z:
                 pass  # a softmax helper's elementwise "derivative" switched on at this call
             elif form.kind is not Kind.OUTPUT_POLY or not coupled_output(
