@@ -11,7 +11,7 @@ import libcst as cst
 
 from linter.analysis import ModuleModel, Role
 from linter.analysis.collect import Scope, Site
-from linter.analysis.exprs import contains, factors_of, same_name
+from linter.analysis.exprs import contains, dotted, factors_of, same_name
 from linter.analysis.forms import DERIVATIVES, Form, Kind
 
 
@@ -316,6 +316,15 @@ def raw_error_source(
             candidates.append(latest)
     else:
         candidates.append(operand)
+        # ``nxt.delta`` of a list of layers: what any layer stored there, read through the
+        # attribute it was copied from (``layer.delta = layer.error; layer.error = y - out``)
+        for b in model.element_attr_stores(operand, scope):
+            value = b.value
+            key = dotted(value) if isinstance(value, cst.Attribute | cst.Name) else None
+            if key is not None:
+                value = model.latest_assign(key, scope, b.index) or value
+            if value is not None:
+                candidates.append(value)
     for value in candidates:
         parts = model.error_parts(value, scope)
         if parts is None:

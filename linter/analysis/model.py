@@ -1008,6 +1008,12 @@ class ModuleModel:
                 if self._data_derived(b.value, home, depth + 1):  # ``onehot[:, i] = y == i``
                     filled = True
                     continue
+                if number_value(b.value) is not None and any(
+                    isinstance(e.slice, cst.Index) and self.is_data(e.slice.value, home, depth + 1)
+                    for e in b.target.slice
+                ):  # ``onehot[np.arange(n), y] = 1``: a constant put where the labels say
+                    filled = True
+                    continue
                 return False
             if b.kind == "assign" and isinstance(b.value, cst.Name | cst.Attribute | cst.Subscript):
                 home = (
@@ -2513,6 +2519,38 @@ class ModuleModel:
                 out.extend(self.arguments_for(key, home))
         return out
 
+    def element_attr_stores(self, node: cst.BaseExpression, scope: Scope) -> list[Binding]:
+        """The plain stores ``other.attr = v`` in ``scope`` to the attribute ``node`` reads, where
+        ``node``'s object and ``other`` are both elements of one container of this scope
+        (``layer = self.layers[i]``, ``nxt = self.layers[i + 1]``, ``for layer in layers``):
+        the elements of a list of layers are read as one object, so what one iteration stores
+        in ``layer.delta`` is what a later one reads as ``nxt.delta``."""
+        if not isinstance(node, cst.Attribute) or not isinstance(node.value, cst.Name):
+            return []
+        container = self._element_of(node.value.value, scope)
+        if container is None:
+            return []
+        attr = node.attr.value
+        out: list[Binding] = []
+        for key, bindings in scope.bindings.items():
+            obj, _, rest = key.partition(".")
+            if rest != attr or self._element_of(obj, scope) != container:
+                continue
+            out.extend(b for b in bindings if b.kind == "assign" and b.value is not None)
+        return sorted(out, key=lambda b: b.index)
+
+    def _element_of(self, name: str, scope: Scope) -> str | None:
+        """The container every binding of ``name`` in ``scope`` takes an element of."""
+        found: set[str | None] = set()
+        for b in scope.bindings.get(name, []):
+            if b.kind == "assign" and isinstance(b.value, cst.Subscript):
+                found.add(dotted(b.value.value))
+            elif b.kind == "for" and isinstance(b.value, cst.Name | cst.Attribute):
+                found.add(dotted(b.value))
+            else:
+                return None
+        return found.pop() if len(found) == 1 else None
+
     def latest_assign(self, name: str, scope: Scope, at: int) -> cst.BaseExpression | None:
         """The value of the last plain assignment to ``name`` in ``scope`` at statement ``at`` or
         before (the first such in the scope's order when one statement holds two), found by
@@ -2583,6 +2621,12 @@ class ModuleModel:
             return form.kind
         if isinstance(node, cst.Subscript):
             return self.activation_kind(node.value, scope, depth + 1)
+        if isinstance(node, cst.Call) and form is None:
+            # a function of this module (``self.feed_forward(X)``): what every return is
+            fn = self.local_function(node.func, scope)
+            if fn is not None and fn.returns:
+                found = {self.activation_kind(r, fn, depth + 1) for r in fn.returns}
+                return found.pop() if len(found) == 1 else None
         copied = _copied(node, self.qualname) or bias_padded(node, self.qualname)
         if copied is not None:
             return self.activation_kind(copied, scope, depth + 1)

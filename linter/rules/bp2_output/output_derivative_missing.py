@@ -40,6 +40,136 @@ class OutputDerivativeMissing(Rule):
     valid = [
         Valid(
             """
+            class Unit:
+                def __init__(self, fan_in, fan_out, kind=None):
+                    self.M = np.random.randn(fan_in, fan_out) * 0.1
+                    self.kind = kind
+                    self.out = None
+                    self.err = None
+                    self.dlt = None
+
+                def fire(self, v):
+                    self.out = self.squash(v @ self.M)
+                    return self.out
+
+                def squash(self, s):
+                    if self.kind == "relu":
+                        return np.maximum(s, 0)
+                    elif self.kind == "sigmoid":
+                        return 1 / (1 + np.exp(-s))
+                    return s
+
+                def slope(self, a):
+                    if self.kind == "relu":
+                        return (a > 0).astype(float)
+                    elif self.kind == "sigmoid":
+                        return a * (1 - a)
+                    return np.ones_like(a)
+
+            class Stack:
+                def __init__(self, units):
+                    self.units = units
+
+                def infer(self, v):
+                    for u in self.units:
+                        v = u.fire(v)
+                    return v
+
+                def learn(self, v, t, rate):
+                    res = self.infer(v)
+                    for i in reversed(range(len(self.units))):
+                        u = self.units[i]
+                        if u == self.units[-1]:
+                            u.err = t - res
+                            u.dlt = u.err * u.slope(res)
+                        else:
+                            nxt = self.units[i + 1]
+                            u.err = np.dot(nxt.M, nxt.dlt)
+                            u.dlt = u.err * u.slope(u.out)
+                    for i in range(len(self.units)):
+                        u = self.units[i]
+                        prev = np.atleast_2d(v if i == 0 else self.units[i - 1].out)
+                        u.M += u.dlt * prev.T * rate
+
+                def fit(self, X, labels, rate, epochs):
+                    Y = np.zeros((len(labels), 2))
+                    Y[np.arange(len(labels)), labels] = 1
+                    for e in range(epochs):
+                        for j in range(len(X)):
+                            self.learn(X[j], Y[j], rate)
+                        print(e, np.mean(np.square(Y - self.infer(X))))
+
+            net = Stack([Unit(2, 16, "sigmoid"), Unit(16, 2, "sigmoid")])
+            """,
+            note="The same layers with the output delta (t − a) ⊙ σ′.",
+        ),
+        Valid(
+            """
+            class Unit:
+                def __init__(self, fan_in, fan_out, kind=None):
+                    self.M = np.random.randn(fan_in, fan_out) * 0.1
+                    self.kind = kind
+                    self.out = None
+                    self.err = None
+                    self.dlt = None
+
+                def fire(self, v):
+                    self.out = self.squash(v @ self.M)
+                    return self.out
+
+                def squash(self, s):
+                    if self.kind == "relu":
+                        return np.maximum(s, 0)
+                    elif self.kind == "sigmoid":
+                        return 1 / (1 + np.exp(-s))
+                    return s
+
+                def slope(self, a):
+                    if self.kind == "relu":
+                        return (a > 0).astype(float)
+                    elif self.kind == "sigmoid":
+                        return a * (1 - a)
+                    return np.ones_like(a)
+
+            class Stack:
+                def __init__(self, units):
+                    self.units = units
+
+                def infer(self, v):
+                    for u in self.units:
+                        v = u.fire(v)
+                    return v
+
+                def learn(self, v, t, rate):
+                    res = self.infer(v)
+                    for i in reversed(range(len(self.units))):
+                        u = self.units[i]
+                        if u == self.units[-1]:
+                            u.err = t - res
+                            u.dlt = u.err
+                        else:
+                            nxt = self.units[i + 1]
+                            u.err = np.dot(nxt.M, nxt.dlt)
+                            u.dlt = u.err * u.slope(u.out)
+                    for i in range(len(self.units)):
+                        u = self.units[i]
+                        prev = np.atleast_2d(v if i == 0 else self.units[i - 1].out)
+                        u.M += u.dlt * prev.T * rate
+
+                def fit(self, X, labels, rate, epochs):
+                    Y = np.zeros((len(labels), 2))
+                    Y[np.arange(len(labels)), labels] = 1
+                    for e in range(epochs):
+                        for j in range(len(X)):
+                            self.learn(X[j], Y[j], rate)
+                        print(e, -np.mean(Y * np.log(self.infer(X))))
+
+            net = Stack([Unit(2, 16, "sigmoid"), Unit(16, 2, "sigmoid")])
+            """,
+            note="The printed cost is the cross-entropy: t − a is the delta for it.",
+        ),
+        Valid(
+            """
             class Net:
                 def train(self, x, t):
                     h = self.act(np.dot(self.wih, x))
@@ -165,6 +295,74 @@ class OutputDerivativeMissing(Rule):
         ),
     ]
     invalid = [
+        Invalid(
+            """
+            class Unit:
+                def __init__(self, fan_in, fan_out, kind=None):
+                    self.M = np.random.randn(fan_in, fan_out) * 0.1
+                    self.kind = kind
+                    self.out = None
+                    self.err = None
+                    self.dlt = None
+
+                def fire(self, v):
+                    self.out = self.squash(v @ self.M)
+                    return self.out
+
+                def squash(self, s):
+                    if self.kind == "relu":
+                        return np.maximum(s, 0)
+                    elif self.kind == "sigmoid":
+                        return 1 / (1 + np.exp(-s))
+                    return s
+
+                def slope(self, a):
+                    if self.kind == "relu":
+                        return (a > 0).astype(float)
+                    elif self.kind == "sigmoid":
+                        return a * (1 - a)
+                    return np.ones_like(a)
+
+            class Stack:
+                def __init__(self, units):
+                    self.units = units
+
+                def infer(self, v):
+                    for u in self.units:
+                        v = u.fire(v)
+                    return v
+
+                def learn(self, v, t, rate):
+                    res = self.infer(v)
+                    for i in reversed(range(len(self.units))):
+                        u = self.units[i]
+                        if u == self.units[-1]:
+                            u.err = t - res
+                            u.dlt = u.err
+                        else:
+                            nxt = self.units[i + 1]
+                            u.err = np.dot(nxt.M, nxt.dlt)
+                            u.dlt = u.err * u.slope(u.out)
+                    for i in range(len(self.units)):
+                        u = self.units[i]
+                        prev = np.atleast_2d(v if i == 0 else self.units[i - 1].out)
+                        u.M += u.dlt * prev.T * rate
+
+                def fit(self, X, labels, rate, epochs):
+                    Y = np.zeros((len(labels), 2))
+                    Y[np.arange(len(labels)), labels] = 1
+                    for e in range(epochs):
+                        for j in range(len(X)):
+                            self.learn(X[j], Y[j], rate)
+                        print(e, np.mean(np.square(Y - self.infer(X))))
+
+            net = Stack([Unit(2, 16, "sigmoid"), Unit(16, 2, "sigmoid")])
+            """,
+            at=(41, 25),
+            note="The activation is chosen by a string every layer is built with ('sigmoid'); the "
+            "cost is only printed, but it is the quadratic one: the output layer's delta, stored "
+            "on the list element, is the raw error, and the next layer down reads it.",
+        ),
         Invalid(
             """
             class Net:
