@@ -279,7 +279,9 @@ def derivative_evidence(model: ModuleModel, form: Form) -> Facts:
     """The helper a derivative formula was reached through, when it was (``sigmoid_prime``)."""
     if form.via is None or not form.via.returns:
         return []
-    return [(form.via.returns[0], f"`{form.via.name}` computes {form.kind.value} of its argument")]
+    formula = form.via.returns[0] if len(form.via.returns) == 1 else None
+    formula = formula or model.forms.switched_return(form.via) or form.via.returns[0]
+    return [(formula, f"`{form.via.name}` computes {form.kind.value} of its argument")]
 
 
 def sign_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:

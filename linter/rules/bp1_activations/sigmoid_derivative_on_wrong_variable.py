@@ -37,7 +37,9 @@ class SigmoidDerivativeOnWrongVariable(Rule):
         "The helper's convention is read from its body (or a library function); the argument's "
         "role comes from data flow (a value produced by the sigmoid is an activation, `W @ a + b` "
         "and what is stored alongside it in `zs` is a pre-activation). Helpers from other modules "
-        "whose body is not visible are not judged."
+        "whose body is not visible are not judged. When two or more calls of a derivative "
+        "helper all pass the side its body does not want, the helper is reported, once; when "
+        "the calls disagree, the odd call is."
     )
     valid = [
         Valid(

@@ -34,8 +34,10 @@ class OutputDerivativeMissing(Rule):
         "The rule needs a sigmoid or tanh output and, when no cost names the quadratic cost "
         "(`(a - y)**2`, `np.square(a - y)`, or a function or class named for it), the code's own "
         "output delta: the same raw error multiplied elsewhere by the output's derivative (for "
-        "the output weights), while it is sent back without it. Evidence of cross-entropy "
-        "silences it."
+        "the output weights), while it is sent back without it. A cost that is only printed "
+        "counts: it says which cost the code descends. Layers held in a list are one object: "
+        "what one element stores in `layer.delta` is what `layers[i + 1].delta` reads. "
+        "Evidence of cross-entropy silences it."
     )
     valid = [
         Valid(
