@@ -69,6 +69,8 @@ class Scope:
     decorators: list[str] = field(default_factory=list)
     statements: int = 0
     nested: bool = False  # a function defined inside another function (closures, _backward)
+    # its ``for`` statements in visit order, not those of nested functions or class bodies
+    fors: list[cst.For] = field(default_factory=list)
 
     @property
     def is_module(self) -> bool:
@@ -122,7 +124,10 @@ class Collector(cst.CSTVisitor):
         self._scope_stack: list[Scope] = []
         self._class_stack: list[str] = []
         self._stmt_stack: list[cst.CSTNode] = []
+        # each statement's number in its scope (``Scope.statements`` as it is entered)
+        self.stmt_index: dict[cst.CSTNode, int] = {}
         self._loops: list[cst.CSTNode] = []
+        self._class_depth = 0  # class bodies open in the current function (or the module)
         self._path: Path = ()
         self._arms = 0  # ``if`` arms in ``_path``
         # A comprehension's (or generator's) targets are its own scope: the reads of them inside
@@ -151,6 +156,7 @@ class Collector(cst.CSTVisitor):
         self._scope_stack.append(scope)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._class_depth += 1
         self._class_stack.append(node.name.value)
         self.class_attrs.setdefault(node.name.value, {})
         self.class_bases[node.name.value] = [
@@ -158,6 +164,7 @@ class Collector(cst.CSTVisitor):
         ]
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._class_depth -= 1
         self._class_stack.pop()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -190,13 +197,13 @@ class Collector(cst.CSTVisitor):
         self._saved_loops.append(self._loops)
         self._loops = []
         self._saved_paths = getattr(self, "_saved_paths", [])
-        self._saved_paths.append((self._path, self._arms))
-        self._path, self._arms = (), 0
+        self._saved_paths.append((self._path, self._arms, self._class_depth))
+        self._path, self._arms, self._class_depth = (), 0, 0
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._scope_stack.pop()
         self._loops = self._saved_loops.pop()
-        self._path, self._arms = self._saved_paths.pop()
+        self._path, self._arms, self._class_depth = self._saved_paths.pop()
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         # a lambda is a function too: ``self.act_prime = lambda x: ...`` is a helper
@@ -227,6 +234,7 @@ class Collector(cst.CSTVisitor):
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._stmt_stack.append(node)
         self.scope.statements += 1
+        self.stmt_index[node] = self.scope.statements
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         self._stmt_stack.pop()
@@ -234,9 +242,12 @@ class Collector(cst.CSTVisitor):
     def _enter_compound(self, node: cst.CSTNode) -> None:
         self._stmt_stack.append(node)
         self.scope.statements += 1
+        self.stmt_index[node] = self.scope.statements
 
     def visit_For(self, node: cst.For) -> None:
         self._enter_compound(node)
+        if not self._class_depth:
+            self.scope.fors.append(node)
         self._arm_nodes[node.body] = (node, "loop")
         for leaf in target_names(node.target):
             self._bind(leaf, node.iter, node, "for")

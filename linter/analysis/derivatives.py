@@ -64,7 +64,19 @@ def derivative_sites(model: ModuleModel) -> Iterator[DerivativeSite]:
     One defect, one site: when two or more calls of a derivative helper all pass the same side
     (every one an activation, say) and the helper's body wants the other side, the helper is
     what is wrong, and its formula is the one site, with the calls as evidence. When the calls
-    disagree, each call is its own site (the odd one out is the defect)."""
+    disagree, each call is its own site (the odd one out is the defect).
+
+    Computed once per model (five rules ask), unless asked while a question is in progress.
+    """
+    found = model.lasting.get("derivatives.sites")
+    if found is None:
+        found = list(_derivative_sites(model))
+        if model.outside_questions():
+            model.lasting["derivatives.sites"] = found
+    return iter(found)  # type: ignore[call-overload]
+
+
+def _derivative_sites(model: ModuleModel) -> Iterator[DerivativeSite]:
     plain: list[DerivativeSite] = []
     by_helper: dict[Scope, list[DerivativeSite]] = {}
     for site, node in derivative_candidates(model):

@@ -253,6 +253,9 @@ class ModuleModel:
         self._depth = 0
         # answers memoised by the analysis modules, keyed by (module-qualified question, ...)
         self.memo: dict[object, object] = {}
+        # module-wide answers that depend on the syntax alone (never on a question in progress),
+        # kept for the model's life (``memo`` is emptied after each outermost question)
+        self.lasting: dict[object, object] = {}
         self._src: dict[cst.CSTNode, str] = {}
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
@@ -1481,6 +1484,17 @@ class ModuleModel:
         if self._depth == 0:
             self.memo.clear()
             self._layers.clear()
+
+    def outside_questions(self) -> bool:
+        """No question about a value is in progress: an answer computed now is final (one
+        computed inside a question may rest on a cycle cut short, see ``_remember``)."""
+        return not (
+            self._depth
+            or self._in_progress
+            or self._names_open
+            or self._returns_in_progress
+            or self._signs_in_progress
+        )
 
     def has(self, node: cst.BaseExpression, scope: Scope, role: Role) -> bool:
         return role in self.roles(node, scope)

@@ -183,30 +183,6 @@ def _in_loop(b: Binding, loop: cst.For) -> bool:
 # --- the loops --------------------------------------------------------------------------------
 
 
-class _Fors(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.loops: list[cst.For] = []
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_For(self, node: cst.For) -> None:
-        self.loops.append(node)
-
-
-def _scope_loops(scope: Scope) -> list[cst.For]:
-    v = _Fors()
-    node = scope.node
-    if isinstance(node, cst.FunctionDef):
-        walk(node.body, v)
-    else:
-        walk(node, v)
-    return v.loops
-
-
 def _length_of(
     model: ModuleModel, node: cst.BaseExpression, scope: Scope, depth: int = 0
 ) -> str | None:
@@ -260,14 +236,14 @@ def _classify(
 
 def time_loops(model: ModuleModel) -> list[TimeLoop]:
     """Every BPTT-like loop of the module (memoised on the model)."""
-    memo = model.memo.get("recurrent.time_loops")
+    memo = model.lasting.get("recurrent.time_loops")
     if memo is not None:
         return memo  # type: ignore[return-value]
     out: list[TimeLoop] = []
     for scope in model.c.scopes:
         if scope.is_module and not scope.bindings:
             continue
-        for loop in _scope_loops(scope):
+        for loop in scope.fors:
             if not isinstance(loop.target, cst.Name):
                 continue
             kind = _classify(model, loop.iter, scope)
@@ -297,7 +273,7 @@ def time_loops(model: ModuleModel) -> list[TimeLoop]:
                     tl.zero_inits[key] = inits[-1]
             if tl.accumulators:
                 out.append(tl)
-    model.memo["recurrent.time_loops"] = out
+    model.lasting["recurrent.time_loops"] = out
     return out
 
 
@@ -502,7 +478,7 @@ def _param_kind(model: ModuleModel, name: str, fn: Scope, depth: int) -> str | N
 
 def _store_at_minus_one(model: ModuleModel) -> bool:
     """Somewhere the module stores at index -1 (``hs[-1] = h0``): the initial state may live there."""
-    memo = model.memo.get("recurrent.store_minus_one")
+    memo = model.lasting.get("recurrent.store_minus_one")
     if memo is None:
         memo = False
         for site in model.c.subscript_assigns:
@@ -520,7 +496,7 @@ def _store_at_minus_one(model: ModuleModel) -> bool:
                         s = el.slice
                         if isinstance(s, cst.Index) and int_value(s.value) == -1:
                             memo = True
-        model.memo["recurrent.store_minus_one"] = memo
+        model.lasting["recurrent.store_minus_one"] = memo
     return bool(memo)
 
 
@@ -1132,7 +1108,7 @@ def one_step_gradients(model: ModuleModel) -> Iterator[Finding]:
     for scope in model.c.scopes:
         if scope.is_module and not scope.bindings:
             continue
-        for loop in _scope_loops(scope):
+        for loop in scope.fors:
             if not isinstance(loop.target, cst.Name) or _range_args_any(loop.iter) is None:
                 continue
             yield from _one_step_in(model, scope, loop)

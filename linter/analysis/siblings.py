@@ -123,15 +123,24 @@ def _load(path: Path, mtime: float) -> ModuleModel | None:
         return None
 
 
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, looked up once per linted file (``linting`` forgets them); raises
+    ``OSError`` as ``resolve`` does."""
+    found = _resolved.get(path)
+    if found is None:
+        found = _resolved[path] = path.resolve()
+    return found
+
+
 def sibling_model(path: Path) -> ModuleModel | None:
     try:
-        resolved = path.resolve()
-        if resolved in _linting:
-            return _linting[resolved]
+        resolved_path = resolved(path)
+        if resolved_path in _linting:
+            return _linting[resolved_path]
         mtime = path.stat().st_mtime
     except OSError:
         return None
-    return _load(resolved, mtime)
+    return _load(resolved_path, mtime)
 
 
 # --- the file being linted, and the modules that import it -------------------------------------
@@ -142,6 +151,7 @@ _linting: dict[Path, ModuleModel] = {}
 # module's importers.
 _module_paths: dict[tuple[Path, str], tuple[tuple[str, ...], Path | None]] = {}
 _importers: dict[ModuleModel, tuple[list[str], list[ModuleModel]]] = {}
+_resolved: dict[Path, Path] = {}
 # Bumped whenever the linted file changes: facts computed on sibling models for an earlier file
 # may point into that file's previous tree and are recomputed (see ``torch_facts.facts``).
 generation = [0]
@@ -152,10 +162,11 @@ def linting(model: ModuleModel | None) -> None:
     _linting.clear()
     _module_paths.clear()
     _importers.clear()
+    _resolved.clear()
     generation[0] += 1
     if model is not None and model.path is not None:
         try:
-            _linting[model.path.resolve()] = model
+            _linting[resolved(model.path)] = model
         except OSError:
             pass
 
@@ -216,7 +227,7 @@ def _find_importers(model: ModuleModel) -> list[ModuleModel]:
     if model.path is None:
         return []
     try:
-        me = model.path.resolve()
+        me = resolved(model.path)
     except OSError:
         return []
     word = re.compile(rb"\b" + re.escape(me.stem.encode()) + rb"\b")
@@ -245,6 +256,6 @@ def _find_importers(model: ModuleModel) -> list[ModuleModel]:
             other = sibling_model(path)
             if other is None:
                 continue
-            if any(p.resolve() == me for p in imports_of(other)):
+            if any(resolved(p) == me for p in imports_of(other)):
                 out.append(other)
     return out

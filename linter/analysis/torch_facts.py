@@ -556,10 +556,7 @@ class TorchFacts:
     def _index_of(self, node: cst.CSTNode, scope: Scope) -> int | None:
         """The statement index (in ``scope``) of the statement holding ``node``."""
         if self._stmt_index is None:
-            index: dict[cst.CSTNode, int] = {}
-            for sc in self.c.scopes:
-                _number_statements(sc.node, index)
-            self._stmt_index = index
+            self._stmt_index = self.c.stmt_index  # numbered as ``collect.Collector`` counts
         n: cst.CSTNode | None = node
         while n is not None:
             if n in self._stmt_index:
@@ -2276,8 +2273,10 @@ def _same_module(a: ModuleModel, b: ModuleModel) -> bool:
         return True
     if a.path is None or b.path is None:
         return False
+    from linter.analysis.siblings import resolved
+
     try:
-        return a.path.resolve() == b.path.resolve()
+        return resolved(a.path) == resolved(b.path)
     except OSError:
         return False
 
@@ -2306,25 +2305,6 @@ def _int_index(node: cst.Subscript) -> int | None:
     ):
         return -int(v.expression.value)
     return None
-
-
-def _number_statements(root: cst.CSTNode, index: dict[cst.CSTNode, int]) -> None:
-    """Statement numbers as ``collect.Collector`` counts them (per scope, in visit order)."""
-    count = 0
-
-    class _V(cst.CSTVisitor):
-        walk_trivia = False
-
-        def on_visit(self, n: cst.CSTNode) -> bool:
-            nonlocal count
-            if isinstance(n, cst.FunctionDef) and n is not root:
-                return False
-            if isinstance(n, cst.SimpleStatementLine | cst.For | cst.While | cst.If | cst.With):
-                count += 1
-                index[n] = count
-            return True
-
-    walk(root, _V())
 
 
 def _body_of(node: cst.CSTNode) -> list[cst.BaseStatement]:
