@@ -368,10 +368,10 @@ def softmax_counted_twice(
                     continue
                 if b.kind == "aug" and b.op != "MultiplyAssign":
                     continue
-                if not model.has(b.target, scope, Role.ERROR):
-                    continue
                 factors = [b.value] if b.kind == "aug" else factors_of(b.value)
                 if b.kind == "assign" and not any(same_name(f, b.target) for f in factors):
+                    continue
+                if not model.has(b.target, scope, Role.ERROR):  # asked last: it costs most
                     continue
                 others = [f for f in factors if not same_name(f, b.target)]
                 if softmax_poly_among(model, others, scope) is not None:

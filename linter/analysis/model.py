@@ -256,6 +256,7 @@ class ModuleModel:
         # module-wide answers that depend on the syntax alone (never on a question in progress),
         # kept for the model's life (``memo`` is emptied after each outermost question)
         self.lasting: dict[object, object] = {}
+        self._matmuls: list[tuple[MatMul, Site]] | None = None
         self._src: dict[cst.CSTNode, str] = {}
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
@@ -465,14 +466,19 @@ class ModuleModel:
         return None
 
     def matmuls(self) -> Iterator[tuple[MatMul, Site]]:
-        for site in self.c.binops:
-            mm = self.matmul(site.node)
-            if mm is not None:
-                yield mm, site
-        for site in self.c.calls:
-            mm = self.matmul(site.node)
-            if mm is not None:
-                yield mm, site
+        """Every matrix product of the module (found once: syntax and imports only)."""
+        if self._matmuls is None:
+            found = []
+            for site in self.c.binops:
+                mm = self.matmul(site.node)
+                if mm is not None:
+                    found.append((mm, site))
+            for site in self.c.calls:
+                mm = self.matmul(site.node)
+                if mm is not None:
+                    found.append((mm, site))
+            self._matmuls = found
+        return iter(self._matmuls)
 
     def key(self, node: cst.BaseExpression, scope: Scope, depth: int = 0) -> str | None:
         """A canonical, module-wide key for a weight expression.
