@@ -197,12 +197,19 @@ def _origin(
     node: cst.BaseExpression,
     scope: Scope,
     found: Callable[[cst.BaseExpression, Scope], bool],
+    expand: Callable[
+        [ModuleModel, cst.BaseExpression, Scope], list[tuple[cst.BaseExpression, Scope]]
+    ]
+    | None = None,
+    limit: int = 40,
 ) -> tuple[cst.BaseExpression, Scope] | None:
-    """The nearest expression ``node``'s value was copied from that satisfies ``found``
-    (breadth first, a few dozen steps at most: asked only for values a rule reports)."""
+    """The nearest expression ``node``'s value comes from that satisfies ``found``, breadth
+    first over ``expand`` (default: copies only, not arithmetic), ``limit`` steps at most:
+    asked only for values a rule reports."""
+    expand = expand or _copies
     todo: list[tuple[cst.BaseExpression, Scope]] = [(node, scope)]
     seen: set[tuple[cst.CSTNode, Scope]] = set()
-    while todo and len(seen) < 40:
+    while todo and len(seen) < limit:
         expr, home = todo.pop(0)
         expr, _ = model.strip_transpose(expr)
         if (expr, home) in seen:
@@ -210,7 +217,7 @@ def _origin(
         seen.add((expr, home))
         if found(expr, home):
             return expr, home
-        todo += _copies(model, expr, home)
+        todo += expand(model, expr, home)
     return None
 
 
@@ -287,50 +294,53 @@ def derivative_evidence(model: ModuleModel, form: Form) -> Facts:
 def sign_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:
     """The error (output minus data, or data minus output) a step is built from, found by
     following the step's value back the way ``model.sign`` does: names to their assignments,
-    dict entries to what was stored under their key, helpers to their returns."""
-    todo: list[tuple[cst.BaseExpression, Scope]] = [(node, scope)]
-    seen: set[tuple[cst.CSTNode, Scope]] = set()
-    while todo and len(seen) < 60:
-        expr, home = todo.pop(0)
-        expr, _ = model.strip_transpose(expr)
-        if (expr, home) in seen:
-            continue
-        seen.add((expr, home))
-        if isinstance(expr, cst.BinaryOperation):
-            parts = model.output_minus_data(expr, home)
-            if parts is not None:
-                pred, target = model.src(parts[0]), model.src(parts[1])
-                return [
-                    (
-                        expr,
-                        f"`{model.src(expr)}` is the network's output `{pred}` minus the data "
-                        f"`{target}`"
-                        if parts[2] == 1
-                        else f"`{model.src(expr)}` is the data `{target}` minus the network's "
-                        f"output `{pred}`",
-                    )
-                ]
-            todo += [(expr.left, home), (expr.right, home)]
-        elif isinstance(expr, cst.UnaryOperation):
-            todo.append((expr.expression, home))
-        elif isinstance(expr, cst.Name):
-            todo += model.value_sources(expr, home)
-            owner = model.owner(expr.value, home)
-            todo += [
-                (b.value, owner)
-                for b in owner.bindings.get(expr.value, [])
-                if b.kind == "aug" and b.value is not None
-            ]
-        elif isinstance(expr, cst.Subscript):
-            todo += [
-                (b.value, sc) for b, sc in model.value_stores(expr, home) if b.value is not None
-            ]
-            todo.append((expr.value, home))
-        elif isinstance(expr, cst.Attribute):
-            todo += model.value_sources(expr, home)
-        elif isinstance(expr, cst.Call):
-            fn = model.local_function(expr.func, home)
-            if fn is not None:
-                todo += [(r, fn) for r in fn.returns]
-            todo += [(a.value, home) for a in expr.args]
+    dict entries to what was stored under their key, helpers to their returns, and through
+    the arithmetic that builds the step."""
+
+    def error(expr: cst.BaseExpression, home: Scope) -> bool:
+        return (
+            isinstance(expr, cst.BinaryOperation)
+            and model.output_minus_data(expr, home) is not None
+        )
+
+    origin = _origin(model, node, scope, error, expand=_operands_and_sources, limit=60)
+    if origin is None:
+        return []
+    expr, home = origin
+    parts = model.output_minus_data(expr, home)  # type: ignore[arg-type]
+    assert parts is not None
+    pred, target = model.src(parts[0]), model.src(parts[1])
+    if parts[2] == 1:
+        text = f"`{model.src(expr)}` is the network's output `{pred}` minus the data `{target}`"
+    else:
+        text = f"`{model.src(expr)}` is the data `{target}` minus the network's output `{pred}`"
+    return [(expr, text)]
+
+
+def _operands_and_sources(
+    model: ModuleModel, expr: cst.BaseExpression, home: Scope
+) -> list[tuple[cst.BaseExpression, Scope]]:
+    """What a step's value is built from: an operation's operands, a name's assignments and
+    in-place updates, a dict entry's stores and its dict, a helper's returns and a call's
+    arguments."""
+    if isinstance(expr, cst.BinaryOperation):
+        return [(expr.left, home), (expr.right, home)]
+    if isinstance(expr, cst.UnaryOperation):
+        return [(expr.expression, home)]
+    if isinstance(expr, cst.Name):
+        owner = model.owner(expr.value, home)
+        return model.value_sources(expr, home) + [
+            (b.value, owner)
+            for b in owner.bindings.get(expr.value, [])
+            if b.kind == "aug" and b.value is not None
+        ]
+    if isinstance(expr, cst.Subscript):
+        stores = [(b.value, sc) for b, sc in model.value_stores(expr, home) if b.value is not None]
+        return [*stores, (expr.value, home)]
+    if isinstance(expr, cst.Attribute):
+        return model.value_sources(expr, home)
+    if isinstance(expr, cst.Call):
+        fn = model.local_function(expr.func, home)
+        returns = [(r, fn) for r in fn.returns] if fn is not None else []
+        return returns + [(a.value, home) for a in expr.args]
     return []
