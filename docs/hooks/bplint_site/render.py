@@ -84,6 +84,9 @@ def indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line.strip() else "" for line in text.splitlines())
 
 
+KB_SEARCH_BOOST = 2  # Material reads ``search.boost`` from a page's front matter
+
+
 def front_matter(meta: Mapping[str, Any]) -> str:
     return "---\n" + yaml.safe_dump(dict(meta), allow_unicode=True, sort_keys=False) + "---\n\n"
 
@@ -248,7 +251,14 @@ def entry_page(
     )
     out = [
         front_matter(
-            {"title": meta.title, "tags": list(meta.tags), "source_file": relpath(page.path)}
+            {
+                "title": meta.title,
+                "tags": list(meta.tags),
+                "source_file": relpath(page.path),
+                # the entries are the answers: a reader who types an entry's words finds the
+                # entry before the rule pages and guides that quote them (their examples grow)
+                "search": {"boost": KB_SEARCH_BOOST},
+            }
         ),
         f"# {meta.title}",
         "",
