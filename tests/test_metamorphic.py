@@ -38,6 +38,7 @@ NAME_ONLY_EXAMPLES = frozenset(
         *(f"BP003-invalid-{i}" for i in (3, 5, 7)),
         *(f"BP004-invalid-{i}" for i in (0, 1, 2, 3, 4, 6, 7)),
         *(f"BP005-invalid-{i}" for i in range(8)),
+        *(f"BP006-invalid-{i}" for i in (3, 4, 7)),
         *(f"BP103-invalid-{i}" for i in (0, 1, 2, 3, 4, 6, 7)),
         *(f"BP104-invalid-{i}" for i in (1, 2, 4, 5, 7)),
         *(f"BP201-invalid-{i}" for i in (0, 2, 3, 4, 6, 7)),
@@ -57,8 +58,6 @@ NAME_ONLY_MUTANTS = frozenset(
         "BP005-rowmajor_mlp-1",
         "BP501-softmax_classifier-1",
         "BP303-notebook_script-1",
-        "BP001-deep_columns_dict-1",
-        "BP002-deep_columns_dict-1",
         "BP005-layers_sequential-1",
     }
 )

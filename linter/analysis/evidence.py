@@ -43,9 +43,36 @@ def weight_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) 
             if use.key == key and not model.has(use.other, site.scope, Role.GRAD):
                 out.append((use.matmul.node, f"`{name}` multiplies the layer's input here"))
                 break
+    if not out:
+        out = _weight_carried(model, base, scope, name)
     if not out and N.WEIGHT_NAME.match(N.last_part(key)):
         out.append((base, f"`{name}` is named like a weight (no update or initialisation seen)"))
     return out
+
+
+def _weight_carried(
+    model: ModuleModel, base: cst.BaseExpression, scope: Scope, name: str, depth: int = 0
+) -> Facts:
+    """Why a weight that is neither updated nor initialised here is one: it is unpacked from a
+    tuple the forward pass packed a weight into, or every call passes an updated matrix."""
+    if depth > 3:
+        return []
+    packed = model.unpacked_origin(base, scope)
+    if packed is not None:
+        origin, home = packed
+        why = weight_evidence(model, origin, home) or _weight_carried(
+            model, origin, home, model.src(origin), depth + 1
+        )
+        if why:
+            return [
+                (origin, f"`{name}` is unpacked from the `{model.src(origin)}` packed here"),
+                *why,
+            ]
+    for arg, caller in model.arguments_for(base.value, scope) if isinstance(base, cst.Name) else ():
+        why = weight_evidence(model, arg, caller)
+        if why:
+            return [(arg, f"`{name}` is passed `{model.src(arg)}` here"), *why]
+    return []
 
 
 def applied_evidence(model: ModuleModel, target: cst.BaseExpression, scope: Scope) -> Facts:

@@ -23,6 +23,7 @@ import libcst as cst
 from linter.analysis import names as N
 from linter.analysis.callables import applications, held_value
 from linter.analysis.collect import Binding, Collector, Read, Scope, Site
+from linter.analysis.elements import unpacked_origins
 from linter.analysis.exprs import (
     DictKey,
     dict_key,
@@ -249,6 +250,7 @@ class ModuleModel:
         self._assigns: dict[tuple[str, Scope], tuple[list[int], list[cst.BaseExpression]]] = {}
         self._cycles = 0
         self._scratch_keys: dict[tuple[str, str, Scope], set[str]] = {}
+        self._scratch_origins: dict[Scope, dict[str, tuple[cst.BaseExpression, Scope] | None]] = {}
         self._target_params: frozenset[tuple[Scope, str]] | None = None
         self._depth = 0
         # answers memoised by the analysis modules, keyed by (module-qualified question, ...)
@@ -758,7 +760,36 @@ class ModuleModel:
         element = self._unpacked_parameter(base, scope)
         if element is not None:
             return element
+        packed = self.unpacked_origin(base, scope)
+        if packed is not None and self.weight_key(*packed) is not None:
+            return k  # ``A_prev, W, b = cache``: the ``W`` the forward pass packed
         return None
+
+    def unpacked_origin(
+        self, node: cst.BaseExpression, scope: Scope
+    ) -> tuple[cst.BaseExpression, Scope] | None:
+        """The one expression a name bound only by unpacking (``A_prev, W, b = cache``) takes
+        its value from, followed through tuples, lists, calls and returns
+        (``linter.analysis.elements``); None when there is not exactly one."""
+        if not isinstance(node, cst.Name):
+            return None
+        bound = self.visible_bindings(node.value, scope)
+        if not bound or any(b.kind != "unpack" for b in bound):
+            return None
+        memo = self._scratch_origins
+        if node.value in memo.get(scope, {}):
+            return memo[scope][node.value]
+        memo.setdefault(scope, {})[node.value] = None  # a cycle back here finds nothing
+        owner = self._owner(node.value, scope)
+        leaves: dict[cst.BaseExpression, Scope] = {}
+        for b in bound:
+            found = unpacked_origins(self, b, owner)
+            if found is None:
+                return None
+            leaves.update(found)
+        answer = next(iter(leaves.items())) if len(leaves) == 1 else None
+        memo[scope][node.value] = answer
+        return answer
 
     def _unpacked_parameter(self, node: cst.BaseExpression, scope: Scope) -> str | None:
         """``W1, b1, W2, b2 = params`` with ``params`` a list whose elements are updated
@@ -2142,6 +2173,10 @@ class ModuleModel:
         ):
             return self.saved_for_backward(b.position, scope)
         if isinstance(b.value, cst.Name):
+            # what the calls in this module really pass, before the pair convention's guess
+            traced = unpacked_origins(self, b, scope)
+            if traced is not None and len({node for node, _ in traced}) == 1:
+                return traced[0]
             cached = self.forward_cache(b.value.value, scope)
             if cached is not None and -len(cached[0].elements) <= b.position < len(
                 cached[0].elements

@@ -16,8 +16,7 @@ class GradientOverwrittenAtFanOut(Rule):
     code = "BP006"
     prefilter = (
         P.BASE,
-        # a weight gradient's store: named, fed to an update, or a product of its shape
-        f"{P.GRAD_ATTR}|{P.WEIGHT_GRAD}|{P.UPDATE}|{P.MATMUL}|{P.OUTER}",
+        f"{P.GRAD_ATTR}|{P.WEIGHT_GRAD}",
         f"{P.GRAD_ATTR}|{P.CONST_INIT}",
     )
     name = "gradient-overwritten-at-fan-out"
@@ -118,17 +117,6 @@ class GradientOverwrittenAtFanOut(Rule):
             def set_grad(node, g):
                 node.grad = g
             """
-        ),
-        Valid(
-            """
-            def fit(X, y, W, lr, n):
-                dW = np.zeros_like(W)
-                for epoch in range(100):
-                    dW = X.T @ (X @ W - y) / n
-                    W -= lr * dW
-                return W
-            """,
-            note="Each iteration's gradient is used in that iteration: nothing to accumulate.",
         ),
     ]
     invalid = [
