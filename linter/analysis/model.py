@@ -628,7 +628,8 @@ class ModuleModel:
     # --- parameters (updated with a step) ------------------------------------------------------
 
     def updated_params(self) -> set[str]:
-        """Keys updated like parameters: ``K -= lr * g``, ``K = K - ...``, list-comp updates."""
+        """Keys updated like parameters, by a step: ``K -= lr * g``, ``K = K - lr * g``,
+        ``K = [k - lr * g for k, g in zip(K, G)]`` (a local summing gradients is none)."""
         if self._params is None:
             found: set[str] = set()
             for scope in self.c.scopes:
@@ -724,7 +725,14 @@ class ModuleModel:
         ):
             if self.key(value.left, scope) == target_key and self.is_step(value.right, scope):
                 return target_key
-        if isinstance(value, cst.ListComp) and isinstance(value.elt, cst.BinaryOperation):
+        if (
+            isinstance(value, cst.ListComp)
+            and isinstance(value.elt, cst.BinaryOperation)
+            and isinstance(value.elt.operator, cst.Subtract | cst.Add)
+            and _scaled(self, value.elt.right, scope)
+        ):
+            # ``[w - eta * nw for w, nw in zip(W, G)]`` changes W by a step; ``[a + g for a, g
+            # in zip(acc, grads)]`` sums gradients into an accumulator (no parameter)
             for comp in _comp_fors(value):
                 if self.key(comp.iter, scope) == target_key or (
                     _is_zip(comp.iter)
@@ -3629,6 +3637,17 @@ def _element_source(
     if target is leaf and isinstance(it, cst.Name | cst.Attribute | cst.Subscript):
         return it
     return None
+
+
+def _scaled(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> bool:
+    """A step: a quantity scaled by a factor (``eta * nw``, ``g / n``, a learning-rate name),
+    not a bare gradient added to a running sum."""
+    if isinstance(node, cst.UnaryOperation):
+        node = node.expression
+    return model.is_step(node, scope) or (
+        isinstance(node, cst.BinaryOperation)
+        and isinstance(node.operator, cst.Multiply | cst.Divide)
+    )
 
 
 def _comp_fors(node: cst.ListComp) -> Iterator[cst.CompFor]:
