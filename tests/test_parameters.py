@@ -39,3 +39,47 @@ def test_a_local_that_sums_gradients_is_no_parameter():
     params = analyze(cst.parse_module(SGD)).updated_params()
     assert "acc_w" not in params and "acc_b" not in params
 
+
+NETWORK_PAIR = textwrap.dedent(
+    """
+    import numpy as np
+
+    def layer_backward(g, cache):
+        x, w = cache
+        return g @ w.T, x.T @ g
+
+    def net_forward(inputs, weights):
+        h = inputs @ weights[0]
+        out = 1 / (1 + np.exp(-(h @ weights[1])))
+        return out, [(inputs, weights[0]), (h, weights[1])]
+
+    def net_backward(out, labels, caches):
+        g = out - labels
+        grads = []
+        for cache in reversed(caches):
+            g, dw = layer_backward(g, cache)
+            grads.append(dw)
+        return grads
+
+    def fit(inputs, labels, weights):
+        out, caches = net_forward(inputs, weights)
+        return net_backward(out, labels, caches)
+    """
+)
+
+
+def _upstream(source: str, fn: str):
+    model = analyze(cst.parse_module(source))
+    return model.upstream_gradient_param(next(s for s in model.c.scopes if s.name == fn))
+
+
+def test_a_network_backward_takes_the_forward_output_not_a_gradient():
+    # net_backward pairs with net_forward, and its first parameter receives what net_forward
+    # returned: the network's output, not the gradient of one
+    assert _upstream(NETWORK_PAIR, "net_backward") is None
+
+
+def test_a_layer_backward_still_takes_the_upstream_gradient():
+    forward = "def layer_forward(x, w):\n    return x @ w\n\n\ndef layer_backward"
+    source = NETWORK_PAIR.replace("def layer_backward", forward)
+    assert _upstream(source, "layer_backward") == "g"

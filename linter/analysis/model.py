@@ -1194,8 +1194,25 @@ class ModuleModel:
         partners = self.forward_partners(fn)
         if partners:
             fparams = [p for p in partners[0].params if p not in ("self", "cls")]
-            return _upstream_of(params, fparams)
+            upstream = _upstream_of(params, fparams)
+            if upstream is not None and self._receives_forward_output(upstream, fn, partners):
+                return None  # ``L_model_backward(AL, Y, caches)``: the network's output comes in
+            return upstream
         return None
+
+    def _receives_forward_output(self, name: str, fn: Scope, partners: list[Scope]) -> bool:
+        """A caller passes ``name`` what a call of the forward half returned (``AL, caches =
+        L_model_forward(X, params)``, then ``L_model_backward(AL, Y, caches)``)."""
+        for arg, caller in self.arguments_for(name, fn):
+            values: list[cst.BaseExpression | None] = [arg]
+            if isinstance(arg, cst.Name):
+                values = [
+                    b.value for b in self.bindings_at(arg, caller) if b.kind in ("assign", "unpack")
+                ]
+            for v in values:
+                if isinstance(v, cst.Call) and self.local_function(v.func, caller) in partners:
+                    return True
+        return False
 
     def forward_partners(self, fn: Scope) -> list[Scope]:
         """The module-level ``X_forward`` (or ``X_fwd``) functions paired with the function
