@@ -5,7 +5,8 @@ parameters, data attributes (``self.W`` -> ``self.v7``) and constant dict keys
 (``params['W1']`` -> ``params['k3_1']``), keeping everything that is structure: imported and
 library names, builtins, names of functions, classes and methods (``forward``/``backward`` and
 helpers), keyword arguments of calls that do not go to a function defined in the source, and
-attribute names that are never assigned in the source (``.T``, ``.shape``, ``.dot``, ...).
+attribute names that are never assigned in the source (``.T``, ``.shape``, ``.dot``, ...)
+and an ndarray's own attributes even where the source assigns through them (``x.flat[i] = v``).
 The rewrite keeps every statement on its line: it changes identifiers only.
 
 ``respell(source)`` rewrites ``np.dot(a, b)`` to ``a @ b`` and ``x.T`` to ``np.transpose(x)``
@@ -20,10 +21,14 @@ import builtins
 import re
 
 import libcst as cst
+import numpy as np
 
 KEEP = frozenset(dir(builtins)) | {"self", "cls", "ctx", "__name__", "__file__", "_"}
 # Attributes a framework defines (a tensor's ``.grad``), assigned by users but not named by them.
 FRAMEWORK_ATTRS = frozenset({"grad", "data", "requires_grad", "training", "grad_fn", "is_leaf"})
+# An ndarray's own attributes (``x.flat[i] = v``, ``x.real[...] = 0``): the library's names, kept
+# like imported ones even where the source assigns through them.
+LIBRARY_ATTRS = frozenset(a for a in dir(np.ndarray) if not a.startswith("_"))
 _KEY_RE = re.compile(r"^([A-Za-z_]+)(\d*)$")
 
 
@@ -264,7 +269,12 @@ def alpha_rename(source: str) -> str:
             names[n] = f"v{len(names)}"
     attrs: dict[str, str] = {}
     for a in census.attrs:
-        if a not in kept and a not in attrs and not a.startswith("__") and a not in FRAMEWORK_ATTRS:
+        if (
+            a not in kept
+            and a not in attrs
+            and not a.startswith("__")
+            and a not in FRAMEWORK_ATTRS | LIBRARY_ATTRS
+        ):
             attrs[a] = f"f{len(attrs)}"
     prefixes: dict[str, str] = {}
     for k in census.keys:

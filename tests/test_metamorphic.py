@@ -122,6 +122,22 @@ def test_renaming_is_a_real_rename():
     assert changed >= 0.9 * total
 
 
+def test_renaming_keeps_library_attributes():
+    """``x.flat[...] = v`` assigns through an ndarray's attribute: it is the library's name, kept
+    like an imported one; the user's own attributes are renamed."""
+    source = (
+        "import numpy as np\n"
+        "def bump(x, i, h):\n"
+        "    x.flat[i] += h\n"
+        "    x.real[0] = 0\n"
+        "    x.store = h\n"
+        "    return x.store\n"
+    )
+    renamed = alpha_rename(source)
+    assert ".flat[" in renamed and ".real[0]" in renamed
+    assert ".store" not in renamed
+
+
 ZOO_RULES = default_rules()
 
 
