@@ -72,6 +72,11 @@ CASES = {
     "e = np.exp(z - 50)\na = np.minimum(e, 1.0)": "(0, 1]",
     "a = relu(z) >= 0": "[0, 1]",
     "a = np.sum(np.square(z))": "[0, ∞)",
+    "a = np.log(sigmoid(z))": "(−∞, 0)",
+    "c = np.abs(z)\na = np.log(c / np.sum(c))": "(−∞, 0]",
+    "c = np.square(z) + 1\na = c[:5] / c.sum()": "[0, 1]",
+    "a = 0.0\nfor v in z[:40]:\n    a += np.log(sigmoid(v))": "(−∞, 0]",
+    "a = 1.0\nfor v in z[:40]:\n    a -= np.abs(v)": "(−∞, 1]",
 }
 
 
@@ -85,6 +90,64 @@ def test_known_ranges(body: str) -> None:
 def test_unknown_stays_unbounded() -> None:
     got = _ranges_of("a = z * w\nb = z\nb -= 1\nc = np.log(z)\n", ["a", "b", "c"])
     assert not got["a"].known and not got["b"].known and not got["c"].known
+
+
+def test_a_share_needs_a_nonnegative_part_and_its_own_total() -> None:
+    got = _ranges_of("a = z / np.sum(z)\nc = np.abs(z)\nb = c / np.sum(w)\n", ["a", "b"])
+    assert not got["a"].known and not got["b"].known
+
+
+def test_an_accumulator_of_mixed_signs_is_unbounded() -> None:
+    body = "a = 0.0\nfor v in z:\n    a += np.log(sigmoid(v))\n    a += v\n"
+    assert not _ranges_of(body, ["a"])["a"].known
+
+
+METHODS = """
+import numpy as np
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+class Chain:
+    def step_logp(self, x):
+        raise NotImplementedError
+
+    def logp(self, xs):
+        total = 0.0
+        for x in xs:
+            total += self.step_logp(x)
+        return total
+
+    def probe(self, xs):
+        t = self.logp(xs)
+        return t
+
+class Counted(Chain):
+    def step_logp(self, x):
+        c = np.bincount(x) + 1.0
+        return np.log(c / c.sum())
+
+class Squashed(Chain):
+    def step_logp(self, x):
+        return np.log(sigmoid(x @ self.w))
+"""
+
+
+def _method_range(source: str) -> Range:
+    model = analyze(cst.parse_module(source), Path("methods_case.py"))
+    scope = next(s for s in model.c.scopes if s.name == "probe")
+    return value_range(model, cst.Name("t"), scope)
+
+
+def test_a_method_return_is_the_union_of_every_override() -> None:
+    assert _method_range(METHODS).always("<=", 0) is True
+
+
+def test_one_unbounded_override_makes_it_unbounded() -> None:
+    source = (
+        METHODS + "\nclass Raw(Chain):\n    def step_logp(self, x):\n        return np.log(x)\n"
+    )
+    assert not _method_range(source).known
 
 
 def test_always_true_mask() -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from linter.analysis.collect import Scope
+from linter.analysis.collect import Binding, Scope
 from linter.analysis.exprs import number_value, positional_args
 from linter.analysis.forms import Kind
 from linter.analysis.model import ModuleModel
@@ -78,6 +78,7 @@ _NONNEG_CALLS = frozenset(
         "numpy.square",
         "numpy.sqrt",
         "numpy.linalg.norm",
+        "numpy.bincount",
         "torch.abs",
         "torch.square",
         "torch.sqrt",
@@ -164,7 +165,7 @@ def _bound(model: ModuleModel, node: cst.Name | cst.Attribute, scope: Scope, dep
         ]
     else:
         bindings = scope.bindings.get(key, [])
-    if not bindings or any(b.kind not in ("assign", "param") for b in bindings):
+    if not bindings or any(b.kind not in ("assign", "param", "aug") for b in bindings):
         return UNBOUNDED
     sources = model.value_sources(node, scope)
     if not sources:
@@ -175,7 +176,30 @@ def _bound(model: ModuleModel, node: cst.Name | cst.Attribute, scope: Scope, dep
         if not r.known:
             return UNBOUNDED
         found = r if found is None else found.join(r)
-    return found or UNBOUNDED
+    if found is None:
+        return UNBOUNDED
+    for b in bindings:
+        if b.kind == "aug":
+            if not isinstance(node, cst.Name):
+                return UNBOUNDED  # an attribute's in-place updates may sit in any method
+            found = _accumulated(found, b, model, model.owner(node.value, scope), depth)
+    return found
+
+
+def _accumulated(found: Range, b: Binding, model: ModuleModel, scope: Scope, depth: int) -> Range:
+    """``t += v`` with every ``v`` at most 0 keeps t at most its start (a sum of log-
+    probabilities stays <= 0); at least 0 keeps it at least its start; anything else is
+    unbounded."""
+    if b.value is None or b.op not in ("AddAssign", "SubtractAssign"):
+        return UNBOUNDED
+    step = value_range(model, b.value, scope, depth + 1)
+    if b.op == "SubtractAssign":
+        step = Range(-step.hi, -step.lo, step.hi_open, step.lo_open)
+    if step.hi <= 0:
+        return Range(-INF, found.hi, True, found.hi_open)
+    if step.lo >= 0:
+        return Range(found.lo, INF, found.lo_open, True)
+    return UNBOUNDED
 
 
 def _binary(model: ModuleModel, node: cst.BinaryOperation, scope: Scope, depth: int) -> Range:
@@ -195,6 +219,8 @@ def _binary(model: ModuleModel, node: cst.BinaryOperation, scope: Scope, depth: 
             )
         return UNBOUNDED
     left = value_range(model, node.left, scope, depth + 1)
+    if isinstance(op, cst.Divide) and left.lo >= 0 and _sum_of(model, node.right, node.left):
+        return Range(0.0, 1.0, False, False)  # ``c / c.sum()``: a share of a nonnegative total
     right = value_range(model, node.right, scope, depth + 1)
     if not (left.known and right.known):
         return UNBOUNDED
@@ -269,16 +295,53 @@ def _call(model: ModuleModel, node: cst.Call, scope: Scope, depth: int) -> Range
             lo = _keyword_number(node, ("min", "a_min"), lo)
             hi = _keyword_number(node, ("max", "a_max"), hi)
             return _clamped(own, lo, hi)
-    local = model.local_function(func, scope)
-    if local is not None and local.returns:
-        found: Range | None = None
-        for r in local.returns:
-            got = value_range(model, r, local, depth + 1)
+    found: Range | None = None
+    for fn in _implementations(model, func, scope):
+        for r in fn.returns:
+            got = value_range(model, r, fn, depth + 1)
             if not got.known:
                 return UNBOUNDED
             found = got if found is None else found.join(got)
-        return found or UNBOUNDED
-    return UNBOUNDED
+    return found or UNBOUNDED
+
+
+def _implementations(model: ModuleModel, func: cst.BaseExpression, scope: Scope) -> list[Scope]:
+    """The functions a call may run, as the model resolves calls: ``self.m(...)`` in class C
+    runs C's own (or inherited) ``m`` or the override of any subclass of C defined here; an
+    abstract method that only raises returns nothing and adds nothing."""
+    if (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Name)
+        and func.value.value == "self"
+        and scope.cls
+    ):
+        name = func.attr.value
+        classes = [scope.cls] + [
+            c for c in model.c.class_bases if c != scope.cls and scope.cls in model.class_chain(c)
+        ]
+        found = {model.method_in_chain(c, (name,)) for c in classes} - {None}
+        if found:
+            return sorted(found, key=lambda s: s.qualname())  # type: ignore[union-attr]
+    local = model.local_function(func, scope)
+    return [local] if local is not None else []
+
+
+def _sum_of(model: ModuleModel, total: cst.BaseExpression, part: cst.BaseExpression) -> bool:
+    """``total`` sums the array ``part`` is (an element or a slice of): ``np.sum(c)``,
+    ``c.sum(axis=1, keepdims=True)``, ``sum(c)``."""
+    while isinstance(part, cst.Subscript):
+        part = part.value
+    if not isinstance(total, cst.Call):
+        return False
+    args = positional_args(total)
+    qn = model.qualname(total.func)
+    if qn in ("numpy.sum", "torch.sum", "sum", "numpy.nansum") and args:
+        summed = args[0]
+    elif isinstance(total.func, cst.Attribute) and total.func.attr.value == "sum" and qn is None:
+        summed = total.func.value
+    else:
+        return False
+    return summed.deep_equals(part)
 
 
 def _clamped(r: Range, lo: float | None, hi: float | None) -> Range:
