@@ -20,7 +20,8 @@ program are both run and compared:
 - **Safe fixes** must give the same values, to 1e-12 relative (to the largest magnitude of the
   value compared), on every family where the original runs; then the float inputs are scaled
   by 400 (logits up to ~3,000) and wherever the original overflowed (a value finite on the
-  ordinary inputs, inf or nan on these), the fixed program must be finite. A safe fix that leaves the program's AST unchanged (a comment
+  ordinary inputs, inf or nan on these), the fixed program must be finite (where one value
+  holds two defects, two log-sum-exps on one line, with every fix of the case applied). A safe fix that leaves the program's AST unchanged (a comment
   removed) is equal by construction and is not run. A safe fix on an example that cannot be
   run fails the test: a fix that cannot be shown equal is not safe.
 - **Unsafe fixes** change the value on purpose (they fix a bug); they must at least run: on
@@ -527,6 +528,22 @@ def _variants() -> list[tuple[str, str]]:
             "    return p / np.sum(p)\n",
         ),
         (
+            "two-lse-one-line",
+            "def lse_pair(z):\n"
+            "    return np.log(np.sum(np.exp(z), axis=0)) + np.log(np.sum(np.exp(z), axis=1))\n",
+        ),
+        (
+            "two-ratios-one-line",
+            "def softmaxes(z):\n"
+            "    return np.exp(z) / np.sum(np.exp(z), axis=0), np.exp(z) / np.exp(z).sum()\n",
+        ),
+        (
+            "lse-and-ratio-apart",
+            "def both(z, w):\n"
+            "    p = np.exp(z) / np.sum(np.exp(z))\n"
+            "    return p * w + np.log(np.sum(np.exp(z)))\n",
+        ),
+        (
             "torch-log-softmax",
             "import torch\nimport torch.nn.functional as F\n\n"
             "def loss(logits, y):\n    return F.nll_loss(torch.log(F.softmax(logits, dim=-1)), y)\n",
@@ -572,6 +589,30 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
 
 
+def _repaired_jointly(case: Case, plan: Any, extreme: Inputs, key: str) -> bool:
+    """Two defects in one value (two log-sum-exps of one line): each fix alone keeps the value
+    and repairs its own exponential, the other still overflows; with every fix the rule offers
+    applied together, the value must be finite (and, ordinary inputs, unchanged: checked by
+    ``test_joint_fixes_keep_values``)."""
+    joint = _joint(case)
+    if joint is None:
+        return False
+    return _finite(Program(joint, extreme).run(plan).values.get(key))
+
+
+def _joint(case: Case) -> str | None:
+    """The source with every safe fix of the case applied at once (None: fewer than two)."""
+    report = lint_source(case.source, Path("example.py"), [case.rule])
+    edits = [
+        e
+        for f in report.findings
+        if f.fix is not None and f.fix.safety is FixSafety.SAFE
+        for e in f.fix.edits
+    ]
+    fixes = sum(1 for f in report.findings if f.fix is not None)
+    return apply_edits(case.source, edits) if fixes >= 2 else None
+
+
 @functools.cache
 def evaluate(case: Case) -> Verdict:
     """Run every fix offered on ``case`` (cached: the totals test reuses the per-case runs)."""
@@ -615,7 +656,9 @@ def evaluate(case: Case) -> Verdict:
                 # overflow: finite on ordinary inputs, inf or nan on large ones
                 if values is None or _finite(values) or not _finite(before.values.get(key)):
                     continue
-                if not _finite(big_after.values.get(key)):
+                if not _finite(big_after.values.get(key)) and not _repaired_jointly(
+                    case, plan, extreme, key
+                ):
                     verdict.problems.append(
                         f"{where}: `{key}` overflows before the fix and still after it {family}"
                     )
@@ -686,3 +729,42 @@ def test_no_logsumexp_fix_when_keepdims_is_not_a_literal():
     report = lint_source(source, Path("example.py"), [rule])
     assert [f.code for f in report.findings] == ["BP501"]
     assert report.findings[0].fix is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return np.log(np.sum(np.exp(z), axis=0)) + np.log(np.sum(np.exp(z), axis=1))",
+        "return np.exp(z) / np.sum(np.exp(z), axis=0), np.exp(z) / np.exp(z).sum()",
+        "return np.exp(z) / np.sum(np.exp(z)) + np.log(np.sum(np.exp(z)))",
+    ],
+)
+def test_two_softmaxes_of_one_value_are_two_findings(body):
+    """Each softmax or log-sum-exp is its own defect, with its own column and its own fix,
+    even when both exponentiate the same value on one line."""
+    rule = next(r for r in ALL_RULES if r.code == "BP501")
+    report = lint_source(f"def f(z):\n    {body}\n", Path("example.py"), [rule])
+    found = report.findings
+    assert len(found) == 2 and len({f.start.column for f in found}) == 2, found
+    assert all(f.fix is not None for f in found)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.label.startswith(("BP501-variant-two", "BP501-variant-lse-and"))],
+    ids=lambda c: c.label,
+)
+def test_joint_fixes_keep_values(case):
+    """All fixes of a case applied together compute what the original computes."""
+    joint = _joint(case)
+    assert joint is not None
+    for family in FAMILIES:
+        normal = Inputs(family)
+        original = Program(case.source, normal)
+        plan = original.plan()
+        before = original.run(plan)
+        after = Program(joint, normal).run(plan)
+        for key, a in before.values.items():
+            if a is not None:
+                b = after.values.get(key)
+                assert b is not None and len(a) == len(b) and all(map(_close, a, b)), key

@@ -509,6 +509,46 @@ class _Group:
             return _worst(kinds)
         return OTHER
 
+    def _same_unit(self, occurrences: list[cst.CSTNode]) -> list[cst.CSTNode]:
+        """The inline exponentials of ``x`` that make one softmax or log-sum-exp with this one.
+        Each inline ``exp(x) / sum(exp(x))`` or ``log(sum(exp(x)))`` is its own defect (and its
+        own fix: the shift cancels inside each ratio, the max goes back outside each log), so
+        two of them on ``x``, on one line or not, are two groups; exponentials in neither are
+        read together, as before."""
+        units = {id(o): self._unit(o) for o in occurrences}
+        if len({id(u) for u in units.values() if u is not None}) < 2:
+            return occurrences
+        mine = units[id(self.exp)]
+        return [o for o in occurrences if units[id(o)] is mine]
+
+    def _unit(self, exp: cst.CSTNode) -> cst.CSTNode | None:
+        """The inline ratio ``exp(x) / sum(exp(x))`` or log-sum-exp ``log(sum(exp(x)))`` that
+        ``exp`` is part of (numerator, or operand of the sum), if any."""
+        p = self.parent(exp)
+        if isinstance(p, cst.BinaryOperation) and isinstance(p.operator, cst.Divide):
+            if p.left is exp and self.sum_of_holder(_unwrap(p.right)):
+                return p
+            return None
+        summing = None
+        if isinstance(p, cst.Arg) and p.value is exp and p.keyword is None:
+            call = self.parent(p)
+            if isinstance(call, cst.Call) and self.model.qualname(call.func) in SUM:
+                summing = call
+        elif isinstance(p, cst.Attribute) and p.value is exp and p.attr.value == "sum":
+            call = self.parent(p)
+            summing = call if isinstance(call, cst.Call) and call.func is p else None
+        if summing is None:
+            return None
+        node = self.climb(summing)
+        up = self.parent(node)
+        if isinstance(up, cst.BinaryOperation) and isinstance(up.operator, cst.Divide):
+            return up if up.right is node and self.is_holder(up.left) else None
+        if isinstance(up, cst.Arg) and up.keyword is None:
+            call = self.parent(up)
+            if isinstance(call, cst.Call) and self.model.qualname(call.func) in LOG:
+                return call
+        return None
+
     # --- result ---------------------------------------------------------------------------------
 
     def result(self) -> ExpSum | None:
@@ -528,11 +568,13 @@ class _Group:
         elif self.evaluated:
             return None  # a helper's exponential is followed into a name that holds it
         else:
-            occurrences = [
-                s.node
-                for s in self.model.c.calls
-                if s.scope is self.scope and self.is_holder(s.node)
-            ]
+            occurrences = self._same_unit(
+                [
+                    s.node
+                    for s in self.model.c.calls
+                    if s.scope is self.scope and self.is_holder(s.node)
+                ]
+            )
             self.exps = [o for o in occurrences if isinstance(o, cst.Call)]
         holder_kinds = {self.holder_use(o) for o in occurrences if not _is_attr_part(o, self)}
         sum_kinds = {self.sum_use(s) for s in self.sums}
