@@ -171,6 +171,22 @@ def test_every_finding_says_why(rule, index):
             assert e.message.strip(), e
 
 
+# PyTorch rules whose evidence was once a fragment ("forward pass", "a leaf that requires
+# grad"): each fact is a sentence naming the value or statement it is about.
+SENTENCE_RULES = ("BP401", "BP411", "BP414", "BP415", "BP416", "BP418", "BP420", "BP421")
+
+
+@pytest.mark.parametrize(
+    ("rule", "index"), [p for p in EXAMPLES if p.values[0].code in SENTENCE_RULES]
+)
+def test_torch_evidence_is_a_sentence_about_a_named_value(rule, index):
+    for f in findings_for(rule, rule.invalid[index]):
+        for e in f.evidence:
+            text = e.message
+            assert text.count("`") >= 2 and len(text.split()) >= 6, text
+            assert text.startswith(("`", "this ")), text
+
+
 def test_loss_pairing_evidence_stays_in_each_file(tmp_path):
     """The softmax in model.py, the criterion and the loss in train.py: each file's finding
     shows the ends in that file (the message names the others)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_updates import graphs
@@ -307,5 +309,20 @@ class BackwardThroughStaleGraph(Rule):
                     forward=" ".join(model.src(sb.model_call).split())[:40],
                     step=" ".join(model.src(sb.step).split())[:40],
                 ),
-                evidence=((sb.model_call, "forward pass"), (sb.step, "weights change here")),
+                evidence=(
+                    (
+                        sb.model_call,
+                        f"`{_short(model, sb.model_call)}` runs the forward pass here: its graph "
+                        "saves activations computed with the weights as they are now",
+                    ),
+                    (
+                        sb.step,
+                        f"`{_short(model, sb.step)}` changes those weights in place here, "
+                        f"before `{_short(model, sb.backward)}` walks that graph",
+                    ),
+                ),
             )
+
+
+def _short(model: ModuleModel, node: cst.CSTNode) -> str:
+    return " ".join(model.src(node).split())[:40]

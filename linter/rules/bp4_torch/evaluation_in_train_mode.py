@@ -415,5 +415,11 @@ class EvaluationInTrainMode(Rule):
             yield Report(
                 ev.region,
                 MESSAGE.format(model=ev.key, why=ev.why, root=root),
-                evidence=((ev.use, f"`{ev.key}` is called here in training mode"),),
+                evidence=(
+                    (
+                        ev.use,
+                        f"`{ev.key}` is called here under no_grad while still in training mode "
+                        f"({ev.why})",
+                    ),
+                ),
             )

@@ -36,10 +36,15 @@ MESSAGES = {
 }
 
 EVIDENCE = {
-    "grad_output": "the incoming gradient",
-    "saved input": "unpacks the input forward saved",
-    "saved output": "unpacks the output forward saved",
-    "input after save": "saved for backward here",
+    "grad_output": "`{source}` is the gradient `{cls}.backward` receives, and `{name}` is that "
+    "tensor itself: no copy is made on the way",
+    "grad_output itself": "`{source}` is the gradient `{cls}.backward` receives: the tensor "
+    "autograd hands in, not a copy",
+    "saved input": "`{name}` is unpacked here from `ctx.saved_tensors`: the input `{source}` "
+    "that forward saved, the caller's own tensor",
+    "saved output": "`{name}` is unpacked here from `ctx.saved_tensors`: the output `{source}` "
+    "that forward returned and saved",
+    "input after save": "`{name}` is saved for backward here, before the write changes it",
 }
 
 
@@ -413,5 +418,14 @@ class FunctionWritesHeldTensor(Rule):
             yield Report(
                 w.node,
                 MESSAGES[w.kind].format(cls=w.fn.cls, name=w.name, source=w.source),
-                evidence=((w.origin, EVIDENCE[w.kind]),),
+                evidence=(
+                    (
+                        w.origin,
+                        EVIDENCE[
+                            "grad_output itself"
+                            if w.kind == "grad_output" and w.name == w.source
+                            else w.kind
+                        ].format(cls=w.fn.cls, name=w.name, source=w.source),
+                    ),
+                ),
             )

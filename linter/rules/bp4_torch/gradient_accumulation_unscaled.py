@@ -353,5 +353,12 @@ class GradientAccumulationUnscaled(Rule):
                     step=model.src(found.step),
                     k=k,
                 ),
-                evidence=((found.step, f"runs when `{model.src(found.guard)}`"),),
+                evidence=(
+                    (
+                        found.step,
+                        f"`{model.src(found.step)}` runs here only when "
+                        f"`{model.src(found.guard)}`: once every `{k}` calls of "
+                        f"`{model.src(found.backward)}`",
+                    ),
+                ),
             )

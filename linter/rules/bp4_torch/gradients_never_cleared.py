@@ -369,8 +369,21 @@ class GradientsNeverCleared(Rule):
                 step = model.src(fault.node)
                 evidence: list[tuple[cst.CSTNode, str]] = []
                 if fault.backward is not None:
-                    evidence.append((fault.backward, "adds into .grad every iteration"))
-                evidence.append((fault.loop.node, "no zero_grad() on any path of this loop"))
+                    evidence.append(
+                        (
+                            fault.backward,
+                            f"`{_first_line(model, fault.backward)}` adds this iteration's "
+                            f"gradients into the `.grad` of `{fault.optimizer}`'s parameters, on "
+                            "top of the last iteration's",
+                        )
+                    )
+                evidence.append(
+                    (
+                        fault.loop.node,
+                        f"this loop runs `{step}` every iteration, and no path through it calls "
+                        "`zero_grad()`",
+                    )
+                )
                 yield Report(
                     fault.node,
                     MESSAGE.format(step=step, opt=fault.optimizer),
@@ -381,5 +394,16 @@ class GradientsNeverCleared(Rule):
             yield Report(
                 backward,
                 MANUAL.format(backward=model.src(backward), grads=names, p=ups[0].param),
-                evidence=tuple((u.node, "uses the accumulated gradient") for u in ups),
+                evidence=tuple(
+                    (
+                        u.node,
+                        f"`{_first_line(model, u.node)}` updates `{u.param}` with "
+                        f"`{u.param}.grad`, the sum of every iteration's gradient so far",
+                    )
+                    for u in ups
+                ),
             )
+
+
+def _first_line(model: ModuleModel, node: cst.CSTNode) -> str:
+    return " ".join(model.src(node).strip().splitlines()[0].split())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.torch_updates import updates
@@ -36,11 +38,12 @@ MESSAGES = {
 }
 
 EVIDENCE = {
-    "in-place": "a leaf that requires grad",
-    "rebound": "a leaf that requires grad",
-    "rebound under no_grad": "a leaf that requires grad",
-    "loop variable": "each parameter bound to the loop variable",
+    "in-place": "`{p}` is made here as a leaf tensor that requires grad",
+    "rebound": "`{p}` is made here as a leaf tensor that requires grad",
+    "rebound under no_grad": "`{p}` is made here as a leaf tensor that requires grad",
+    "loop variable": "this loop binds `{p}` to each parameter in turn",
 }
+LOOP = "this loop binds `{p}` to each of the model's parameters in turn: leaves that require grad"
 
 
 class ManualUpdateNotInPlace(Rule):
@@ -319,5 +322,17 @@ class ManualUpdateNotInPlace(Rule):
             yield Report(
                 u.node,
                 MESSAGES[u.kind].format(update=update, p=u.param),
-                evidence=((u.origin, EVIDENCE[u.kind]), (u.backward, "gradients from here")),
+                evidence=(
+                    (
+                        u.origin,
+                        (LOOP if isinstance(u.origin, cst.For) else EVIDENCE[u.kind]).format(
+                            p=u.param
+                        ),
+                    ),
+                    (
+                        u.backward,
+                        f"`{' '.join(model.src(u.backward).split())[:40]}` fills `{u.param}.grad`"
+                        " here, the gradient the update reads",
+                    ),
+                ),
             )

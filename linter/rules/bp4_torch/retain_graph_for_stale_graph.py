@@ -287,5 +287,16 @@ class RetainGraphForStaleGraph(Rule):
                     backward=" ".join(model.src(sb.backward).split())[:40],
                     step=" ".join(model.src(sb.step).split())[:40],
                 ),
-                evidence=((sb.backward, "walks the kept graph again"),),
+                evidence=(
+                    (
+                        sb.backward,
+                        f"`{' '.join(model.src(sb.backward).split())[:40]}` walks the kept graph "
+                        f"of `{' '.join(model.src(sb.model_call).split())[:40]}` again here",
+                    ),
+                    (
+                        sb.step,
+                        f"`{' '.join(model.src(sb.step).split())[:40]}` changes the weights that "
+                        "graph was computed with here, before that second backward",
+                    ),
+                ),
             )

@@ -368,5 +368,11 @@ class TrainModeNotRestored(Rule):
                     model=key,
                     leaf=" ".join(model.src(leaf).split())[:40],
                 ),
-                evidence=((leaf, "switches to eval mode"),),
+                evidence=(
+                    (
+                        leaf,
+                        f"`{' '.join(model.src(leaf).split())[:40]}` switches `{key}` to eval "
+                        "mode here, and nothing in the training loop calls `.train()` again",
+                    ),
+                ),
             )
