@@ -9,8 +9,10 @@ of pydantic for start-up time) and every error names the file and the key.
 from __future__ import annotations
 
 import fnmatch
-import tomllib
+import os
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 DEFAULT_KB_URL = "https://bplint.github.io/bplint/"
@@ -72,45 +74,76 @@ class Settings:
     kb_url: str = DEFAULT_KB_URL
     cache_dir: str | None = None  # relative to ``root``; default ``.bplint_cache``
 
-    def is_excluded(self, path: Path, below: Path | None = None) -> bool:
+    def is_excluded(
+        self, path: Path, below: Path | None = None, *, resolved: Path | None = None
+    ) -> bool:
         """True if ``path`` or one of its parents matches an exclude pattern.
 
         A pattern without ``/`` matches any single path component (``build``, ``*.ipynb``); a
         pattern with ``/`` matches the path relative to the config's folder, or a parent of it.
         With ``below`` (a directory named on the command line), only the part of the path under
         it is checked: ``bplint check build/`` lints ``build/`` even though ``build`` is excluded
-        by default, as in ruff.
+        by default, as in ruff. ``resolved``: ``path.resolve()`` when the caller knows it (a
+        folder walk resolves each folder once, not each of its files); ``below`` is then
+        resolved too.
         """
-        resolved = path.resolve()
+        if resolved is None:
+            resolved = path.resolve()
+            below = below.resolve() if below is not None else None
         try:
-            rel = PurePosixPath(resolved.relative_to(self.root.resolve()).as_posix())
+            rel = PurePosixPath(resolved.relative_to(self._resolved_root).as_posix())
         except ValueError:
             rel = PurePosixPath(path.name)
         skip = 0
         if below is not None:
             try:
-                skip = len(resolved.relative_to(below.resolve()).parts)
+                skip = len(resolved.relative_to(below).parts)
             except ValueError:
                 skip = len(rel.parts)
             skip = len(rel.parts) - skip  # components at or above `below` are not checked
-        # the path and its parents, as far up as `below` (exclusive)
-        candidates = [rel, *rel.parents][: max(len(rel.parts) - skip, 0)]
-        parts = rel.parts[skip:]
+        component, nested = self._exclude_patterns
+        if component is not None:
+            normcase = os.path.normcase
+            if any(component.match(normcase(part)) for part in rel.parts[skip:]):
+                return True
+        if nested is not None:
+            # the path and its parents, as far up as `below` (exclusive)
+            candidates = [rel, *rel.parents][: max(len(rel.parts) - skip, 0)]
+            if any(nested.match(os.path.normcase(c.as_posix())) for c in candidates):
+                return True
+        return False
+
+    @cached_property
+    def _resolved_root(self) -> Path:
+        return self.root.resolve()
+
+    @cached_property
+    def _exclude_patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+        """The exclude patterns as two regular expressions, each matching what ``fnmatch``
+        matches with any one of them: patterns for a single component, and patterns with ``/``
+        (for the path relative to the config's folder)."""
+        component: list[str] = []
+        nested: list[str] = []
         for pattern in (*self.exclude, *self.extend_exclude):
             pat = pattern.rstrip("/")
             if not pat:
                 continue
             if "/" in pat:
-                pat = pat.removeprefix("./")
-                if any(fnmatch.fnmatch(c.as_posix(), pat) for c in candidates):
-                    return True
-            elif any(fnmatch.fnmatch(part, pat) for part in parts):
-                return True
-        return False
+                nested.append(fnmatch.translate(os.path.normcase(pat.removeprefix("./"))))
+            else:
+                component.append(fnmatch.translate(os.path.normcase(pat)))
+        return (
+            re.compile("|".join(component)) if component else None,
+            re.compile("|".join(nested)) if nested else None,
+        )
 
-    def ignored_for(self, path: Path) -> tuple[str, ...]:
+    def ignored_for(self, path: Path, *, resolved: Path | None = None) -> tuple[str, ...]:
+        if not self.per_file_ignores:
+            return ()
+        if resolved is None:
+            resolved = path.resolve()
         try:
-            rel = path.resolve().relative_to(self.root.resolve()).as_posix()
+            rel = resolved.relative_to(self._resolved_root).as_posix()
         except ValueError:
             rel = path.name
         out: list[str] = []
@@ -191,6 +224,8 @@ def settings_from_table(table: dict, path: Path | None, root: Path) -> Settings:
 
 def read_pyproject(path: Path) -> dict | None:
     """The ``[tool.bplint]`` table of a pyproject.toml, or None if it has none."""
+    import tomllib  # only where there is a pyproject.toml
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -221,16 +256,30 @@ class ConfigResolver:
     override: Settings | None = None  # --config FILE: one config for every file
     cli: dict = field(default_factory=dict)  # CLI flags applied on top
     _cache: dict[Path, Settings] = field(default_factory=dict)
+    _override_applied: Settings | None = None
 
     def for_path(self, path: Path) -> Settings:
         if self.override is not None:
-            return self._apply_cli(self.override)
+            return self._overridden()
         try:
             is_dir = path.is_dir()
         except OSError:  # in a folder we may not search: its own folder's config
             is_dir = False
         directory = path.resolve() if is_dir else path.resolve().parent
         return self._for_dir(directory)
+
+    def for_dir(self, directory: Path) -> Settings:
+        """The settings of the files in ``directory`` (already resolved) and of the folder
+        itself: ``for_path`` without resolving the path again."""
+        if self.override is not None:
+            return self._overridden()
+        return self._for_dir(directory)
+
+    def _overridden(self) -> Settings:
+        if self._override_applied is None:
+            assert self.override is not None
+            self._override_applied = self._apply_cli(self.override)
+        return self._override_applied
 
     def _for_dir(self, directory: Path) -> Settings:
         cached = self._cache.get(directory)

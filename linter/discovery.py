@@ -67,15 +67,18 @@ def discover(
     out = Discovery()
     seen: set[str] = set()
 
-    def add(path: Path, settings: Settings) -> None:
-        try:
-            key = os.path.realpath(path, strict=True)
-        except (OSError, RuntimeError) as exc:
-            why = _why(exc) if isinstance(exc, OSError) else "symbolic link loop"
-            out.errors.append(FileError(path, f"cannot read file: {why}"))
-            return
-        if key not in seen:
-            seen.add(key)
+    def add(path: Path, settings: Settings, real: str | None = None) -> None:
+        """``real``: the file's real path, when the caller knows it (a file in a walked folder
+        that is not a link: its folder's real path and its name)."""
+        if real is None:
+            try:
+                real = os.path.realpath(path, strict=True)
+            except (OSError, RuntimeError) as exc:
+                why = _why(exc) if isinstance(exc, OSError) else "symbolic link loop"
+                out.errors.append(FileError(path, f"cannot read file: {why}"))
+                return
+        if real not in seen:
+            seen.add(real)
             out.targets.append(Target(path, settings))
 
     for path in paths:
@@ -100,16 +103,20 @@ def discover(
 def _walk(
     top: Path, resolver: ConfigResolver, suffixes: tuple[str, ...], out: Discovery, add
 ) -> None:
-    stack = [top]
+    """Each folder is resolved once (its files' and subfolders' real paths are the folder's and
+    their names, unless they are links), and its settings looked up once."""
+    stack = [(top, top.resolve())]
+    real_top = stack[0][1]
     while stack:
-        folder = stack.pop()
+        folder, real_folder = stack.pop()
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             out.errors.append(FileError(folder, f"cannot read folder: {_why(exc)}"))
             continue
-        subdirs: list[Path] = []
+        here: Settings | None = None  # the settings of the files in this folder
+        subdirs: list[tuple[Path, Path]] = []
         for entry in entries:
             path = folder / entry.name
             try:
@@ -119,10 +126,11 @@ def _walk(
                 out.errors.append(FileError(path, f"cannot read: {_why(exc)}"))
                 continue
             if is_dir:
-                if resolver.for_path(path).is_excluded(path, below=top):
+                real = real_folder / entry.name
+                if resolver.for_dir(real).is_excluded(path, real_top, resolved=real):
                     out.excluded += 1
                 else:
-                    subdirs.append(path)
+                    subdirs.append((path, real))
                 continue
             if not entry.name.endswith(suffixes):
                 continue
@@ -136,9 +144,18 @@ def _walk(
             if not stat.S_ISREG(mode):
                 out.warnings.append(f"{path}: skipped: {_kind(mode)}, not a regular file")
                 continue
-            settings = resolver.for_path(path)
-            if settings.is_excluded(path, below=top):
+            if is_link:  # configured and excluded where it points, as before
+                settings = resolver.for_path(path)
+                if settings.is_excluded(path, below=top):
+                    out.excluded += 1
+                    continue
+                add(path, settings)
+                continue
+            if here is None:
+                here = resolver.for_dir(real_folder)
+            real = real_folder / entry.name
+            if here.is_excluded(path, real_top, resolved=real):
                 out.excluded += 1
                 continue
-            add(path, settings)
+            add(path, here, str(real))
         stack.extend(reversed(subdirs))

@@ -128,20 +128,21 @@ def markers_of(rule: RuleLike) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=64)
-def _plan(rules: tuple[RuleLike, ...]) -> tuple[tuple[re.Pattern[str], ...], ...]:
-    """One conjunction of compiled markers per rule, duplicates dropped, cheapest first."""
-    plans = {tuple(_compile(m) for m in markers_of(r)) for r in rules}
-    return tuple(sorted(plans, key=len))
+def _plan(rules: tuple[RuleLike, ...]) -> tuple[tuple[str, ...], ...]:
+    """One conjunction of markers per rule, duplicates dropped, cheapest first."""
+    return tuple(sorted({markers_of(r) for r in rules}, key=lambda c: (len(c), c)))
 
 
 def could_fire(text: str, rules: Sequence[RuleLike]) -> bool:
-    """True if some rule's markers all occur in ``text`` (then the file is parsed)."""
-    seen: dict[re.Pattern[str], bool] = {}
+    """True if some rule's markers all occur in ``text`` (then the file is parsed). A marker is
+    compiled when it is first searched: a file that passes stops at the first rule it passes
+    (a one-file run compiles a few of the ~50 markers, not all)."""
+    seen: dict[str, bool] = {}
     for conjunction in _plan(tuple(rules)):
-        for pattern in conjunction:
-            hit = seen.get(pattern)
+        for marker in conjunction:
+            hit = seen.get(marker)
             if hit is None:
-                hit = seen[pattern] = pattern.search(text) is not None
+                hit = seen[marker] = _compile(marker).search(text) is not None
             if not hit:
                 break
         else:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,6 +98,8 @@ def _read(key: str) -> tuple[RuleInfo, ...] | None:
 
 def _write(key: str, entries: tuple[RuleInfo, ...]) -> None:
     """Atomically (a concurrent run reads the old file or the new one, never half of one)."""
+    import tempfile
+
     text = json.dumps({"key": key, "rules": [asdict(e) for e in entries]}, indent=0)
     try:
         FILE.parent.mkdir(exist_ok=True)

@@ -336,6 +336,7 @@ def _run(
             key = cache.key(
                 data, target.path, selection_key(target.settings, target.path), ("lint",)
             )
+            cache.seen(target.path, data)
             hit = cache.get(key)
             if hit is not None:
                 out[i] = _restore(hit, target.path)

@@ -7,8 +7,9 @@ prints travels with the findings (the snippet's source lines, the evidence): non
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,18 +47,29 @@ class Context:
 Formatter = Callable[[list[Finding], list[FileError], Context], str]
 
 
-def _load() -> dict[str, Formatter]:
-    from linter.report import github, json_format, markdown, sarif, text
+class _Formatters(Mapping[str, Formatter]):
+    """Format name -> formatter, each module imported when its format is first asked for (a run
+    prints one format: the others' imports, ``json`` and ``urllib`` among them, are not paid)."""
 
-    return {
-        "concise": text.concise,
-        "full": text.full,
-        "json": json_format.as_json,
-        "json-lines": json_format.as_json_lines,
-        "sarif": sarif.as_sarif,
-        "github": github.as_github,
-        "markdown": markdown.as_markdown,
+    _WHERE = {
+        "concise": ("text", "concise"),
+        "full": ("text", "full"),
+        "json": ("json_format", "as_json"),
+        "json-lines": ("json_format", "as_json_lines"),
+        "sarif": ("sarif", "as_sarif"),
+        "github": ("github", "as_github"),
+        "markdown": ("markdown", "as_markdown"),
     }
 
+    def __getitem__(self, name: str) -> Formatter:
+        module, attr = self._WHERE[name]
+        return getattr(import_module(f"linter.report.{module}"), attr)
 
-FORMATTERS: dict[str, Formatter] = _load()
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._WHERE)
+
+    def __len__(self) -> int:
+        return len(self._WHERE)
+
+
+FORMATTERS: Mapping[str, Formatter] = _Formatters()
