@@ -17,7 +17,10 @@ Both are deterministic: the same source gives the same output, whatever the hash
 
 from __future__ import annotations
 
+import ast
 import builtins
+import itertools
+import json
 import re
 
 import libcst as cst
@@ -345,3 +348,150 @@ def respell(source: str) -> str:
     if alias is None:
         return source
     return module.visit(_Respeller(alias)).code
+
+
+# --- structural forms: the same code as notebook cells, or as methods of a class -------------
+
+
+def as_cells(source: str) -> list[tuple[int, str]]:
+    """``source`` cut into notebook cells before each top-level statement (decorators and the
+    comments and blank lines above a statement go with it): ``(first line, text)`` per cell.
+    Joined back, the cells are the source, so a finding at line ``k`` of the cell that starts
+    at line ``f`` is a finding at line ``f + k - 1``."""
+    lines = source.splitlines(keepends=True)
+    starts = [1]
+    for stmt in ast.parse(source).body:
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+        # comments and blank lines right above the statement belong to its cell
+        while first > starts[-1] + 1 and (
+            not lines[first - 2].strip() or lines[first - 2].lstrip().startswith("#")
+        ):
+            first -= 1
+        if first > starts[-1]:
+            starts.append(first)
+    bounds = [*starts, len(lines) + 1]
+    return [(a, "".join(lines[a - 1 : b - 1])) for a, b in itertools.pairwise(bounds) if a < b]
+
+
+def notebook_bytes(cells: list[tuple[int, str]]) -> bytes:
+    """An nbformat 4 notebook of code cells with these texts."""
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": text.splitlines(keepends=True),
+            }
+            for _, text in cells
+        ],
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return json.dumps(nb, indent=1).encode()
+
+
+CLASS_NAME = "_Model"
+
+
+class _ToMethods(cst.CSTTransformer):
+    """Reads of the moved functions become ``self.f`` inside the class and ``_Model().f``
+    outside it: as calls, as arguments, as elements of lists, tuples and dicts, as values."""
+
+    def __init__(self, moved: frozenset[str]) -> None:
+        self.moved = moved
+        self.depth = 0  # > 0 inside a moved function
+
+    def _ref(self, node: cst.BaseExpression) -> cst.BaseExpression:
+        if not isinstance(node, cst.Name) or node.value not in self.moved:
+            return node
+        owner: cst.BaseExpression = (
+            cst.Name("self") if self.depth else cst.Call(func=cst.Name(CLASS_NAME))
+        )
+        return cst.Attribute(value=owner, attr=cst.Name(node.value))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.name.value in self.moved:
+            self.depth += 1
+
+    def leave_FunctionDef(
+        self, original: cst.FunctionDef, updated: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        if original.name.value in self.moved:
+            self.depth -= 1
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        return updated.with_changes(func=self._ref(updated.func))
+
+    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
+        return updated.with_changes(value=self._ref(updated.value))
+
+    def leave_Element(self, original: cst.Element, updated: cst.Element) -> cst.Element:
+        return updated.with_changes(value=self._ref(updated.value))
+
+    def leave_DictElement(
+        self, original: cst.DictElement, updated: cst.DictElement
+    ) -> cst.DictElement:
+        return updated.with_changes(value=self._ref(updated.value))
+
+    def leave_Assign(self, original: cst.Assign, updated: cst.Assign) -> cst.Assign:
+        return updated.with_changes(value=self._ref(updated.value))
+
+    def leave_Return(self, original: cst.Return, updated: cst.Return) -> cst.Return:
+        return updated.with_changes(value=self._ref(updated.value) if updated.value else None)
+
+
+def as_methods(source: str) -> tuple[str, int] | None:
+    """The source's top-level functions as methods of one class, ``(text, line)``: the class
+    statement is inserted at ``line``, so what was at line ``k >= line`` is now at ``k + 1``.
+
+    Every call and reference to a moved function goes through ``self`` inside the class and
+    through a fresh instance outside it. None when the rewrite would not be plain: no
+    top-level function, functions not next to each other, a decorator, a class already there,
+    or a moved function's name also bound as a variable."""
+    module = cst.parse_module(source)
+    body = list(module.body)
+    at = [i for i, s in enumerate(body) if isinstance(s, cst.FunctionDef)]
+    if not at or at != list(range(at[0], at[-1] + 1)):
+        return None
+    if any(isinstance(s, cst.ClassDef) for s in body):
+        return None
+    defs = [body[i] for i in at]
+    assert all(isinstance(d, cst.FunctionDef) for d in defs)
+    if any(d.decorators or d.asynchronous for d in defs):  # type: ignore[union-attr]
+        return None
+    moved = frozenset(d.name.value for d in defs)  # type: ignore[union-attr]
+    census = _Census()
+    module.visit(census)
+    if moved & set(census.bound):
+        return None
+    methods = []
+    for d in defs:
+        assert isinstance(d, cst.FunctionDef)
+        params = d.params.with_changes(params=[cst.Param(cst.Name("self")), *d.params.params])
+        methods.append(
+            d.with_changes(params=params, leading_lines=[] if d is defs[0] else d.leading_lines)
+        )
+    first = defs[0]
+    assert isinstance(first, cst.FunctionDef)
+    cls = cst.ClassDef(
+        name=cst.Name(CLASS_NAME),
+        body=cst.IndentedBlock(body=methods),
+        leading_lines=first.leading_lines,
+    )
+    new = module.with_changes(body=[*body[: at[0]], cls, *body[at[-1] + 1 :]])
+    text = new.visit(_ToMethods(moved)).code
+    line = source.count("\n", 0, _offset_of_def(source, first)) + 1
+    return text, line
+
+
+def _offset_of_def(source: str, first: cst.FunctionDef) -> int:
+    """Where the first moved function's ``def`` line starts (after its leading comments)."""
+    for stmt in ast.parse(source).body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == first.name.value:
+            lines = source.splitlines(keepends=True)
+            return sum(len(x) for x in lines[: stmt.lineno - 1])
+    raise ValueError(first.name.value)
