@@ -47,7 +47,6 @@ NAME_ONLY_EXAMPLES = frozenset(
         *(f"BP201-invalid-{i}" for i in (0, 2, 3, 4, 6, 7)),
         *(f"BP301-invalid-{i}" for i in (0, 1, 3, 6)),
         *(f"BP302-invalid-{i}" for i in (0, 1, 3, 6, 7)),
-        "BP303-invalid-4",
     }
 )
 

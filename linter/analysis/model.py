@@ -755,11 +755,11 @@ class ModuleModel:
             or Role.INIT in self.roles(base, scope)
             or k in self._propagation_weights_now()
         )
+        if k in self.bias_keys():
+            return None  # added to a product (``W @ x + b``): a bias
         if k in self.forward_input_weights():
-            return None if N.BIAS_NAME.match(N.last_part(k)) else k
+            return k
         name_says = bool(N.WEIGHT_NAME.match(N.last_part(k)))
-        if N.BIAS_NAME.match(N.last_part(k)):
-            return None
         if name_says or (structural and k in self._matmul_keys()):
             return k
         passed = self.argument_keys(base, scope)

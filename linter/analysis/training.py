@@ -31,6 +31,8 @@ def const_inits(model: ModuleModel) -> ConstInits:
     key it is stored under; the first initialiser of a key wins."""
     found: dict[str, cst.CSTNode] = {}
     in_layer_loop: set[cst.CSTNode] = set()
+    biases = model.bias_keys()
+    weights = _activation_multipliers(model)
     for scope in model.c.scopes:
         for bindings in scope.bindings.values():
             for b in bindings:
@@ -40,15 +42,35 @@ def const_inits(model: ModuleModel) -> ConstInits:
                 if node is None or _replaced(model, b, bindings, scope):
                     continue
                 key = model.key(b.target, scope)
-                if key is not None and not N.BIAS_NAME.match(N.last_part(key)):
-                    if isinstance(b.value, cst.ListComp | cst.List):
-                        key = f"{key}[]"
-                    found.setdefault(key, node)
-                    if b.loops and isinstance(b.target, cst.Subscript):
-                        # params["W" + str(l)] = np.zeros(...) in a loop over the layers
-                        if model.updated_matrix(key) or N.WEIGHT_NAME.match(N.last_part(key)):
-                            in_layer_loop.add(node)
+                if key is None:
+                    continue
+                if isinstance(b.value, cst.ListComp | cst.List):
+                    key = f"{key}[]"
+                if key in biases:
+                    continue  # added to a product (``W @ x + b``): a bias, rightly zero
+                found.setdefault(key, node)
+                if b.loops and isinstance(b.target, cst.Subscript):
+                    # params["W" + str(l)] = np.zeros(...) in a loop over the layers, and
+                    # what multiplies the activations in a product (or an updated matrix)
+                    if model.updated_matrix(key) or key in weights:
+                        in_layer_loop.add(node)
     return ConstInits(found, in_layer_loop)
+
+
+def _activation_multipliers(model: ModuleModel) -> set[str]:
+    """Keys of what a matrix product multiplies an activation by (``params["W" + str(l)] @ A``
+    with ``A`` an activation, not a gradient), and what callers pass for them: a layer's
+    weights by their use, whatever they are called."""
+    found: set[str] = set()
+    for mm, site in model.matmuls():
+        for side, other in ((mm.left, mm.right), (mm.right, mm.left)):
+            roles = model.roles(model.strip_transpose(other)[0], site.scope)
+            if Role.ACT in roles and Role.GRAD not in roles:
+                k = model.key(side, site.scope)
+                if k is not None:
+                    found.add(k)
+                found.update(model.argument_keys(side, site.scope))
+    return found
 
 
 def _replaced(model: ModuleModel, init: Binding, same: list[Binding], scope: Scope) -> bool:
