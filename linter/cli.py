@@ -377,12 +377,13 @@ def _encode(text: str, errors: str) -> bytes:
 
 
 def _write_file(path: Path, text: str, errors: str) -> None:
+    """The report into ``path``, atomically: a failed write leaves the previous file intact."""
+    from linter.report.write import ReportWriteError, write_report
+
     try:
-        with open(path, "wb") as fh:
-            fh.write(_encode(text, errors))
-    except OSError as exc:
-        why = exc.strerror or str(exc)
-        raise UsageError(f"--output-file: cannot write {path}: {why}") from None
+        write_report(path, _encode(text, errors))
+    except ReportWriteError as exc:
+        raise UsageError(f"--output-file: {exc}") from None
 
 
 def _lexists(path: Path) -> bool:
