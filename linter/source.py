@@ -325,9 +325,65 @@ def python2_to_3(text: str) -> tuple[str, dict[int, tuple[LineShift, ...]]] | No
             elif tok.string == "raise":
                 _raise_comma(sig, i, edits)
         prev = tok
+    _comprehension_tuples(sig, edits)
     if not edits:
         return None
     return _apply(text, edits)
+
+
+def _comprehension_tuples(sig: list, edits: list[_EditT]) -> None:
+    """``[f for f in a, b]`` -> ``[f for f in(a, b)]``: Python 2 lets a list comprehension's
+    ``in`` take a bare tuple (``testlist_safe``); Python 3 wants it in parentheses. The tuple
+    runs from after ``in`` to the next ``for`` or ``if`` of the comprehension or its ``]``, and
+    is wrapped only if it has a comma of its own. A space next to it becomes the parenthesis
+    (the columns stay); otherwise the parenthesis is inserted."""
+    # per open bracket: [bracket, a ``for`` waits for its ``in``, index of the token after it]
+    stack: list[list] = []
+    for j, tok in enumerate(sig):
+        if tok.type == tokenize.OP and tok.string in ("(", "[", "{"):
+            stack.append([tok.string, False, None])
+            continue
+        if not stack:
+            continue
+        top = stack[-1]
+        ends = tok.type == tokenize.OP and tok.string in (")", "]", "}")
+        clause = tok.type == tokenize.NAME and tok.string in ("for", "if")
+        if top[2] is not None and (ends or clause):
+            _wrap_tuple(sig, top[2], j, edits)
+            top[2] = None
+        if ends:
+            stack.pop()
+        elif top[0] == "[" and tok.type == tokenize.NAME and tok.string == "for":
+            top[1] = True
+        elif top[1] and tok.type == tokenize.NAME and tok.string == "in":
+            top[1] = False
+            if j + 1 < len(sig):
+                top[2] = j + 1
+
+
+def _wrap_tuple(sig: list, first: int, stop: int, edits: list[_EditT]) -> None:
+    """Parenthesise ``sig[first:stop]`` if it holds a comma at its own bracket depth."""
+    if stop <= first:
+        return
+    depth, comma = 0, False
+    for t in sig[first:stop]:
+        if depth == 0 and t.type == tokenize.OP and t.string == ",":
+            comma = True
+        depth += _depth_change(t)
+    if not comma:
+        return
+    start, before = sig[first], sig[first - 1]
+    (row, col) = start.start
+    if before.end[0] == row and before.end[1] < col:
+        edits.append((row, col - 1, col, "("))
+    else:
+        edits.append((row, col, col, "("))
+    last, after = sig[stop - 1], sig[stop]
+    (erow, ecol) = last.end
+    if after.start[0] == erow and after.start[1] > ecol:
+        edits.append((erow, ecol, ecol + 1, ")"))
+    else:
+        edits.append((erow, ecol, ecol, ")"))
 
 
 def _adjacent(tok: tokenize.TokenInfo, nxt: tokenize.TokenInfo | None, string: str) -> bool:

@@ -304,6 +304,28 @@ def test_python2_tuple_parameters_are_read() -> None:
     assert prepare(text).python2
 
 
+def test_python2_bare_tuple_after_a_list_comprehensions_in_is_parenthesised() -> None:
+    text = textwrap.dedent(
+        """\
+        checks = [x() for x in lambda: True, lambda: False if x()]
+        pairs = [(i, j) for i in 1, 2 for j in 3,4,]
+        kept = [a in b, c in d], [e for e in f(g, h)]
+        print checks
+        """
+    )
+    new, shifts = python2_to_3(text)  # type: ignore[misc]
+    assert new.splitlines()[:3] == [
+        "checks = [x() for x in(lambda: True, lambda: False)if x()]",
+        "pairs = [(i, j) for i in(1, 2)for j in(3,4,)]",
+        "kept = [a in b, c in d], [e for e in f(g, h)]",
+    ]
+    assert set(shifts) == {2, 4}  # a space became each parenthesis except before `]`
+    prep = prepare(text)
+    assert prep.python2 and prep.column(
+        2, len("pairs = [(i, j) for i in(1, 2)for j in(3,4,)]")
+    ) == (len("pairs = [(i, j) for i in 1, 2 for j in 3,4,]"))
+
+
 def test_python2_print_of_a_list_and_of_a_multiline_string() -> None:
     text = 'def show(out):\n    print [round(p, 2) for p in\n           out]\n    print """.@.\n..@"""\n'
     new, _ = python2_to_3(text)  # type: ignore[misc]
