@@ -1,4 +1,5 @@
-"""Which values the model reads as parameters: what an update changes by a step."""
+"""Which values the model reads as parameters (what an update changes by a step), and the
+roles a network-level backward and a thresholded label take."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import textwrap
 
 import libcst as cst
 
-from linter.analysis import analyze
+from linter.analysis import Role, analyze
 
 SGD = textwrap.dedent(
     """
@@ -83,3 +84,34 @@ def test_a_layer_backward_still_takes_the_upstream_gradient():
     forward = "def layer_forward(x, w):\n    return x @ w\n\n\ndef layer_backward"
     source = NETWORK_PAIR.replace("def layer_backward", forward)
     assert _upstream(source, "layer_backward") == "g"
+
+
+THRESHOLD_LABELS = textwrap.dedent(
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((4, 3))
+    X = rng.standard_normal((3, 60))
+    Y = (X[0:1] * X[1:2] > 0).astype(float)
+    Z = W @ X
+    mask = (Z > 0).astype(float)
+    """
+)
+
+
+def _module_roles(source: str, name: str):
+    model = analyze(cst.parse_module(source))
+    scope = next(s for s in model.c.scopes if s.is_module)
+    binding = scope.bindings[name][-1]
+    return model.roles(binding.target, scope)
+
+
+def test_a_threshold_of_random_draws_is_no_derivative():
+    # labels made from the inputs by a threshold look like ReLU's derivative (x > 0), but the
+    # derivative is evaluated at a value the network computes, never at raw draws
+    assert Role.DERIV not in _module_roles(THRESHOLD_LABELS, "Y")
+
+
+def test_a_threshold_of_a_preactivation_still_is():
+    assert Role.DERIV in _module_roles(THRESHOLD_LABELS, "mask")

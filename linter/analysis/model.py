@@ -2467,6 +2467,13 @@ class ModuleModel:
         return set()
 
     def _form_roles(self, form: Form, scope: Scope) -> set[Role]:
+        if form.kind is Kind.STEP and form.operand is not None:
+            # ``(X[0] * X[1] > 0).astype(float)`` on a random draw or on labels is data (a
+            # label made by a threshold), not ReLU's derivative: that is evaluated at a value
+            # the network computes
+            seen = self.roles(form.operand, scope)
+            if seen and seen <= {Role.INIT, Role.TARGET}:
+                return {Role.TARGET} if Role.TARGET in seen else set()
         if form.kind in DERIVATIVES:
             return {Role.DERIV}
         if form.kind is Kind.SOFTMAX:
