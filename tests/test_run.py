@@ -178,6 +178,83 @@ def test_excludes_keep_their_meaning(tmp_path):
     assert [t.path.name for t in named.targets] == ["b.py"]
 
 
+def _excluded_by_fnmatch(settings, path: Path, below: Path | None) -> bool:
+    """The exclude rule as written before it was compiled: each pattern, fnmatch, one by one."""
+    import fnmatch
+    from pathlib import PurePosixPath
+
+    resolved = path.resolve()
+    try:
+        rel = PurePosixPath(resolved.relative_to(settings.root.resolve()).as_posix())
+    except ValueError:
+        rel = PurePosixPath(path.name)
+    skip = 0
+    if below is not None:
+        try:
+            skip = len(resolved.relative_to(below.resolve()).parts)
+        except ValueError:
+            skip = len(rel.parts)
+        skip = len(rel.parts) - skip
+    candidates = [rel, *rel.parents][: max(len(rel.parts) - skip, 0)]
+    for pattern in (*settings.exclude, *settings.extend_exclude):
+        pat = pattern.rstrip("/")
+        if not pat:
+            continue
+        if "/" in pat:
+            pat = pat.removeprefix("./")
+            if any(fnmatch.fnmatch(c.as_posix(), pat) for c in candidates):
+                return True
+        elif any(fnmatch.fnmatch(part, pat) for part in rel.parts[skip:]):
+            return True
+    return False
+
+
+def test_a_walk_excludes_what_each_pattern_excludes(tmp_path):
+    """The walk resolves each folder once and matches all patterns at once: every file and
+    folder it meets is excluded exactly when some pattern, matched alone, excludes it (nested
+    configs, a link to a file elsewhere, patterns with and without /, globs, a folder named on
+    the command line below an excluded one)."""
+    rels = [
+        "a.py", "build/b.py", "keep/c.py", "keep/deep/gen_x.py", "keep/deep/y.py",
+        "skip/d.py", "notes.ipynb", "sub/proj/e.py", "sub/proj/out/f.py", "sub/proj/g.py",
+        "data/raw/h.py", "data/clean/i.py", "x[1]/j.py", "other/k.py",
+    ]  # fmt: skip
+    for rel in rels:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(NOT_ML)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.bplint]\nextend-exclude = ["skip/", "gen_*.py", "*.ipynb", "./data/raw", '
+        '"keep/*/y.py", "x[[]1]"]\n'
+    )
+    (tmp_path / "sub" / "proj" / "pyproject.toml").write_text(
+        '[tool.bplint]\nexclude = ["out", "g.py"]\n'
+    )
+    (tmp_path / "keep" / "link.py").symlink_to(tmp_path / "sub" / "proj" / "g.py")
+    for top in (tmp_path, tmp_path / "sub", tmp_path / "build", tmp_path / "data"):
+        resolver = ConfigResolver(tmp_path)
+        expected = set()
+        for dirpath, dirnames, filenames in os.walk(top):
+            here = Path(dirpath)
+            keep = []
+            for d in sorted(dirnames):
+                sub = here / d
+                if not _excluded_by_fnmatch(resolver.for_path(sub), sub, top):
+                    keep.append(d)
+            dirnames[:] = keep
+            for name in filenames:
+                f = here / name
+                if f.suffix in (".py", ".ipynb") and not _excluded_by_fnmatch(
+                    resolver.for_path(f), f, top
+                ):
+                    expected.add(f)
+        found = discover([top], ConfigResolver(tmp_path))
+        assert {t.path for t in found.targets} == expected, top
+        assert found.excluded > 0 or top.name in ("build", "data")
+    linked = {t.path.name for t in discover([tmp_path / "keep"], ConfigResolver(tmp_path)).targets}
+    assert linked == {"c.py"}  # link.py is g.py of sub/proj, excluded by that config
+
+
 # --- output robustness ---------------------------------------------------------------------------
 
 NON_UTF8 = b"r\xe9seau.py"  # latin-1 "réseau.py"
