@@ -176,10 +176,6 @@ def test_renamed_zoo_mutant_keeps_its_finding(mutant):
 # follows a function but not the same code as a method (measured with ``as_methods``).
 METHOD_FORM_GAPS = frozenset(
     {
-        "BP109-invalid-4",  # a dropout_forward/dropout_backward pair of methods
-        "BP109-invalid-5",
-        "BP111-invalid-5",
-        "BP205-invalid-5",
         "BP405-invalid-7",  # ``_Model().predict(h)``: a method called on a fresh instance
         "BP411-invalid-8",
         "BP501-invalid-12",  # ``np.apply_along_axis(self.exp_row, ...)``

@@ -456,14 +456,16 @@ def _pairs(model: ModuleModel) -> Iterator[tuple[Scope, Scope, str]]:
         param = model.upstream_gradient_param(fn)
         if param is None:
             continue
-        if fn.cls is not None:
+        partners = model.forward_partners(fn)
+        if partners:  # ``X_forward``/``X_backward`` functions, or methods of one class
+            forward = partners[0] if len(partners) == 1 else None
+        elif fn.cls is not None:
             bases = model.class_chain(fn.cls)
             if any(b.rsplit(".", 1)[-1] in ("Function", "Module") for b in bases):
                 continue
             forward = model.method_in_chain(fn.cls, ("forward", "__call__"))
         else:
-            partners = model.forward_partners(fn)
-            forward = partners[0] if len(partners) == 1 else None
+            forward = None
         if forward is not None and forward is not fn:
             yield forward, fn, param
 

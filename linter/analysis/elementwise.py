@@ -766,7 +766,7 @@ def method_pairs(
 ) -> Iterator[tuple[Scope, Scope, str | None]]:
     """(forward, backward, class) pairs to read: per class, the first (forward names, backward
     names) of ``names`` the class (or a base in this module) defines both of, one of them in the
-    class itself; then module-level ``X_backward`` functions with exactly one forward partner
+    class itself; then ``X_backward`` functions (or methods of one class) with exactly one forward partner
     (``X_forward`` by the pair convention, or what ``named_partners`` finds)."""
     for cls in model.c.class_bases:
         for fnames, bnames in names:
@@ -780,9 +780,11 @@ def method_pairs(
             break
     for fns in model.c.functions.values():
         for bwd in fns:
-            if bwd.cls is not None or bwd.nested:
+            if bwd.nested:
                 continue
-            partners = model.forward_partners(bwd)
+            partners = model.forward_partners(bwd)  # functions, or methods of one class
+            if bwd.cls is not None and not partners:
+                continue
             if not partners and named_partners is not None:
                 partners = named_partners(model, bwd)
             if len(partners) == 1 and partners[0] is not bwd:

@@ -1179,7 +1179,7 @@ class ModuleModel:
         params = [p for p in fn.params if p not in ("self", "cls", "ctx")]
         if not params:
             return None
-        if fn.cls is not None:
+        if fn.cls is not None and (fn.name == "backward" or not self.forward_partners(fn)):
             if fn.name != "backward":
                 return None
             if any(b.rsplit(".", 1)[-1] == "Function" for b in self.class_chain(fn.cls)):
@@ -1215,12 +1215,15 @@ class ModuleModel:
         return False
 
     def forward_partners(self, fn: Scope) -> list[Scope]:
-        """The module-level ``X_forward`` (or ``X_fwd``) functions paired with the function
-        ``X_backward`` (``X_bwd``), in definition order."""
+        """The ``X_forward`` (or ``X_fwd``) functions paired with the function ``X_backward``
+        (``X_bwd``), in definition order: module-level functions for a function, methods of the
+        same class for a method (``relu_forward``/``relu_backward`` of one class)."""
         for back, fwd in (("backward", "forward"), ("bwd", "fwd")):
             if back in fn.name:
+                if fn.cls is not None and fn.name == back:
+                    return []  # a layer's ``backward``: its class's ``forward`` (``class_chain``)
                 found = self.c.functions.get(fn.name.replace(back, fwd), [])
-                return [s for s in found if s.cls is None]
+                return [s for s in found if s.cls == fn.cls and not s.nested]
         return []
 
     def activator_convention(self, fn: Scope) -> bool:
@@ -1322,16 +1325,14 @@ class ModuleModel:
         params = [p for p in fn.params if p not in ("self", "cls", "ctx")]
         if not params:
             return None
-        if fn.cls is not None:
-            if fn.name not in ("forward", "__call__"):
-                return None
+        if fn.cls is not None and fn.name in ("forward", "__call__"):
             chain = (fn.cls, *self.class_chain(fn.cls))
             if any(b.rsplit(".", 1)[-1] == "Function" for b in chain):
                 return params[0]
             return params[0] if self.method_in_chain(fn.cls, ("backward",)) else None
         if "forward" in fn.name:
             partner = fn.name.replace("forward", "backward")
-            if any(s.cls is None for s in self.c.functions.get(partner, [])):
+            if any(s.cls == fn.cls for s in self.c.functions.get(partner, [])):
                 return params[0]
         return None
 
@@ -2223,12 +2224,12 @@ class ModuleModel:
         convention: the element of ``X_forward``'s returned tuple at the same position
         (``return out, cache`` with ``cache = (x, w, b)``), as a tuple literal in the forward's
         scope. None unless every return of the forward agrees."""
-        if fn.cls is not None or fn.is_module or name not in fn.params:
+        if fn.is_module or name not in fn.params or (fn.cls is not None and fn.name == "backward"):
             return None
         upstream = self.upstream_gradient_param(fn)
         if upstream is None or name == upstream:
             return None
-        index = fn.params.index(name)
+        index = [p for p in fn.params if p not in ("self", "cls")].index(name)
         partners = self.forward_partners(fn)
         forward = partners[-1] if partners else None  # the definition in force
         if forward is None or not forward.returns:
