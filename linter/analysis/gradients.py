@@ -172,9 +172,9 @@ def batched(model: ModuleModel, scope: Scope, value: cst.BaseExpression) -> bool
     """Evidence that the gradients in ``scope`` carry a batch axis."""
     # divided (or scaled) by a batch size, here or in a sibling weight gradient of the scope
     for b, sc in model.gradient_stores("weight"):
-        if sc is scope and b.value is not None and scaled_by_batch(b.value, model.size_names()):
+        if sc is scope and b.value is not None and scaled_by_batch(b.value, model.scale_names()):
             return True
-    if scaled_by_batch(value, model.size_names()):
+    if scaled_by_batch(value, model.scale_names()):
         return True
     # flattening a batch: x.reshape(x.shape[0], -1)
     for site in model.c.calls:

@@ -2733,7 +2733,7 @@ class ModuleModel:
             if (
                 isinstance(node, cst.BinaryOperation)
                 and isinstance(node.operator, cst.Multiply | cst.Divide)
-                and (is_scalar(node.right, self.size_names()) or self.scalar(node.right, scope))
+                and (is_scalar(node.right, self.scale_names()) or self.scalar(node.right, scope))
             ):
                 node = node.left  # (a - y) / n
                 continue
@@ -3342,16 +3342,68 @@ class ModuleModel:
             self._sizes = frozenset(sizes - other)
         return self._sizes
 
+    def scale_names(self) -> frozenset[str]:
+        """Names (and dotted attributes) that hold a scalar by their use, whatever they are
+        called: sizes (``size_names``); a batch size, the divisor of a summed gradient
+        (``np.dot(dZ, A.T) / m``, ``1 / m * np.sum(dZ)``); a learning rate, the factor common
+        to the steps of updates of two different parameters (``W -= lr * dW; b -= lr * db``)."""
+        found = getattr(self, "_scale_names", None)
+        if found is not None:
+            return found
+        names = set(self.size_names())
+        for site in self.c.binops:
+            node = site.node
+            if not isinstance(node, cst.BinaryOperation):
+                continue
+            if isinstance(node.operator, cst.Divide) and self._sums(node.left):
+                k = _plain_key(node.right)
+                if k is not None:
+                    names.add(k)
+            if isinstance(node.operator, cst.Multiply):
+                for ratio, other in ((node.left, node.right), (node.right, node.left)):
+                    if (
+                        isinstance(ratio, cst.BinaryOperation)
+                        and isinstance(ratio.operator, cst.Divide)
+                        and number_value(ratio.left) is not None
+                        and self._sums(other)
+                    ):
+                        k = _plain_key(ratio.right)
+                        if k is not None:
+                            names.add(k)
+        factors: dict[str, set[str]] = {}
+        for scope in self.c.scopes:
+            for target, bindings in scope.bindings.items():
+                for b in bindings:
+                    step = _update_step(b, target)
+                    if step is None:
+                        continue
+                    for k in _plain_factors(step):
+                        factors.setdefault(k, set()).add(target)
+        names.update(k for k, targets in factors.items() if len(targets) >= 2)
+        self._scale_names = frozenset(names)
+        return self._scale_names
+
+    def _sums(self, node: cst.BaseExpression) -> bool:
+        """A matrix product or a reduction over an axis (``np.sum``, ``.mean()``)."""
+        while isinstance(node, cst.UnaryOperation):
+            node = node.expression
+        if self._is_product(node):
+            return True
+        return isinstance(node, cst.Call) and (
+            (isinstance(node.func, cst.Attribute) and node.func.attr.value in _REDUCERS)
+            or (isinstance(node.func, cst.Name) and node.func.value in _REDUCERS)
+        )
+
     def core_value(self, node: cst.BaseExpression) -> cst.BaseExpression:
         """Strip scalar scaling and regularisation: ``1 / m * np.dot(dZ, A.T) + lam * W``."""
         for _ in range(8):
             if isinstance(node, cst.BinaryOperation):
                 op = node.operator
                 if isinstance(op, cst.Multiply | cst.Divide):
-                    if is_scalar(node.right, self.size_names()):
+                    if is_scalar(node.right, self.scale_names()):
                         node = node.left
                         continue
-                    if isinstance(op, cst.Multiply) and is_scalar(node.left, self.size_names()):
+                    if isinstance(op, cst.Multiply) and is_scalar(node.left, self.scale_names()):
                         node = node.right
                         continue
                     if isinstance(op, cst.Multiply):
@@ -3723,16 +3775,13 @@ def _negated(node: cst.BaseExpression) -> bool:
 
 
 def is_scalar(node: cst.BaseExpression, sizes: frozenset[str] = frozenset()) -> bool:
-    """A number, a name bound only to sizes (``sizes``: ``m = X.shape[1]``), a batch-size or
-    learning-rate name, ``len(x)``, ``x.shape[0]``, ``1 / m``."""
+    """A number, a name or attribute known to hold a scalar (``sizes``: ``m = X.shape[1]``, a
+    batch size or learning rate by its use, ``ModuleModel.scale_names``), ``len(x)``,
+    ``x.shape[0]``, ``1 / m``."""
     if number_value(node) is not None:
         return True
     if isinstance(node, cst.Name):
-        return bool(
-            node.value in sizes
-            or N.BATCH_SIZE_NAME.match(node.value)
-            or N.LR_NAME.match(node.value)
-        )
+        return node.value in sizes
     if (
         isinstance(node, cst.Call)
         and isinstance(node.func, cst.Name)
@@ -3746,8 +3795,55 @@ def is_scalar(node: cst.BaseExpression, sizes: frozenset[str] = frozenset()) -> 
     ):
         return is_scalar(node.left, sizes) and is_scalar(node.right, sizes)
     if isinstance(node, cst.Attribute):
-        return bool(N.LR_NAME.match(node.attr.value) or N.BATCH_SIZE_NAME.match(node.attr.value))
+        return dotted(node) in sizes
     return False
+
+
+_REDUCERS = frozenset({"sum", "mean", "average", "nansum"})
+
+
+def _plain_key(node: cst.BaseExpression) -> str | None:
+    """``m`` / ``self.m``: the dotted name of a plain name or attribute (not ``x.T``)."""
+    if isinstance(node, cst.Name) or (
+        isinstance(node, cst.Attribute) and node.attr.value not in ("T", "shape", "size")
+    ):
+        return dotted(node)
+    return None
+
+
+def _update_step(b: Binding, target: str) -> cst.BaseExpression | None:
+    """The step of a descent ``P -= step`` / ``P = P - step`` (``+=`` also accumulates
+    gradients, ``dB += dy * dh``: its factors are arrays)."""
+    if b.value is None:
+        return None
+    if b.kind == "aug" and b.op == "SubtractAssign":
+        return b.value
+    value = b.value
+    if (
+        b.kind == "assign"
+        and isinstance(value, cst.BinaryOperation)
+        and isinstance(value.operator, cst.Subtract)
+        and dotted(value.left) == target
+    ):
+        return value.right
+    return None
+
+
+def _plain_factors(step: cst.BaseExpression) -> set[str]:
+    """The plain names multiplying in a step ``lr * dW`` / ``-lr * g / m``: candidates for its
+    rate (a name common to the steps of two parameters is one)."""
+    while isinstance(step, cst.UnaryOperation):
+        step = step.expression
+    if not (isinstance(step, cst.BinaryOperation) and isinstance(step.operator, cst.Multiply)):
+        return set()
+    out: set[str] = set()
+    for side in (step.left, step.right):
+        k = _plain_key(side)
+        if k is not None:
+            out.add(k)
+        elif isinstance(side, cst.BinaryOperation | cst.UnaryOperation):
+            out |= _plain_factors(side)
+    return out
 
 
 def _size_expression(node: cst.BaseExpression | None) -> bool:
