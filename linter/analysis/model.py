@@ -2892,13 +2892,25 @@ class ModuleModel:
     def _collect_costs(self) -> dict[object, dict[str, tuple[cst.CSTNode, str]]]:
         found: dict[object, dict[str, tuple[cst.CSTNode, str]]] = {}
 
-        def add(scope: Scope, cost: str, node: cst.CSTNode, why: str) -> None:
-            for key in (("fn", scope), ("cls", scope.cls), "module"):
+        def add(scope: Scope, cost: str, node: cst.CSTNode, why: str, own: bool = False) -> None:
+            # ``own``: evidence in a class's method speaks for that class only (a module may
+            # define a cost class per cost)
+            keys = (("fn", scope), ("cls", scope.cls)) if own and scope.cls else None
+            for key in keys or (("fn", scope), ("cls", scope.cls), "module"):
                 if key == ("cls", None):
                     continue
                 found.setdefault(key, {}).setdefault(cost, (node, why))
 
+        # the formula of a cross-entropy: ``-sum(y * log(p))``, ``y*log(a) + (1-y)*log(1-a)``,
+        # ``-log(p[range(N), y])`` (in a cost class's ``fn``/``loss`` too: add() records it for
+        # the class)
+        for site in (*self.c.binops, *self.c.calls):
+            why = self._cross_entropy_term(site.node)
+            if why is not None:
+                add(site.scope, "ce", site.node, why, own=True)
         for scope in self.c.scopes:
+            # a class or function named for a cost, when nothing in it shows the formula
+            # (``CrossEntropyCost.delta`` alone): still read, see issue 8
             for name in (scope.name, scope.cls or ""):
                 low = name.lower().replace("_", "")
                 if any(w in low for w in _CE_WORDS):
@@ -2916,7 +2928,13 @@ class ModuleModel:
             if self.qualname(call.func) in CE_LOGS:
                 stmt_src = site.stmt
                 if self._mentions_target(stmt_src, site.scope):
-                    add(site.scope, "ce", call, "the cost is a log-likelihood: a log of the output")
+                    add(
+                        site.scope,
+                        "ce",
+                        call,
+                        "the cost is a log-likelihood: a log of the output",
+                        own=True,
+                    )
         for site in self.c.binops:
             node = site.node
             assert isinstance(node, cst.BinaryOperation)
@@ -2930,6 +2948,51 @@ class ModuleModel:
                 if self.error_parts(call.args[0].value, site.scope) is not None:
                     add(site.scope, "mse", call, "the cost is a squared error")
         return found
+
+    def _cross_entropy_term(self, node: cst.CSTNode) -> str | None:
+        """What makes ``node`` a cross-entropy term: a value times the log of another
+        (``y * np.log(p)``, ``np.dot(y, np.log(p).T)``), or the log of the probabilities picked
+        at the labels (``np.log(p[range(N), y])``)."""
+        if isinstance(node, cst.BinaryOperation) and isinstance(
+            node.operator, cst.Multiply | cst.MatrixMultiply
+        ):
+            sides = (node.left, node.right)
+        elif isinstance(node, cst.Call) and self.qualname(node.func) in ("numpy.dot", "numpy.sum"):
+            sides = tuple(positional_args(node))
+            if self.qualname(node.func) == "numpy.sum":  # np.sum(np.log(p[range(N), y]))
+                sides = ()
+        else:
+            sides = ()
+        if len(sides) == 2:
+            for log, other in ((sides[0], sides[1]), (sides[1], sides[0])):
+                arg = self._log_argument(log)
+                if (
+                    arg is not None
+                    and number_value(other) is None
+                    and number_value(arg) is None
+                    and self.src(other) != self.src(arg)
+                ):
+                    return f"the cost is a cross-entropy: `{self.src(node)}`"
+        arg = self._log_argument(node)
+        if arg is not None and _picked_at_labels(arg):
+            return f"the cost is a cross-entropy: `{self.src(node)}`"
+        return None
+
+    def _log_argument(self, node: cst.CSTNode) -> cst.BaseExpression | None:
+        """``x`` of ``np.log(x)`` / ``-np.log(x)`` / ``np.log(x).T``."""
+        while isinstance(node, cst.UnaryOperation):
+            node = node.expression
+        if isinstance(node, cst.Attribute) and node.attr.value == "T":
+            node = node.value
+        if isinstance(node, cst.Call) and self.qualname(node.func) in (
+            "numpy.log",
+            "numpy.log2",
+            "math.log",
+            "torch.log",
+        ):
+            args = positional_args(node)
+            return args[0] if len(args) == 1 else None
+        return None
 
     def _mentions_target(self, stmt: cst.CSTNode, scope: Scope) -> bool:
         from linter.analysis.exprs import names_in
@@ -3800,6 +3863,17 @@ def is_scalar(node: cst.BaseExpression, sizes: frozenset[str] = frozenset()) -> 
 
 
 _REDUCERS = frozenset({"sum", "mean", "average", "nansum"})
+
+
+def _picked_at_labels(node: cst.BaseExpression) -> bool:
+    """``p[range(N), y]`` / ``p[np.arange(N), y]``: one entry per row, picked by a label."""
+    if not (isinstance(node, cst.Subscript) and len(node.slice) == 2):
+        return False
+    first = node.slice[0].slice
+    if not isinstance(first, cst.Index) or not isinstance(first.value, cst.Call):
+        return False
+    func = dotted(first.value.func) or ""
+    return func.rsplit(".", 1)[-1] in ("range", "arange")
 
 
 def _plain_key(node: cst.BaseExpression) -> str | None:
