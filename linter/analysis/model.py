@@ -203,6 +203,7 @@ _OUTPUT_ROLES = frozenset({Role.ACT, Role.PROB, Role.PREACT, Role.LINEAR})
 CONVENTIONAL_ALIASES = {"np": "numpy", "torch": "torch", "F": "torch.nn.functional"}
 # Libraries with numpy's API whose functions are differentiated by automatic differentiation.
 NUMPY_WORKALIKES = ("autograd.numpy", "jax.numpy")
+_UNSET = object()
 
 
 class Neighbours(Protocol):
@@ -260,6 +261,9 @@ class ModuleModel:
         self.lasting: dict[object, object] = {}
         self._matmuls: list[tuple[MatMul, Site]] | None = None
         self._src: dict[cst.CSTNode, str] = {}
+        # dotted name -> ``qualname`` (asked ~10^5 times on a big tree; keyed by the text, whose
+        # hash is cheaper than a node's)
+        self._qualified: dict[str, str | None] = {}
         self._orientation: dict[str, frozenset[str]] | None = None
         self._params: set[str] | None = None
         self._func_returns: dict[Scope, frozenset[Role]] = {}
@@ -281,8 +285,16 @@ class ModuleModel:
     def qualname(self, node: cst.BaseExpression) -> str | None:
         """Resolve ``np.linalg.inv`` / ``inv`` (imported) / ``torch.inverse`` to a dotted name."""
         name = dotted(node)
-        if name is None:
-            return None
+        return None if name is None else self.qualify(name)
+
+    def qualify(self, name: str) -> str | None:
+        """``qualname`` of a dotted name's text (``np.linalg.inv``)."""
+        found = self._qualified.get(name, _UNSET)
+        if found is _UNSET:
+            found = self._qualified[name] = self._qualify(name)
+        return found  # type: ignore[return-value]
+
+    def _qualify(self, name: str) -> str | None:
         head, _, rest = name.partition(".")
         target = self.c.aliases.get(head)
         if target is None and head in CONVENTIONAL_ALIASES and not self._bound_anywhere(head):

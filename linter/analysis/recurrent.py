@@ -867,7 +867,7 @@ def _misrouted_in(
     weights: dict[tuple[int, str], list[_GateGrad]],
     plain: list[_GateGrad],
 ) -> Iterator[Finding]:
-    reads = _scope_reads(model, scope)
+    reads: _Reads | None = None  # walked for only when a candidate needs it
     reported: set[cst.CSTNode] = set()
     for (_pos, shared), products in weights.items():
         deltas = {g.delta for g in products}
@@ -883,6 +883,8 @@ def _misrouted_in(
                 name = dotted(p.binding.target)
                 assert name is not None
                 # a bias gradient is handed on (returned, gathered), never computed with
+                if reads is None:
+                    reads = _scope_reads(model, scope)
                 if reads.reads.get(name, 0) != reads.gathered.get(name, 0):
                     continue
                 if len(scope.bindings.get(name, [])) != 1:

@@ -312,6 +312,17 @@ def facts(model: ModuleModel) -> TorchFacts:
     return found
 
 
+_base_names: dict[str, str | None] = {}
+
+
+def _base_name(base: str) -> str | None:
+    """The dotted name a class base's text is (``nn.Module``), or None (``Generic[T]``); read
+    once per process for each text."""
+    if base not in _base_names:
+        _base_names[base] = dotted(cst.parse_expression(base))
+    return _base_names[base]
+
+
 class TorchFacts:
     def __init__(self, model: ModuleModel) -> None:
         from linter.analysis.siblings import generation
@@ -420,7 +431,8 @@ class TorchFacts:
 
     def is_module_class(self, cls: str, depth: int = 0) -> bool:
         for base in self.c.class_bases.get(cls, []):
-            q = self.m.qualname(cst.parse_expression(base)) if "." in base or base else None
+            name = _base_name(base) if "." in base or base else None
+            q = self.m.qualify(name) if name is not None else None
             if q in ("torch.nn.Module", "torch.nn.modules.module.Module") or (
                 q is not None
                 and (q.endswith(".LightningModule") or q.startswith("torchvision.models."))
@@ -432,7 +444,8 @@ class TorchFacts:
 
     def is_function_class(self, cls: str) -> bool:
         for base in self.c.class_bases.get(cls, []):
-            q = self.m.qualname(cst.parse_expression(base))
+            name = _base_name(base)
+            q = self.m.qualify(name) if name is not None else None
             if q in ("torch.autograd.Function", "torch.autograd.function.Function"):
                 return True
         return False
