@@ -19,7 +19,7 @@ import libcst as cst
 from libcst.metadata import CodeRange
 
 from linter import prefilter, rule_index
-from linter.analysis import analyze, siblings
+from linter.analysis import siblings
 from linter.analysis.treewalk import code_positions
 from linter.ftypes import Edit, Evidence, FileError, Finding, Fix, FixSafety, Pos
 from linter.lines import split_lines, split_lines_keepends
@@ -83,12 +83,15 @@ def lint_module(
     raw = []
     runnable = [rule_index.load(r) for r in rule_set]
     if runnable:
-        model = analyze(module, path)
+        model = siblings.linted_model(module, source, path)
         siblings.linting(model)
         try:
             for rule_cls in runnable:
                 for report in rule_cls().query(model):
                     raw.append((rule_cls, report))
+        except BaseException:
+            siblings.forget(model)  # its memos may be half written
+            raise
         finally:
             siblings.linting(None)
     out = FileReport(suppressions=scan(source, rule_names()))

@@ -377,6 +377,9 @@ def _execute(items: list, options: RunOptions) -> list[tuple[FileResult, list[st
     total = len(items)
     size = sum(len(d) for _, d, _ in items if d is not None)
     progress = options.progress
+    siblings = sys.modules.get("linter.analysis.siblings")  # loaded by an earlier run, if any
+    if siblings is not None:
+        siblings.new_run()  # files may have changed since
     if jobs > 1 and total >= POOL_MIN_FILES and (size >= POOL_MIN_BYTES or options.fix):
         pooled = _pooled(items, min(jobs, total), progress)
         if pooled is not None:

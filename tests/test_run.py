@@ -717,8 +717,7 @@ def test_a_linted_file_and_its_sibling_look_up_share_one_parse(tmp_path, monkeyp
     monkeypatch.setattr(libcst, "parse_module", counting)
 
     def run() -> list[tuple]:
-        siblings._trees.clear()
-        siblings._load.cache_clear()
+        siblings.forget_all()
         parsed.clear()
         options = RunOptions(jobs=1, cache=False)
         result = lint_paths([tmp_path], ConfigResolver(tmp_path), None, options)
@@ -731,3 +730,71 @@ def test_a_linted_file_and_its_sibling_look_up_share_one_parse(tmp_path, monkeyp
     assert parsed.count(_MODEL) >= 2  # without sharing, the sibling is parsed again
     assert shared == alone
     assert {name for name, code, *_ in shared if code == "BP405"} == {"model.py", "train.py"}
+
+
+_DATA = """\
+import torch
+
+
+def load():
+    return torch.zeros(4, 4), torch.zeros(4, dtype=torch.long)
+"""
+_TRAIN_WITH_HELPER = """\
+import torch.nn as nn
+from data import load
+from model import Net
+from utils.misc import helper
+
+
+def train(opt):
+    net = Net()
+    criterion = nn.CrossEntropyLoss()
+    x, y = load()
+    loss = criterion(helper(net(x)), y)
+    loss = criterion(net(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_one_model_per_file_and_loss_pairings_kept_across_files(tmp_path, monkeypatch):
+    """Each file is analysed once per process, whether it is linted or read as a sibling. The
+    loss pairings of train.py are worked out while data.py is linted (train.py imports it) and
+    read again for model.py: model.py's findings, and the sibling files its cache entry depends
+    on (utils/misc.py, looked at only for those pairings), are what they are when it is linted
+    alone."""
+    from linter.analysis import siblings
+
+    (tmp_path / "data.py").write_text(_DATA)
+    (tmp_path / "model.py").write_text(_MODEL)
+    (tmp_path / "train.py").write_text(_TRAIN_WITH_HELPER)
+    (tmp_path / "utils").mkdir()
+    (tmp_path / "utils" / "misc.py").write_text("def helper(t):\n    return t\n")
+    built: list[str] = []
+    real = siblings.build
+
+    def counting(module, path=None):
+        built.append(Path(path).name)
+        return real(module, path)
+
+    monkeypatch.setattr(siblings, "build", counting)
+
+    def deps(cache_dir: Path) -> dict[str, list[str]]:
+        out = {}
+        for entry in cache_dir.rglob("*.json"):
+            found = [d for d, _ in json.loads(entry.read_text())["deps"]]
+            out[entry.name] = sorted(os.path.relpath(d, tmp_path) for d in found)
+        return out
+
+    siblings.forget_all()
+    alone = run([tmp_path / "model.py"], tmp_path, cache_dir=tmp_path / "c1")
+    assert [f.code for f in alone.findings] == ["BP405"]
+    (key, alone_deps), *_ = deps(tmp_path / "c1").items()
+    assert os.path.join("utils", "misc.py") in alone_deps
+    siblings.forget_all()
+    built.clear()
+    together = run([tmp_path], tmp_path, cache_dir=tmp_path / "c2")
+    assert sorted(built) == ["data.py", "misc.py", "model.py", "train.py"]
+    assert [t for t in fingerprint(together) if t[0].endswith("model.py")] == fingerprint(alone)
+    together_deps = deps(tmp_path / "c2")[key]
+    assert set(alone_deps) <= set(together_deps)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 from collections import OrderedDict
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,14 +112,84 @@ class _Siblings:
 _NEIGHBOURS = _Siblings()
 
 
-@lru_cache(maxsize=64)
 def _load(path: Path, mtime: float) -> ModuleModel | None:
+    entry = _models.get(path)
+    if entry is not None and entry[0] == mtime:
+        _models.move_to_end(path)
+        return entry[1]
+    model: ModuleModel | None = None
     try:
-        if path.stat().st_size > MAX_SIBLING_BYTES:
-            return None
-        return build(shared_parse(read_source(path)), path)
+        if path.stat().st_size <= MAX_SIBLING_BYTES:
+            model = build(shared_parse(read_source(path)), path)
     except (OSError, SourceError, RecursionError, MemoryError):
-        return None
+        model = None
+    _keep(path, mtime, model)
+    return model
+
+
+def _keep(path: Path, mtime: float, model: ModuleModel | None) -> None:
+    """Make ``model`` the one model of the file ``path`` (resolved) at ``mtime``."""
+    before = _ever_kept.get(path)
+    if before is not None:
+        # answers found over the model this one replaces may point into it: recomputed
+        _stale[0] = True
+        if before != mtime:  # the file changed: what any model read from it is out of date
+            _models.clear()
+    _ever_kept[path] = mtime
+    _models[path] = (mtime, model)
+    _models.move_to_end(path)
+    if len(_models) > MODELS_KEPT:
+        _models.popitem(last=False)
+
+
+def linted_model(module: cst.Module, text: str, path: Path | None) -> ModuleModel:
+    """The model of the file being linted, ``module`` parsed from ``text``: the one model of
+    its file in this process when ``text`` is what the file holds (a module linted earlier, or
+    read as another file's sibling, is analysed once and answers for both), else its own."""
+    if path is None:
+        return build(module, path)
+    try:
+        real = resolved(path)
+        stat = real.stat()
+    except OSError:
+        return build(module, path)
+    entry = _models.get(real)
+    if entry is not None and entry[0] == stat.st_mtime and entry[1] is not None:
+        if entry[1].module is module:  # the same text (``shared_parse``)
+            _models.move_to_end(real)
+            return entry[1]
+    model = build(module, path)
+    if stat.st_size <= MAX_SIBLING_BYTES and _trees.get(text) is module:
+        try:
+            same = read_source(real) == text
+        except (OSError, SourceError):
+            same = False
+        if same:
+            _keep(real, stat.st_mtime, model)
+    return model
+
+
+def new_run() -> None:
+    """Forget the models of an earlier run in this process (files may have changed since;
+    within a run a file is taken to be as it was first read, unless its time stamp moves)."""
+    _models.clear()
+    _ever_kept.clear()
+    _stale[0] = True
+
+
+def forget_all() -> None:
+    """Forget every parsed text and model of this process (tests)."""
+    _trees.clear()
+    new_run()
+
+
+def forget(model: ModuleModel) -> None:
+    """Drop ``model`` (a question on it was cut short by an error: its memos may be half
+    written) so that no later file reads it."""
+    for path, (_, kept) in list(_models.items()):
+        if kept is model:
+            del _models[path]
+            _stale[0] = True
 
 
 def resolved(path: Path) -> Path:
@@ -155,6 +224,23 @@ _resolved: dict[Path, Path] = {}
 # Bumped whenever the linted file changes: facts computed on sibling models for an earlier file
 # may point into that file's previous tree and are recomputed (see ``torch_facts.facts``).
 generation = [0]
+# The models of files read in this process, most recently used last: resolved path -> (mtime,
+# model or None when it cannot be read). One model per file, shared by every linted file that
+# reads it as a sibling and by its own lint, so answers computed over it (``world``) stay valid.
+_models: OrderedDict[Path, tuple[float, ModuleModel | None]] = OrderedDict()
+MODELS_KEPT = 64
+_ever_kept: dict[Path, float] = {}  # path -> mtime of its last model
+_stale = [False]
+# Bumped when a path's model is not the one answers computed earlier point to: a model
+# replaced (read again after it was dropped, or changed on disk), or a linted text that is not
+# its file's (``--stdin-filename``, a Python 2 file read through its rewrite), while it is
+# linted and after. Answers about a module that depend on other modules' models (its loss
+# pairings) are kept across linted files while ``world`` stays.
+world = [0]
+_linted_own = [False]  # the file being linted has a model of its own (not its file's)
+# where the consulted paths of the file being linted start (``consulted`` is cleared per file
+# by the runner, not necessarily by every caller)
+consulted_start = [0]
 
 
 def linting(model: ModuleModel | None) -> None:
@@ -164,11 +250,23 @@ def linting(model: ModuleModel | None) -> None:
     _importers.clear()
     _resolved.clear()
     generation[0] += 1
+    consulted_start[0] = len(consulted)
+    own = False
     if model is not None and model.path is not None:
         try:
-            _linting[resolved(model.path)] = model
+            real = resolved(model.path)
+            _linting[real] = model
+            own = _models.get(real, (0.0, None))[1] is not model
         except OSError:
-            pass
+            own = True
+    if _linted_own[0]:
+        # answers over the kept models found while a text that is not its file's was linted
+        # may have read that text: forgotten
+        _models.clear()
+    if own or _linted_own[0] or _stale[0]:
+        world[0] += 1
+        _stale[0] = False
+    _linted_own[0] = own
 
 
 def module_file(importer: Path, module: str) -> Path | None:

@@ -359,8 +359,11 @@ class TorchFacts:
         return self._call_sites.get(node)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        if self._parents is None:
-            self._parents = parent_map(self.m.module)
+        if self._parents is None:  # the syntax's alone: kept with the model, across linted files
+            found = self.m.lasting.get("torch_facts.parents")
+            if found is None:
+                found = self.m.lasting["torch_facts.parents"] = parent_map(self.m.module)
+            self._parents = found
         return self._parents.get(node)
 
     def bindings(self, key: str, scope: Scope) -> list[tuple[Binding, Scope]]:
@@ -2503,8 +2506,7 @@ def mismatches(model: ModuleModel, criteria: set[str], outs: set[Out]) -> Iterat
         mine._ends_here = [
             (p, ends)
             for m in _related(model)
-            for p in facts(m).pairings()
-            for ends in (_ends(p),)
+            for p, ends in _pairings_and_ends(m)
             if any(mod is model for _, _, mod in ends)
         ]
     seen: set[cst.CSTNode] = set()
@@ -2518,6 +2520,33 @@ def mismatches(model: ModuleModel, criteria: set[str], outs: set[Out]) -> Iterat
             if mod is model and node not in seen:
                 seen.add(node)
                 yield Mismatch(node, role, p, act, where, evidence)
+
+
+# module -> (``siblings.world`` when computed, its pairings and their ends, the paths consulted)
+_lasting_pairings: weakref.WeakKeyDictionary[
+    ModuleModel,
+    tuple[int, list[tuple[Pairing, list[tuple[str, cst.CSTNode, ModuleModel]]]], list[str]],
+] = weakref.WeakKeyDictionary()
+
+
+def _pairings_and_ends(
+    m: ModuleModel,
+) -> list[tuple[Pairing, list[tuple[str, cst.CSTNode, ModuleModel]]]]:
+    """``m``'s pairings and their ends, computed once for all the files linted in this process
+    that relate to ``m`` (while ``siblings.world`` stays: every module they read is the one
+    model of its file). The sibling paths consulted are recorded again at each use, for the
+    results cache: those the linted file had consulted when they were computed (a superset, as
+    an answer over several modules cannot tell which of the file's look-ups it used)."""
+    from linter.analysis import siblings
+
+    found = _lasting_pairings.get(m)
+    if found is not None and found[0] == siblings.world[0]:
+        siblings.consulted.extend(found[2])
+        return found[1]
+    out = [(p, _ends(p)) for p in facts(m).pairings()]
+    deps = list(dict.fromkeys(siblings.consulted[siblings.consulted_start[0] :]))
+    _lasting_pairings[m] = (siblings.world[0], out, deps)
+    return out
 
 
 def _pairing_evidence(p: Pairing, model: ModuleModel) -> Evidence:
