@@ -106,7 +106,7 @@ def _step(
             return None
         return [(r, fn, path) for r in fn.returns]
     if isinstance(expr, cst.Name):
-        return _name_step(model, expr, where, path, first, rest)
+        return _name_step(model, expr, where, path)
     return None
 
 
@@ -115,8 +115,6 @@ def _name_step(
     expr: cst.Name,
     where: Scope,
     path: tuple[Position, ...],
-    first: Position,
-    rest: tuple[Position, ...],
 ) -> list[tuple[cst.BaseExpression, Scope, tuple[Position, ...]]] | None:
     home = model.owner(expr.value, where)
     bindings = model.visible_bindings(expr.value, where)
@@ -136,7 +134,7 @@ def _name_step(
                 continue  # ``caches = []``: the elements are what is appended
             out.append((b.value, home, path))
         elif b.kind == "append":
-            out.append((b.value, home, rest))  # any position: appends are read back by index
+            out.append((b.value, home, path[1:]))  # any position: appends are read back by index
         elif b.kind == "unpack":
             if b.position == UNKNOWN_POSITION:
                 return None
