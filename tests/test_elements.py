@@ -129,3 +129,40 @@ def test_the_untransposed_weight_in_backward_is_found_with_its_reasons() -> None
     assert "is a parameter: updated with a step here" in notes
     fixed = source.replace("np.dot(m, g)", "np.dot(m.T, g)")
     assert lint_source(fixed, Path("cached.py"), [rule]).findings == []
+
+
+HELPER_OBJECT = """
+import torch
+import torch.nn as nn
+
+class Scorer:
+    def probabilities(self, h):
+        return torch.softmax(h, dim=1)
+
+    def logits(self, h):
+        return h
+
+criterion = nn.CrossEntropyLoss()
+scorer = Scorer()
+loss = criterion(CALL(net(x)), y)
+"""
+
+
+def test_a_method_called_on_an_object_of_a_local_class_returns_what_the_method_returns() -> None:
+    """``scorer.probabilities(...)`` and ``Scorer().probabilities(...)`` run the class's method,
+    which returns probabilities: a softmax reaches CrossEntropyLoss (BP405, reported at the
+    softmax and at the criterion); through ``logits`` it does not."""
+    from linter.engine import lint_source
+    from linter.rules import ALL_RULES
+
+    rule = next(r for r in ALL_RULES if r.code == "BP405")
+    base = textwrap.dedent(HELPER_OBJECT)
+    softmax = base.splitlines().index("        return torch.softmax(h, dim=1)") + 1
+
+    def flagged(call: str) -> set[int]:
+        source = base.replace("CALL", call)
+        return {f.start.line for f in lint_source(source, Path("loop.py"), [rule]).findings}
+
+    assert softmax in flagged("scorer.probabilities")
+    assert softmax in flagged("Scorer().probabilities")
+    assert flagged("scorer.logits") == set()

@@ -620,7 +620,7 @@ class TorchFacts:
             return self.layer_kind(func, scope, call, depth + 1)
         key = dotted(func)
         if key is None:
-            return None
+            return self._method_kind(func, scope, depth)  # ``Net().predict(x)``
         q = self.m.qualname(func)
         if q in SOFTMAX_FNS:
             return Kind(Out.PROB, call, self.m)
@@ -648,6 +648,10 @@ class TorchFacts:
             method = self.class_scope(scope.cls, func.attr.value)
             if method is not None:
                 return self.returns_kind(method, depth + 1)
+        if isinstance(func, cst.Attribute) and q is None and not self.bindings(key, scope):
+            found = self._method_kind(func, scope, depth)
+            if found is not None:
+                return found
         values = []
         reaching = self.reaching(key, scope, self._index_of(call, scope))
         if reaching and all(_moves(b, key) for b, _ in reaching):
@@ -822,6 +826,33 @@ class TorchFacts:
         if fwd is None:
             return None
         return self.returns_kind(fwd, depth + 1)
+
+    def _method_kind(self, func: cst.BaseExpression, scope: Scope, depth: int) -> Kind | None:
+        """What a method of a class of this module returns, called on an object that is not
+        ``self`` (``net.predict(x)``, ``Net().predict(x)``): the method the model resolves the
+        call to (the object's class, or the one class defining a method of that name)."""
+        if not isinstance(func, cst.Attribute) or func.attr.value in ("forward", "__call__"):
+            return None  # a module's ``forward`` is read where the module is called
+        cls = self._local_class_of(func.value, scope)
+        method = self.class_scope(cls, func.attr.value) if cls is not None else None
+        if method is None:
+            method = self.m.local_function(func, scope)
+        if method is None or method.cls is None:
+            return None
+        return self.returns_kind(method, depth + 1)
+
+    def _local_class_of(self, obj: cst.BaseExpression, scope: Scope) -> str | None:
+        """The class of this module ``obj`` is an instance of: ``Net()``, or a name bound once,
+        to ``Net()``."""
+        if isinstance(obj, cst.Name):
+            bound = self.bindings(obj.value, scope)
+            if len(bound) != 1 or bound[0][0].kind != "assign":
+                return None
+            obj = bound[0][0].value
+        if isinstance(obj, cst.Call) and isinstance(obj.func, cst.Name):
+            name = obj.func.value
+            return name if name in self.c.class_bases else None
+        return None
 
     def returns_kind(self, fn: Scope, depth: int) -> Kind | None:
         if not fn.returns or depth > MAX_DEPTH:
