@@ -90,9 +90,10 @@ def test_bp005_no_convention_says_both() -> None:
         """
         import numpy as np
 
-        def backward(dZ, m):
+        def backward(dZ, X, m):
+            dW = np.sum(dZ * X) / m  # m divides a summed gradient: the batch size
             db = dZ / m
-            return db
+            return dW, db
         """
     )
     assert "axis=0)` if examples are rows" in message
