@@ -166,3 +166,19 @@ def test_a_method_called_on_an_object_of_a_local_class_returns_what_the_method_r
     assert softmax in flagged("scorer.probabilities")
     assert softmax in flagged("Scorer().probabilities")
     assert flagged("scorer.logits") == set()
+
+
+def test_evidence_through_a_recursive_call_ends() -> None:
+    """``relay`` passes its own parameter on to itself: the weight evidence follows the
+    callers, and the recursive one must not send it round for ever."""
+    from linter.analysis.evidence import weight_evidence
+
+    source = CACHED.replace(
+        "def train(",
+        "def relay(m, n):\n    return m if n == 0 else relay(m, n - 1)\n\ndef train(",
+    ).replace("    for _ in range(10):", '    relay(p["u" + str(1)], 3)\n    for _ in range(10):')
+    model = _model(source)
+    relay = _scope(model, "relay")
+    assert model.weight_key(cst.Name("m"), relay) is not None
+    notes = [text for _, text in weight_evidence(model, cst.Name("m"), relay)]
+    assert any("is passed" in t for t in notes) and any("updated with a step" in t for t in notes)

@@ -20,10 +20,13 @@ from linter.analysis.torch_facts import Out, facts
 Facts = list[tuple[cst.CSTNode, str]]
 
 
-def weight_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> Facts:
+def weight_evidence(
+    model: ModuleModel, node: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> Facts:
     """Why ``node`` is a weight: where it is updated with a step, where it is randomly
-    initialised, where the forward pass multiplies a layer's input by it; failing all of these,
-    that its name says so, when it does."""
+    initialised, where the forward pass multiplies a layer's input by it, or where it was
+    packed or passed from such a weight (``depth``: how many such steps were taken already);
+    failing all of these, that its name says so, when it does."""
     base, _ = model.strip_transpose(node)
     key = model.weight_key(base, scope)
     if key is None:
@@ -43,33 +46,30 @@ def weight_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope) 
             if use.key == key and not model.has(use.other, site.scope, Role.GRAD):
                 out.append((use.matmul.node, f"`{name}` multiplies the layer's input here"))
                 break
-    if not out:
-        out = _weight_carried(model, base, scope, name)
+    if not out and depth < 4:
+        out = _weight_carried(model, base, scope, name, depth + 1)
     if not out and N.WEIGHT_NAME.match(N.last_part(key)):
         out.append((base, f"`{name}` is named like a weight (no update or initialisation seen)"))
     return out
 
 
 def _weight_carried(
-    model: ModuleModel, base: cst.BaseExpression, scope: Scope, name: str, depth: int = 0
+    model: ModuleModel, base: cst.BaseExpression, scope: Scope, name: str, depth: int
 ) -> Facts:
     """Why a weight that is neither updated nor initialised here is one: it is unpacked from a
-    tuple the forward pass packed a weight into, or every call passes an updated matrix."""
-    if depth > 3:
-        return []
+    tuple the forward pass packed a weight into, or every call passes an updated matrix (a
+    recursive call passing its own parameter on ends at ``depth``)."""
     packed = model.unpacked_origin(base, scope)
     if packed is not None:
         origin, home = packed
-        why = weight_evidence(model, origin, home) or _weight_carried(
-            model, origin, home, model.src(origin), depth + 1
-        )
+        why = weight_evidence(model, origin, home, depth)
         if why:
             return [
                 (origin, f"`{name}` is unpacked from the `{model.src(origin)}` packed here"),
                 *why,
             ]
     for arg, caller in model.arguments_for(base.value, scope) if isinstance(base, cst.Name) else ():
-        why = weight_evidence(model, arg, caller)
+        why = weight_evidence(model, arg, caller, depth)
         if why:
             return [(arg, f"`{name}` is passed `{model.src(arg)}` here"), *why]
     return []
