@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from linter import __version__, ftypes
+from linter.atomic import replace_file
 
 FORMAT = 1
 DEFAULT_DIR = ".bplint_cache"
@@ -201,21 +202,12 @@ class Cache:
             "deps": [[d, self.dep_hash(d)] for d in sorted(set(deps))],
             "value": encode(value),
         }
-        import tempfile  # a run answered from the cache never writes: not imported there
-
         try:
             self._prepare()
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(entry, fh, separators=(",", ":"))
-                os.replace(tmp, self.folder / f"{key}.json")
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            data = json.dumps(entry, separators=(",", ":")).encode("utf-8")
+            replace_file(
+                self.folder / f"{key}.json", data, durable=False, prefix=".tmp-", suffix=".json"
+            )
         except (OSError, TypeError, ValueError):
             pass  # a cache that cannot be written is only slower: never an error
 

@@ -18,13 +18,13 @@ import difflib
 import errno
 import os
 import stat
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linter.atomic import replace_file
 from linter.engine import FileOutcome, FileReport, FixOptions, lint_source
 from linter.ftypes import Edit, FileError, Finding, Fix, FixSafety
 from linter.lines import LineIndex, split_lines_keepends
@@ -190,25 +190,9 @@ def write_atomic(path: Path, data: bytes, expect: bytes | None = None) -> None:
     if st.st_nlink > 1:
         _write_in_place(real, data, expect)
         return
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".bplint-tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if hasattr(os, "chown") and os.geteuid() == 0:  # keep the owner when run as root
-            try:
-                os.chown(tmp, st.st_uid, st.st_gid)
-            except OSError:
-                pass
-        os.replace(tmp, real)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    owner = (st.st_uid, st.st_gid) if root else None  # root keeps the file's owner
+    replace_file(real, data, mode=stat.S_IMODE(st.st_mode), owner=owner)
 
 
 def _read_only(path: Path, st: os.stat_result) -> bool:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
+
+from linter.atomic import replace_file
 
 
 class ReportWriteError(Exception):
@@ -31,27 +32,12 @@ def write_report(path: Path, data: bytes) -> None:
             with open(real, "wb") as fh:
                 fh.write(data)
             return
-        _replace(real, data, st)
+        replace_file(
+            real, data, mode=stat.S_IMODE(st.st_mode) if st is not None else _default_mode()
+        )
     except OSError as exc:
         why = exc.strerror or str(exc)
         raise ReportWriteError(f"cannot write {path}: {why}") from None
-
-
-def _replace(real: Path, data: bytes, st: os.stat_result | None) -> None:
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name}.", suffix=".bplint-tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else _default_mode())
-        os.replace(tmp, real)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _default_mode() -> int:
