@@ -34,12 +34,7 @@ def test_numeric_test_passes(KB, slug):
     run = run_check(KB[slug].meta.check)
     failed = [m for m in run.result.measurements if not m.passed]
     assert not failed, [(m.name, m.value, m.relation, m.bound) for m in failed]
-    seconds = run.seconds
-    if seconds >= 1.0:
-        # the faster of two runs: the first may pay one-time imports (torch), and a wall time
-        # on a busy machine counts other processes; a check that is really big stays slow
-        seconds = min(seconds, run_check(KB[slug].meta.check).seconds)
-    assert seconds < 1.0, f"numeric tests must stay small ({seconds:.2f} s)"
+    # how long it takes (DESIGN: under 1 s) is measured by tests/benchmark_checks.py, not here
 
 
 SWEEP = range(1, 20)  # with seed 0 (the published numbers, tested above): 20 seeds
