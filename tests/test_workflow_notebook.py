@@ -265,3 +265,67 @@ def test_other_common_layouts_round_trip(tmp_path, options):
     after = json.loads(text)
     assert _without_sources(after, {3, 5}) == _without_sources(data, {3, 5})
     assert text == json.dumps(after, **options)  # same layout as before
+
+
+_SETUP = """import numpy as np
+
+
+def squash(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def slope(s):
+    return s * (1 - s)
+
+
+A = np.random.randn(6, 3)
+B = np.random.randn(2, 6)
+inp = np.random.randn(3, 5)
+out = np.random.randn(2, 5)
+"""
+_REDEFINED = """def slope(v):
+    s = squash(v)
+    return s * (1 - s)
+"""
+
+
+def _loop(arg: str) -> str:
+    return (
+        "for step in range(50):\n"
+        "    pre = A @ inp\n"
+        "    h = squash(pre)\n"
+        "    e = B @ h - out\n"
+        f"    d = (B.T @ e) * slope({arg})\n"
+        "    B -= 0.1 * e @ h.T\n"
+        "    A -= 0.1 * d @ inp.T\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        ("h", "pre", []),  # each cell calls the slope defined before it: right both times
+        ("pre", "pre", [("BP101", 1)]),  # the first slope wants the activation
+        ("h", "h", [("BP101", 3)]),  # the redefined slope applies the sigmoid itself
+    ],
+)
+def test_a_later_cell_redefining_a_helper_does_not_change_an_earlier_cell(
+    tmp_path: Path, first: str, second: str, expected: list[tuple[str, int]]
+) -> None:
+    """Cells run in order: a call reads the definition made before it, not the module's last
+    one (issue 8: notebook cells are flow-sensitive). The same holds for a plain script."""
+    nb = new_notebook()
+    nb.cells = [new_code_cell(c) for c in (_SETUP, _loop(first), _REDEFINED, _loop(second))]
+    nbformat.write(nb, tmp_path / "cells.ipynb")
+    data = json.loads(
+        bplint(
+            "check", "--output-format", "json", "--exit-zero", "cells.ipynb", cwd=tmp_path
+        ).stdout
+    )
+    assert [(f["code"], f["cell"]) for f in data] == expected
+    script = "\n\n".join([_SETUP, _loop(first), _REDEFINED, _loop(second)])
+    (tmp_path / "script.py").write_text(script)
+    data = json.loads(
+        bplint("check", "--output-format", "json", "--exit-zero", "script.py", cwd=tmp_path).stdout
+    )
+    assert len(data) == len(expected)

@@ -69,6 +69,9 @@ class Scope:
     decorators: list[str] = field(default_factory=list)
     statements: int = 0
     nested: bool = False  # a function defined inside another function (closures, _backward)
+    # where it is defined in the file: the module-wide count of statements, definitions and
+    # classes entered up to its ``def`` (textual order, as notebook cells run)
+    order: int = 0
     # its ``for`` statements in visit order, not those of nested functions or class bodies
     fors: list[cst.For] = field(default_factory=list)
 
@@ -116,6 +119,10 @@ class Collector(cst.CSTVisitor):
         self.class_attrs: dict[str, dict[str, list[Binding]]] = {}
         self.class_bases: dict[str, list[str]] = {}
         self.lambdas: dict[cst.Lambda, Scope] = {}
+        # textual order: every statement, ``def`` and ``class`` entered bumps it (``Scope.order``);
+        # each call's ``func`` keeps the order of the statement it is in
+        self.order = 0
+        self.call_order: dict[cst.BaseExpression, int] = {}
         self.calls: list[Site] = []
         self.binops: list[Site] = []
         self.assigns: list[Site] = []
@@ -156,6 +163,7 @@ class Collector(cst.CSTVisitor):
         self._scope_stack.append(scope)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.order += 1
         self._class_depth += 1
         self._class_stack.append(node.name.value)
         self.class_attrs.setdefault(node.name.value, {})
@@ -174,6 +182,8 @@ class Collector(cst.CSTVisitor):
         if nested:
             cls = enclosing.cls
         scope = Scope(node.name.value, node, cls, enclosing, nested=nested)
+        self.order += 1
+        scope.order = self.order
         scope.decorators = [
             d for dec in node.decorators if (d := dotted(_dec_name(dec))) is not None
         ]
@@ -209,6 +219,7 @@ class Collector(cst.CSTVisitor):
         # a lambda is a function too: ``self.act_prime = lambda x: ...`` is a helper
         enclosing = self._scope_stack[-1]
         scope = Scope("<lambda>", node, enclosing.cls, enclosing, nested=True)
+        scope.order = self.order
         params = node.params
         for i, p in enumerate([*params.posonly_params, *params.params, *params.kwonly_params]):
             scope.params.append(p.name.value)
@@ -232,6 +243,7 @@ class Collector(cst.CSTVisitor):
     # --- statements ----------------------------------------------------------------------------
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.order += 1
         self._stmt_stack.append(node)
         self.scope.statements += 1
         self.stmt_index[node] = self.scope.statements
@@ -240,6 +252,7 @@ class Collector(cst.CSTVisitor):
         self._stmt_stack.pop()
 
     def _enter_compound(self, node: cst.CSTNode) -> None:
+        self.order += 1
         self._stmt_stack.append(node)
         self.scope.statements += 1
         self.stmt_index[node] = self.scope.statements
@@ -523,6 +536,7 @@ class Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         self.calls.append(self._site(node))
+        self.call_order[node.func] = self.order
         func = node.func
         if (
             isinstance(func, cst.Attribute)

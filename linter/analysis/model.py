@@ -359,7 +359,7 @@ class ModuleModel:
             candidates = self.c.functions.get(node.value, [])
             plain = [s for s in candidates if s.cls is None and not s.nested]
             if plain:
-                return plain[-1]
+                return self.definition_at(plain, node, scope)
             nested = [s for s in candidates if s.nested]
             return nested[-1] if nested else self._held_callable(node, scope)
         if (
@@ -378,6 +378,24 @@ class ModuleModel:
         if held is None and isinstance(node, cst.Attribute) and self.qualname(node) is None:
             return self._unique_method(node.attr.value)
         return held
+
+    def definition_at(self, defined: list[Scope], node: cst.BaseExpression, scope: Scope) -> Scope:
+        """Which of a module's several definitions of one function a call reads: the last one
+        defined before the call's statement (a module-level call) or before the top-level
+        function or class it sits in, as a script or notebook cells run in order; a later
+        cell redefining the helper does not change what an earlier cell called. The last
+        definition when none comes before (helpers defined below their caller)."""
+        if len(defined) == 1:
+            return defined[0]
+        if scope.is_module:
+            at = self.c.call_order.get(node)
+        else:
+            top = scope
+            while top.parent is not None and not top.parent.is_module:
+                top = top.parent
+            at = top.order
+        before = [s for s in defined if at is not None and s.order < at]
+        return before[-1] if before else defined[-1]
 
     def _unique_method(self, name: str) -> Scope | None:
         """``layer.activation_prime(z)`` on an object of unknown class: the method, when one
