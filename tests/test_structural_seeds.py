@@ -75,3 +75,97 @@ def test_a_cross_entropy_cost_is_known_by_its_formula_and_speaks_for_its_class()
     assert _found("BP201", picked) == [17]
     plain = COST_CLASSES.replace("-y * np.log(a) - (1 - y) * np.log(1 - a)", "(a - y) ** 2")
     assert _found("BP201", plain) == []
+
+
+def test_a_helper_named_as_a_derivative_makes_its_factor_a_gradient():
+    # ``sigmoid_prime`` is not defined here, but a helper's name is structure: what it multiplies
+    # elementwise is carried by the chain rule, and the inverted matrix is the weight (BP001)
+    source = """
+        import numpy as np
+
+        def carry(m, g, z):
+            return (np.linalg.pinv(m) @ g) * sigmoid_prime(z)
+        """
+    assert _found("BP001", source) == [5]
+    # a helper whose name says nothing about a derivative gives no chain-rule step
+    assert _found("BP001", source.replace("sigmoid_prime", "rescale")) == []
+
+
+def test_a_derivative_helper_whose_body_is_the_activation_is_reported():
+    # the helper is named a derivative but computes ReLU itself (BP103); multiplied by a helper
+    # that is named the activation, the product is a gate, not a chain-rule step
+    source = """
+        import numpy as np
+
+        def relu_derivative(v):
+            return np.maximum(0, v)
+
+        def gate(p, q):
+            return p * relu_derivative(q)
+        """
+    assert _found("BP103", source) == [8]
+    renamed = source.replace("relu_derivative", "relu")
+    assert _found("BP103", renamed) == []
+
+
+def test_the_chain_rule_shape_with_a_matrix_product_is_reported():
+    # ``dot(Mᵀ @ g, σ'(z))``: the chain rule's step written with the wrong product (BP004)
+    source = """
+        import numpy as np
+
+        def sigmoid(v):
+            return 1 / (1 + np.exp(-v))
+
+        def sigmoid_prime(v):
+            return sigmoid(v) * (1 - sigmoid(v))
+
+        def carry(m, g, z):
+            return np.dot(np.dot(m.T, g), sigmoid_prime(z))
+        """
+    assert _found("BP004", source) == [11]
+    # without the transposed matrix carrying a value, a product with σ'(z) is no chain rule
+    assert _found("BP004", source.replace("np.dot(m.T, g)", "m")) == []
+
+
+def test_the_first_argument_after_ctx_of_backward_is_the_upstream_gradient():
+    # ``backward(ctx, g)`` is autograd.Function's signature, even with its class out of sight
+    source = """
+        import torch
+
+        def backward(ctx, g):
+            y, = ctx.saved_tensors
+            return torch.matmul(g, 1 - y**2)
+        """
+    assert _found("BP004", source) == [6]
+    assert _found("BP004", source.replace("def backward", "def combine")) == []
+
+
+def test_the_one_argument_of_a_layer_backward_is_the_upstream_gradient():
+    # a layer's ``backward(self, g)`` whose forward is not in sight: its one argument is the
+    # gradient of the layer's output (BP004: matrix product with the local derivative)
+    source = """
+        class Squash:
+            def backward(self, g):
+                return g @ (self.out * (1 - self.out))
+        """
+    assert _found("BP004", source) == [4]
+    # a network's ``backward(self, y)`` subtracts its argument from an output: data
+    target = """
+        import numpy as np
+
+        class Net:
+            def backward(self, y):
+                e = self.out - y
+                return np.dot(self.h.T, e)
+        """
+    assert _found("BP003", target) == []
+    assert _found("BP004", target) == []
+    # an activator's ``backward(self, out)`` returns the derivative at its argument (through a
+    # copy too): the argument is the forward's output, not a gradient (BP104 stays silent)
+    activator = """
+        class Logistic:
+            def backward(self, out):
+                s = out
+                return s * (1 - s)
+        """
+    assert _found("BP104", activator) == []

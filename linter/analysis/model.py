@@ -22,7 +22,7 @@ import libcst as cst
 
 from linter.analysis import names as N
 from linter.analysis.callables import applications, held_value
-from linter.analysis.collect import Binding, Collector, Read, Scope, Site
+from linter.analysis.collect import Binding, Collector, Read, Scope, Site, single_value
 from linter.analysis.elements import unpacked_origins
 from linter.analysis.exprs import (
     DictKey,
@@ -36,6 +36,7 @@ from linter.analysis.exprs import (
     string_value,
 )
 from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind, one_minus
+from linter.analysis.treewalk import walk
 
 T = TypeVar("T")
 
@@ -789,6 +790,8 @@ class ModuleModel:
             return None  # added to a product (``W @ x + b``): a bias
         if k in self.forward_input_weights():
             return k
+        if k in self._propagation_weights_now():
+            return k  # ``(inv(M) @ g) * σ'(z)``: the matrix the chain rule carries g through
         name_says = bool(N.WEIGHT_NAME.match(N.last_part(k)))
         if name_says or (structural and k in self._matmul_keys()):
             return k
@@ -1209,6 +1212,8 @@ class ModuleModel:
         params = [p for p in fn.params if p not in ("self", "cls", "ctx")]
         if not params:
             return None
+        if fn.name == "backward" and next(iter(fn.params), None) == "ctx":
+            return params[0]  # ``backward(ctx, grad_output)``: autograd.Function's signature
         if fn.cls is not None and (fn.name == "backward" or not self.forward_partners(fn)):
             if fn.name != "backward":
                 return None
@@ -1216,7 +1221,7 @@ class ModuleModel:
                 return params[0]
             forward = self.method_in_chain(fn.cls, ("forward", "__call__"))
             if forward is None:
-                return None
+                return self._lone_upstream(fn, params)
             if self.activator_convention(fn):
                 return None
             fparams = [p for p in forward.params if p not in ("self", "cls", "ctx")]
@@ -1228,7 +1233,24 @@ class ModuleModel:
             if upstream is not None and self._receives_forward_output(upstream, fn, partners):
                 return None  # ``L_model_backward(AL, Y, caches)``: the network's output comes in
             return upstream
+        if fn.cls is None and next(iter(fn.params), None) == "self":
+            return self._lone_upstream(fn, params)  # a layer's method, its class not in sight
         return None
+
+    def _lone_upstream(self, fn: Scope, params: list[str]) -> str | None:
+        """``backward(self, g)`` (and ``backward(self, g, lr=0.1)``) of a layer whose forward is
+        not in sight: a method ``backward`` whose one required argument is never used as data
+        is the upstream gradient. A network's ``backward(self, y)`` subtracts its one argument
+        from an output, compares it or indexes with it: data, not a gradient; an activator's
+        ``backward(self, out)`` returns the derivative at it (``activator_convention``)."""
+        if fn.name != "backward" or fn.nested:
+            return None
+        required = [p for p in params if p not in fn.param_defaults]
+        if required != params[:1] or self.activator_convention(fn):
+            return None
+        if _used_as_data(fn.node, params[0]):
+            return None
+        return params[0]
 
     def _receives_forward_output(self, name: str, fn: Scope, partners: list[Scope]) -> bool:
         """A caller passes ``name`` what a call of the forward half returned (``AL, caches =
@@ -1288,6 +1310,8 @@ class ModuleModel:
                 continue
             form = self.forms.form(r, fn)
             operand = form.operand if form is not None else None
+            if operand is not None:  # ``s = out; return s * (1 - s)``: the same value
+                operand = single_value(operand, fn)
             if (
                 form is not None
                 and form.kind in DERIVATIVES
@@ -1447,7 +1471,11 @@ class ModuleModel:
             if form is not None and form.kind is Kind.RELU:
                 continue  # ``z * (z > 0)`` is ReLU itself, not a gradient times ReLU's derivative
             factors = [*factors_of(node.left), *factors_of(node.right)]  # its own parens too
-            deriv = {i for i, f in enumerate(factors) if self._is_derivative(f, site.scope)}
+            deriv = {
+                i
+                for i, f in enumerate(factors)
+                if self._is_derivative(f, site.scope) or self.derivative_helper_call(f, site.scope)
+            }
             for i, f in enumerate(factors):
                 for j, g in enumerate(factors):
                     rest = one_minus(g)
@@ -1465,6 +1493,23 @@ class ModuleModel:
                 mm = self.matmul(inner)
                 if mm is not None:
                     self._mark_propagation(mm, site.scope, nodes, names)
+        for outer, site in self.matmuls():
+            # ``np.dot(W.T @ g, σ'(z))``: the chain rule's shape with the wrong product (BP004).
+            # Only the whole shape counts: a derivative on one side and, on the other, a
+            # product carrying a value through a matrix written as a transpose or an inverse.
+            for deriv, other in ((outer.right, outer.left), (outer.left, outer.right)):
+                if not self._is_derivative(deriv, site.scope) and not self.derivative_helper_call(
+                    deriv, site.scope
+                ):
+                    continue
+                inner = self.matmul(other)
+                if inner is None or self._is_derivative(other, site.scope):
+                    continue
+                if not any(self._wrapped(x) for x in (inner.left, inner.right)):
+                    continue
+                nodes.add(other)
+                self._mark_propagation(inner, site.scope, nodes, names)
+                break
         return self._deriv_marks
 
     def _mark_propagation(
@@ -1491,6 +1536,11 @@ class ModuleModel:
         self.derivative_factors()
         return self._propagation_weights
 
+    def _wrapped(self, node: cst.BaseExpression) -> bool:
+        """Written as a transpose or an inverse of something."""
+        base, transposed = self.strip_transpose(node)
+        return transposed or self._inverse_arg(base) is not None
+
     def _matrix_like(self, node: cst.BaseExpression, scope: Scope) -> bool:
         base, transposed = self.strip_transpose(node)
         if transposed or self._inverse_arg(base) is not None:
@@ -1511,6 +1561,25 @@ class ModuleModel:
             ):
                 return node.func.value
         return None
+
+    def derivative_helper_call(self, node: cst.BaseExpression, scope: Scope) -> Scope | None:
+        """``sigmoid_prime(z)``, ``relu_derivative(z)``, ``dtanh(h)``, ``self.act_prime(z)``: a
+        call with one argument of a helper whose name says it is an activation's derivative.
+        A helper's name is structure (renaming locals keeps it): multiplying by what it returns
+        is the chain rule's step, whatever its body computes (a body that is the activation
+        itself is the bug BP103 reports) and when the body is not in sight. Returns the
+        helper's scope, or the module's when it is not defined here."""
+        if not isinstance(node, cst.Call) or len(node.args) != 1 or node.args[0].keyword:
+            return None
+        if node.args[0].star or self.qualname(node.func) is not None:
+            return None
+        name = (dotted(node.func) or "").rsplit(".", 1)[-1]
+        if not N.DERIVATIVE_HELPER.match(name):
+            return None
+        helper = self.local_function(node.func, scope)
+        if helper is not None:
+            return helper
+        return next((s for s in self.c.scopes if s.is_module), None)
 
     def _is_derivative(self, node: cst.BaseExpression, scope: Scope) -> bool:
         form = self.forms.form(node, scope)
@@ -3697,6 +3766,49 @@ def _call_func(node: cst.BaseExpression | None) -> cst.BaseExpression:
 
 def _is_allocation(name: str | None) -> bool:
     return name in _ALLOCATIONS
+
+
+class _DataUse(cst.CSTVisitor):
+    """Whether a name is used as data: subtracted (from) or added to something, compared,
+    used as an index, or called or asked for a method other than an array's arithmetic."""
+
+    ARRAY_METHODS = frozenset({"dot", "T", "transpose", "reshape", "shape", "copy", "sum", "t"})
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found = False
+
+    def _is(self, node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Name) and node.value == self.name
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Subtract | cst.Add) and (
+            self._is(node.left) or self._is(node.right)
+        ):
+            self.found = True
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        if self._is(node.left) or any(self._is(c.comparator) for c in node.comparisons):
+            self.found = True
+
+    def visit_SubscriptElement(self, node: cst.SubscriptElement) -> None:
+        if isinstance(node.slice, cst.Index) and self.name in names_in(node.slice.value):
+            self.found = True
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if self._is(func) or (
+            isinstance(func, cst.Attribute)
+            and self._is(func.value)
+            and func.attr.value not in self.ARRAY_METHODS
+        ):
+            self.found = True
+
+
+def _used_as_data(fn: cst.CSTNode, name: str) -> bool:
+    visitor = _DataUse(name)
+    walk(fn, visitor)
+    return visitor.found
 
 
 def _upstream_of(params: list[str], forward_params: list[str]) -> str | None:

@@ -122,6 +122,18 @@ WEIGHT_NAME = _rx(
 )
 BIAS_NAME = _rx(r"^(b|b_?\d+|b[a-z]{1,2}|b_\w+|bias\w*|\w+_bias(es)?)$")
 LR_NAME = _rx(r"^(lr|eta|alpha|learning_rate|step_size|learningrate|learning_rate_\w+|lr_\w+)$")
+# A helper function named as an activation's derivative (``sigmoid_prime``, ``dsigmoid``,
+# ``relu_derivative``, ``tanh_deriv``, ``act_prime``): function names are structure, kept when
+# locals are renamed. Both an activation and a derivative marker must be in the name.
+_ACT_STEM = (
+    r"(sigmoid|sigm|sig|logistic|tanh|relu|lrelu|leaky_?relu|elu|selu|softplus|swish|gelu|"
+    r"act|activation|activ|nonlin|nonlinearity)"
+)
+_DERIV_MARK = r"(prime|derivative|deriv|der|grad|gradient)"
+DERIVATIVE_HELPER = re.compile(
+    rf"^_?(d_?{_ACT_STEM}|{_ACT_STEM}_?{_DERIV_MARK}|{_DERIV_MARK}_?(of_)?{_ACT_STEM})$",
+    re.IGNORECASE,
+)
 BACKWARD_FUNC = _rx(r"(backward|backprop|bprop|back_prop|bptt|_grad$|^grad_|gradient|_backward)")
 
 
