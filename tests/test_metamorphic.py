@@ -41,7 +41,6 @@ NAME_ONLY_EXAMPLES = frozenset(
         *(f"BP003-invalid-{i}" for i in (3, 5, 7)),
         *(f"BP004-invalid-{i}" for i in (0, 4, 6)),
         *(f"BP005-invalid-{i}" for i in range(8)),
-        *(f"BP006-invalid-{i}" for i in (3, 4, 7)),
         *(f"BP103-invalid-{i}" for i in (0,)),
         *(f"BP104-invalid-{i}" for i in (1, 2, 4, 5, 7)),
         *(f"BP201-invalid-{i}" for i in (0, 2, 3, 4, 7)),

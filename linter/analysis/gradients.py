@@ -13,6 +13,7 @@ from linter.analysis import names as N
 from linter.analysis.collect import Binding, Scope, single_value
 from linter.analysis.exprs import (
     calls_in,
+    dotted,
     int_value,
     names_in,
     number_value,
@@ -218,15 +219,19 @@ def overwrites_accumulator(
 ) -> Binding | None:
     """The zeroing of a weight-gradient accumulator ``key`` outside a loop, when ``b``
     plain-assigns it inside that loop (``bindings`` are all of ``key``'s bindings in the scope)
-    without reading ``key`` itself: only the last iteration survives."""
-    if not b.loops:
+    without reading ``key`` itself: only the last iteration survives.
+
+    The accumulator holds a weight's gradient because of what it is assigned (a store of one,
+    ``gradient_stores``), or because of its shape and value: zeros shaped like a matrix
+    (``np.zeros_like(W)``), then, in the loop, a product that does not read that matrix
+    (``np.outer(delta, x)``, ``dh @ h.T``): a value of a weight's shape made from others."""
+    if not b.loops or b.value is None or key in names_in(b.value):
         return None
-    if not (
-        N.WEIGHT_GRAD_NAME.match(key.rsplit(".", 1)[-1]) or b in model.weight_gradient_bindings()
-    ):
-        return None
-    if key in names_in(b.value):
-        return None
+    if not isinstance(b.target, cst.Name | cst.Attribute):
+        return None  # ``acc[:, t] = ...`` fills one slot per iteration
+    if _mentions(b.loops[-1], key) > 1:
+        return None  # read (or assigned again) in the loop: each iteration's value is used
+    stored = b in model.weight_gradient_bindings()
     for other in bindings:
         if other is b or other.kind != "assign" or other.value is None:
             continue
@@ -235,11 +240,57 @@ def overwrites_accumulator(
             and b.loops[: len(other.loops)] == other.loops
             and len(other.loops) < len(b.loops)
         ):
-            if model.is_call_to(
-                other.value, N.CONST_INIT | {"numpy.zeros_like", "torch.zeros_like"}
-            ):
+            if stored and model.is_call_to(other.value, _ZEROS):
+                return other
+            if _shaped_like_a_matrix(model, other.value, b.value):
                 return other
     return None
+
+
+def _mentions(node: cst.CSTNode, key: str) -> int:
+    """How many times the name or attribute ``key`` occurs in ``node``."""
+    count = 0
+
+    class _V(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            nonlocal count
+            count += n.value == key
+
+        def visit_Attribute(self, n: cst.Attribute) -> bool:
+            nonlocal count
+            if dotted(n) == key:
+                count += 1
+                return False
+            return True
+
+    walk(node, _V())
+    return count
+
+
+_ZEROS = N.CONST_INIT | {"numpy.zeros_like", "torch.zeros_like"}
+
+
+def _shaped_like_a_matrix(
+    model: ModuleModel, init: cst.BaseExpression, value: cst.BaseExpression
+) -> bool:
+    """``init`` is ``zeros_like(W)`` and ``value`` a product (matrix or outer) of values other
+    than ``W``: it builds something of ``W``'s shape from other values, as a weight gradient."""
+    if not model.is_call_to(init, frozenset({"numpy.zeros_like", "torch.zeros_like"})):
+        return False
+    assert isinstance(init, cst.Call)
+    args = positional_args(init)
+    like = dotted(args[0]) if args else None
+    if like is None:
+        return False
+    core = model.core_value(value)
+    mm = model.matmul(core)
+    if mm is not None:
+        sides = [mm.left, mm.right]
+    elif model.is_call_to(core, frozenset({"numpy.outer", "torch.outer"})):
+        sides = positional_args(core)  # type: ignore[arg-type]
+    else:
+        return False
+    return len(sides) == 2 and all(dotted(model.strip_transpose(s)[0]) != like for s in sides)
 
 
 def reads_grad(value: cst.BaseExpression) -> bool:

@@ -16,7 +16,8 @@ class GradientOverwrittenAtFanOut(Rule):
     code = "BP006"
     prefilter = (
         P.BASE,
-        f"{P.GRAD_ATTR}|{P.WEIGHT_GRAD}",
+        # a weight gradient's store: named, fed to an update, or a product of its shape
+        f"{P.GRAD_ATTR}|{P.WEIGHT_GRAD}|{P.UPDATE}|{P.MATMUL}|{P.OUTER}",
         f"{P.GRAD_ATTR}|{P.CONST_INIT}",
     )
     name = "gradient-overwritten-at-fan-out"
@@ -117,6 +118,17 @@ class GradientOverwrittenAtFanOut(Rule):
             def set_grad(node, g):
                 node.grad = g
             """
+        ),
+        Valid(
+            """
+            def fit(X, y, W, lr, n):
+                dW = np.zeros_like(W)
+                for epoch in range(100):
+                    dW = X.T @ (X @ W - y) / n
+                    W -= lr * dW
+                return W
+            """,
+            note="Each iteration's gradient is used in that iteration: nothing to accumulate.",
         ),
     ]
     invalid = [
