@@ -169,3 +169,25 @@ def test_the_one_argument_of_a_layer_backward_is_the_upstream_gradient():
                 return s * (1 - s)
         """
     assert _found("BP104", activator) == []
+
+
+def test_a_learning_rate_is_the_plain_factor_of_a_step_written_without_parentheses():
+    # ``r * a.T @ g`` parses as ``(r * a.T) @ g``: the plain factor ``r`` (never transposed,
+    # indexed or multiplied as a matrix) scales the product, whatever it is called, so the
+    # statement is an update and its sign is judged (BP301: ``t - o`` with ``-=`` climbs)
+    source = """
+        def sigmoid(z):
+            return 1 / (1 + np.exp(-z))
+
+        def fit(a, t, p, r):
+            o = sigmoid(a @ p)
+            e = t - o
+            p -= r * a.T @ (e * o * (1 - o))
+            return p
+        """
+    assert _found("BP301", source) == [8]
+    # the consistent descent (``o - t`` with ``-=``) is clean
+    assert _found("BP301", source.replace("e = t - o", "e = o - t")) == []
+    # two plain names multiplied before the product: which one scales is not known, so no
+    # update is read there and nothing is judged
+    assert _found("BP301", source.replace("r * a.T @", "r * a @")) == []

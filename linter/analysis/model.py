@@ -1017,6 +1017,10 @@ class ModuleModel:
         if isinstance(value, cst.BinaryOperation) and isinstance(
             value.operator, cst.Multiply | cst.Divide | cst.MatrixMultiply
         ):
+            if isinstance(value.operator, cst.MatrixMultiply) and _plain_factor(value.left):
+                # ``rate * X.T @ g`` parses as ``(rate * X.T) @ g``: the same plain factor
+                # scaling a matrix product, written without parentheses
+                return True
             if isinstance(value.operator, cst.Multiply):
                 # ``rate * (P.T @ g)``: a plain factor scaling a matrix product
                 lm, rm = self._is_product(value.left), self._is_product(value.right)
@@ -4025,6 +4029,22 @@ def _plain_key(node: cst.BaseExpression) -> str | None:
     ):
         return dotted(node)
     return None
+
+
+def _plain_factor(node: cst.BaseExpression) -> bool:
+    """``rate * X.T`` / ``-rate * X[i].T`` / ``self.rate * X.T``: the left operand of a ``@``
+    that is a plain name (never transposed, indexed or itself a product) times an array
+    expression, as ``rate * X.T @ g`` parses. Two plain names (``a * b @ c``) say nothing."""
+    if isinstance(node, cst.UnaryOperation):
+        node = node.expression
+    if not (isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Multiply)):
+        return False
+    left = node.left.expression if isinstance(node.left, cst.UnaryOperation) else node.left
+    return (
+        _plain_key(left) is not None
+        and _plain_key(node.right) is None
+        and isinstance(node.right, cst.Attribute | cst.Subscript | cst.Call)
+    )
 
 
 def _update_step(b: Binding, target: str) -> cst.BaseExpression | None:
