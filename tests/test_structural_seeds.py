@@ -191,3 +191,23 @@ def test_a_learning_rate_is_the_plain_factor_of_a_step_written_without_parenthes
     # two plain names multiplied before the product: which one scales is not known, so no
     # update is read there and nothing is judged
     assert _found("BP301", source.replace("r * a.T @", "r * a @")) == []
+
+
+def test_a_target_is_what_weighs_the_log_of_a_cross_entropy():
+    # in ``v * np.log(u)`` the log is taken of the network's output and weighed by the labels:
+    # ``u - v`` is then the output error whatever the two are called, and σ′ kept beside it
+    # under this cross-entropy is BP201
+    source = """
+        import numpy as np
+
+        def head(z, u, v):
+            cost = -np.sum(v * np.log(u) + (1 - v) * np.log(1 - u))
+            d = (u - v) * u * (1 - u)
+            return d, cost
+        """
+    assert _found("BP201", source) == [6]
+    # the correct output delta of this cost has no σ′: clean
+    assert _found("BP201", source.replace("(u - v) * u * (1 - u)", "u - v")) == []
+    # a difference of two inputs with no formula saying which is the target: no error signal
+    no_cost = source.replace("cost = -np.sum(v * np.log(u) + (1 - v) * np.log(1 - u))", "cost = 0")
+    assert _found("BP201", no_cost) == []

@@ -272,6 +272,7 @@ class ModuleModel:
         self._signs: dict[tuple[cst.CSTNode, Scope], int | None] = {}
         self._signs_in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._costs: dict[object, dict[str, tuple[cst.CSTNode, str]]] | None = None
+        self._ce_operands: dict[tuple[Scope, str], Role] | None = None
         self.forms = Forms(self)
         self._scratch_scalar: dict[object, bool] = {}
         self._deriv_marks: tuple[set[cst.CSTNode], set[tuple[Scope, str]]] | None = None
@@ -1780,6 +1781,8 @@ class ModuleModel:
         if not roles and self._fed_to_activation(name, owner):
             roles = {Role.PREACT}  # consumer evidence: weaker than what produced the value
         if not roles:
+            roles = self._cross_entropy_roles(name, owner)
+        if not roles:
             roles = self._name_hint(name, scope)
         return roles
 
@@ -3080,6 +3083,34 @@ class ModuleModel:
         if arg is not None and _picked_at_labels(arg):
             return f"the cost is a cross-entropy: `{self.src(node)}`"
         return None
+
+    def _cross_entropy_roles(self, name: str, owner: Scope) -> set[Role]:
+        """The roles a cross-entropy's formula gives the plain names it is written with, when
+        nothing else gives them one: in ``y * np.log(a)`` (``np.dot(y, np.log(a).T)``) ``a`` is
+        the network's output (what the log is taken of) and ``y`` the target (what weighs the
+        log: the labels)."""
+        if self._ce_operands is None:
+            found: dict[tuple[Scope, str], Role] = {}
+            for site in self.c.binops:
+                node = site.node
+                sides: tuple[cst.BaseExpression, ...] = ()
+                if isinstance(node, cst.BinaryOperation) and isinstance(
+                    node.operator, cst.Multiply | cst.MatrixMultiply
+                ):
+                    sides = (node.left, node.right)
+                for log, other in (sides, sides[::-1]) if sides else ():
+                    arg = self._log_argument(log)
+                    if not (isinstance(arg, cst.Name) and isinstance(other, cst.Name)):
+                        continue
+                    if arg.value == other.value:
+                        continue
+                    for n, role in ((arg.value, Role.ACT), (other.value, Role.TARGET)):
+                        key = (self._owner(n, site.scope), n)
+                        if found.setdefault(key, role) != role:
+                            found[key] = Role.INIT  # both sides somewhere: no answer
+            self._ce_operands = {k: r for k, r in found.items() if r is not Role.INIT}
+        role = self._ce_operands.get((owner, name))
+        return {role} if role is not None else set()
 
     def _log_argument(self, node: cst.CSTNode) -> cst.BaseExpression | None:
         """``x`` of ``np.log(x)`` / ``-np.log(x)`` / ``np.log(x).T``."""

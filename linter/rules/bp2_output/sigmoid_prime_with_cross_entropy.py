@@ -111,10 +111,18 @@ class SigmoidPrimeWithCrossEntropy(Rule):
 
             class CrossEntropyCost:
                 @staticmethod
+                def fn(a, y):
+                    return np.sum(-y * np.log(a) - (1 - y) * np.log(1 - a))
+
+                @staticmethod
                 def delta(z, a, y):
                     return (a - y) * sigmoid_prime(z)
+
+            def output_error(w, x, y):
+                z = w @ x
+                return CrossEntropyCost.delta(z, sigmoid(z), y)
             """,
-            at=(7, 16),
+            at=(11, 16),
         ),
         Invalid(
             """
@@ -141,17 +149,19 @@ class SigmoidPrimeWithCrossEntropy(Rule):
         Invalid(
             """
             def binary_cross_entropy_backward(z, a, y):
-                return (a - y) * sigmoid(z) * (1 - sigmoid(z))
+                loss = -np.mean(y * np.log(a) + (1 - y) * np.log(1 - a))
+                return (a - y) * sigmoid(z) * (1 - sigmoid(z)), loss
             """,
-            at=(2, 12),
+            at=(3, 12),
         ),
         Invalid(
             """
             def bce_delta(z, a, y):
                 s = sigmoid(z)
-                return (a - y) * s * (1 - s)
+                loss = -np.sum(y * np.log(a) + (1 - y) * np.log(1 - a))
+                return (a - y) * s * (1 - s), loss
             """,
-            at=(3, 12),
+            at=(4, 12),
         ),
         Invalid(
             """
@@ -181,6 +191,10 @@ class SigmoidPrimeWithCrossEntropy(Rule):
 
             def sigmoid_prime(z):
                 return sigmoid(z) * (1 - sigmoid(z))
+
+            def output_delta(x, w, y):
+                z = w @ x
+                return cross_entropy_delta(z, sigmoid(z), y)
             """,
             at=(2, 12),
         ),
