@@ -433,3 +433,45 @@ def test_valid_python_libcst_cannot_read_is_named_so(tmp_path: Path) -> None:
         "ann.py:5:1: error: not analysed: valid Python that bplint's parser (libcst) cannot read"
     ), r.stderr
     assert "syntax error" not in r.stderr
+
+
+# --- libcst's node checks ---------------------------------------------------------------------
+
+
+def _every_source() -> list[str]:
+    from tests.zoo.sources import network_names, read_sources
+
+    texts = [ex.source for rule in ALL_RULES for ex in (*rule.valid, *rule.invalid)]
+    texts += [t for n in network_names() for t in read_sources(n).values()]
+    return texts
+
+
+def test_parse_builds_the_tree_libcst_builds() -> None:
+    """``source.parse`` skips libcst's per-node checks while the parser builds the tree: the
+    tree is the one ``libcst.parse_module`` gives (every rule example and zoo file)."""
+    import libcst as cst
+
+    from linter.source import parse
+
+    texts = _every_source()
+    assert len(texts) > 300
+    for text in texts:
+        mine, theirs = parse(text), cst.parse_module(text)
+        assert mine.deep_equals(theirs)
+        assert mine.code == theirs.code
+
+
+def test_parse_skips_the_node_checks_and_restores_them(monkeypatch) -> None:
+    import libcst as cst
+
+    from linter.source import parse
+
+    def refuse(self: object) -> None:
+        raise cst.CSTValidationError("checked")
+
+    monkeypatch.setattr(cst.Name, "_validate", refuse)
+    assert parse("x = y + 1\n").code == "x = y + 1\n"  # no Name was checked
+    with pytest.raises(cst.CSTValidationError):
+        cst.Name("x")  # a node built outside a parse is checked, as libcst does
+    with pytest.raises(cst.CSTValidationError):
+        cst.parse_module("x = 1\n")  # and so is libcst's own parse
