@@ -179,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None:
+        # The command's own process (the console script): it ends when this returns. CPython's
+        # finalisation then collects garbage over everything still alive, and a run keeps the
+        # syntax trees and models of up to 64 files for sibling look-ups (millions of objects,
+        # none needing a finaliser): ~2.5 s of 9 s over the benchmark corpus in one process.
+        # Frozen, they are left out of those collections; nothing else changes.
+        import gc
+
+        gc.freeze()
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0] not in SUBCOMMANDS and not args_list[0].startswith("-")):
         args_list.insert(0, "check")  # `bplint path/` means `bplint check path/`

@@ -124,3 +124,24 @@ def test_a_syntax_error_in_a_file_no_rule_can_flag_is_still_reported(tmp_path):
     code, modules = _modules_after_check(tmp_path, "--no-cache", "broken.py")
     assert code == 2
     assert "libcst" not in modules  # CPython's compiler says so, without libcst's parser
+
+
+def test_the_command_leaves_what_it_kept_out_of_the_exit_collections(tmp_path, monkeypatch):
+    """Run as the command (``argv`` from ``sys.argv``), ``main`` freezes what is alive before
+    the process ends, so CPython's exit collections skip the kept trees and models; called with
+    arguments (as a library or a test does) it leaves the collector alone."""
+    import gc
+
+    from linter import cli
+
+    (tmp_path / "net.py").write_text(BUGGY)
+    monkeypatch.chdir(tmp_path)
+    gc.unfreeze()
+    try:
+        assert cli.main(["check", "--no-cache", "-q", "net.py"]) == 1
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setattr(sys, "argv", ["bplint", "check", "--no-cache", "-q", "net.py"])
+        assert cli.main() == 1
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
