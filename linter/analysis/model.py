@@ -36,6 +36,7 @@ from linter.analysis.exprs import (
     string_value,
 )
 from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind, one_minus
+from linter.analysis.instances import instance_classes
 from linter.analysis.treewalk import walk
 
 T = TypeVar("T")
@@ -2397,8 +2398,27 @@ class ModuleModel:
                 target = self.local_function(call.func, site.scope)
                 if target is not None:
                     table.setdefault(target, []).append((call, site.scope))
+                for method in self._object_methods(call.func, site.scope):
+                    if method is not target:
+                        table.setdefault(method, []).append((call, site.scope))
             self._callers = table
         return table.get(fn, [])
+
+    def _object_methods(self, func: cst.BaseExpression, scope: Scope) -> list[Scope]:
+        """``layer.backward(g)``: the method ``backward`` of each class of this module ``layer``
+        may be an instance of (``instances``), so every layer class of a network's list
+        receives what its loop passes, even when several classes define the method."""
+        if not isinstance(func, cst.Attribute) or self.qualname(func) is not None:
+            return []
+        obj = func.value
+        if isinstance(obj, cst.Name) and obj.value in ("self", "cls"):
+            return []
+        found: list[Scope] = []
+        for cls in sorted(instance_classes(self, obj, scope)):
+            method = self.method_in_chain(cls, (func.attr.value,))
+            if method is not None and method not in found:
+                found.append(method)
+        return found
 
     def attribute_constant(self, cls: str, attr: str) -> tuple[str | None] | None:
         """The one value every instance of ``cls`` holds in ``self.<attr>``, as a 1-tuple
@@ -2573,6 +2593,37 @@ class ModuleModel:
             return set(self.returns_roles(local))
         return set()
 
+    def _literal_product(self, node: cst.BaseExpression) -> bool:
+        """``node`` is (a sum of terms with) a matrix product by an array of numbers written
+        out: ``X @ np.array([1.5, -2.0, 0.5]) + 0.3``."""
+        todo = [node]
+        while todo:
+            n = todo.pop()
+            if isinstance(n, cst.BinaryOperation) and isinstance(
+                n.operator, cst.Add | cst.Subtract
+            ):
+                todo += [n.left, n.right]
+                continue
+            mm = self.matmul(n)
+            if mm is not None and any(self._number_array(side) for side in (mm.left, mm.right)):
+                return True
+        return False
+
+    def _number_array(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.Call) and self.qualname(node.func) in (
+            "numpy.array",
+            "numpy.asarray",
+        ):
+            args = positional_args(node)
+            return len(args) >= 1 and self._number_array(args[0])
+        if isinstance(node, cst.List | cst.Tuple):
+            return bool(node.elements) and all(
+                isinstance(e, cst.Element)
+                and (number_value(e.value) is not None or self._number_array(e.value))
+                for e in node.elements
+            )
+        return False
+
     def _form_roles(self, form: Form, scope: Scope) -> set[Role]:
         if form.kind is Kind.STEP and form.operand is not None:
             # ``(X[0] * X[1] > 0).astype(float)`` on a random draw or on labels is data (a
@@ -2581,6 +2632,10 @@ class ModuleModel:
             seen = self.roles(form.operand, scope)
             if seen and seen <= {Role.INIT, Role.TARGET}:
                 return {Role.TARGET} if Role.TARGET in seen else set()
+            if self._literal_product(form.operand):
+                # ``(X @ np.array([1.5, -2.0]) + 0.3 > 0)``: a labelling rule with numbers
+                # written out; a trained weight is never a literal, so this is data
+                return set()
         if form.kind in DERIVATIVES:
             return {Role.DERIV}
         if form.kind is Kind.SOFTMAX:
