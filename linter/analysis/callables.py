@@ -60,19 +60,42 @@ def held_value(
         bindings = list(model.c.class_attrs.get(scope.cls, {}).get(key.split(".", 1)[1], []))
     else:
         return None
+    if len(bindings) == 1 and bindings[0].kind == "unpack" and bindings[0].value is not None:
+        # ``f, f_prime = ACTS["relu"]`` with ``ACTS = {"relu": (relu, relu_grad)}``
+        return _element(model, bindings[0].value, scope, bindings[0].position)
     values = [b.value for b in bindings if b.kind == "assign" and b.value is not None]
     if len(values) != 1 or len(values) != len(bindings):
         return None
     return values[0]
 
 
+def _element(
+    model: ModuleModel, node: cst.BaseExpression, scope: Scope, position: int
+) -> cst.BaseExpression | None:
+    """The element at ``position`` of a tuple or list literal ``node`` is (or holds)."""
+    literal = node if isinstance(node, cst.Tuple | cst.List) else held_value(model, node, scope)
+    if not isinstance(literal, cst.Tuple | cst.List):
+        return None
+    elements = literal.elements
+    if any(not isinstance(e, cst.Element) for e in elements):
+        return None  # ``*rest``: positions we cannot count
+    if not -len(elements) <= position < len(elements):
+        return None
+    return elements[position].value
+
+
 def _dict_entry(model: ModuleModel, node: cst.Subscript, scope: Scope) -> cst.BaseExpression | None:
-    """``acts["relu"]`` with ``acts = {"relu": relu, ...}`` (bound once) -> ``relu``."""
+    """``acts["relu"]`` with ``acts = {"relu": relu, ...}`` (bound once) -> ``relu``; an entry's
+    element ``acts["relu"][1]`` with ``acts = {"relu": (relu, relu_grad)}`` -> ``relu_grad``."""
     if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
         return None
     wanted = _constant_key(node.slice[0].slice.value)
     if wanted is None:
         return None
+    if wanted[0] == "int" and isinstance(wanted[1], int):
+        found_element = _element(model, node.value, scope, wanted[1])
+        if found_element is not None:
+            return found_element
     literal = held_value(model, node.value, scope)
     if not isinstance(literal, cst.Dict):
         return None

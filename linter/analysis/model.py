@@ -445,11 +445,16 @@ class ModuleModel:
             else:
                 return None
             values = [b.value for b in bindings if b.kind == "assign" and b.value is not None]
+            if not values and isinstance(node, cst.Name):  # ``f, f_prime = ACTS["relu"]``
+                unpacked = held_value(self, node, scope)
+                values = [unpacked] if unpacked is not None else []
             if len(values) != 1:
                 return None
             value = values[0]
         if isinstance(value, cst.Lambda):
             return self.c.lambdas.get(value)
+        if isinstance(value, cst.Subscript) and value is not node:  # f = ACTS["relu"][0]
+            return self._held_callable(value, scope, depth + 1)
         if isinstance(value, cst.Name | cst.Attribute) and not value.deep_equals(node):
             if self.qualname(value) is not None:
                 return None
