@@ -48,8 +48,26 @@ def weight_evidence(
                 break
     if not out and depth < 4:
         out = _weight_carried(model, base, scope, name, depth + 1)
+    if not out:
+        out = _weight_propagating(model, key, name)
     if not out and N.WEIGHT_NAME.match(N.last_part(key)):
         out.append((base, f"`{name}` is named like a weight (no update or initialisation seen)"))
+    return out
+
+
+def _weight_propagating(model: ModuleModel, key: str, name: str) -> Facts:
+    """Why a matrix neither updated nor initialised here is a weight: the chain rule carries a
+    gradient back through it (its product with the gradient is multiplied by a local
+    derivative) and another product multiplies a value by it."""
+    site = model.propagation_site(key)
+    if site is None:
+        return []
+    out: Facts = [(site, f"`{name}` carries the gradient back here (times a local derivative)")]
+    for use, _ in model.weight_uses():
+        if use.key == key and use.matmul.node is not site:
+            other = model.src(use.other)
+            out.append((use.matmul.node, f"`{name}` multiplies `{other}` here"))
+            break
     return out
 
 
@@ -176,6 +194,11 @@ def _gradient_source(model: ModuleModel, base: cst.Name, scope: Scope) -> Facts:
         for call, caller in model.callers(scope):
             if any(model.has(a.value, caller, Role.GRAD) for a in call.args):
                 return [(call, f"`{scope.name}` is called with a gradient here")]
+        chained = model.chain_rule_site(name, scope)
+        if chained is not None:
+            return [
+                (chained, f"`{name}` is carried by the chain rule: times a local derivative here")
+            ]
         return []
     for b in bindings:
         if b.kind == "assign" and b.value is not None and model.has(b.value, scope, Role.GRAD):

@@ -278,6 +278,8 @@ class ModuleModel:
         self._scratch_scalar: dict[object, bool] = {}
         self._deriv_marks: tuple[set[cst.CSTNode], set[tuple[Scope, str]]] | None = None
         self._propagation_weights: set[str] = set()
+        self._propagation_sites: dict[str, cst.CSTNode] = {}  # key -> its first such product
+        self._chain_sites: dict[tuple[Scope, str], cst.CSTNode] = {}  # (scope, name) -> g * σ'(z)
         self._input_weights: set[str] | None = None
         self._bias_keys: set[str] | None = None
         self._random: set[str] | None = None
@@ -1501,9 +1503,13 @@ class ModuleModel:
                 inner = f
                 if isinstance(inner, cst.Name):
                     names.add((self._owner(inner.value, site.scope), inner.value))
+                    self._chain_sites.setdefault((site.scope, inner.value), node)
                 mm = self.matmul(inner)
                 if mm is not None:
                     self._mark_propagation(mm, site.scope, nodes, names)
+                    for side in (mm.left, mm.right):
+                        if isinstance(side, cst.Name) and side in nodes:
+                            self._chain_sites.setdefault((site.scope, side.value), node)
         for outer, site in self.matmuls():
             # ``np.dot(W.T @ g, σ'(z))``: the chain rule's shape with the wrong product (BP004).
             # Only the whole shape counts: a derivative on one side and, on the other, a
@@ -1522,6 +1528,12 @@ class ModuleModel:
                 self._mark_propagation(inner, site.scope, nodes, names)
                 break
         return self._deriv_marks
+
+    def chain_rule_site(self, name: str, scope: Scope) -> cst.CSTNode | None:
+        """The product in ``scope`` that multiplies the value of ``name`` (or its product with a
+        matrix) by a local derivative, ``g * σ'(z)``: why ``name`` is a gradient."""
+        self.derivative_factors()
+        return self._chain_sites.get((scope, name))
 
     def _mark_propagation(
         self, mm: MatMul, scope: Scope, nodes: set[cst.CSTNode], names: set[tuple[Scope, str]]
@@ -1542,6 +1554,7 @@ class ModuleModel:
         k = self.key(base, scope)
         if k is not None:
             self._propagation_weights.add(k)
+            self._propagation_sites.setdefault(k, mm.node)
 
     def _propagation_weights_now(self) -> set[str]:
         self.derivative_factors()
@@ -1551,6 +1564,12 @@ class ModuleModel:
         """Written as a transpose or an inverse of something."""
         base, transposed = self.strip_transpose(node)
         return transposed or self._inverse_arg(base) is not None
+
+    def propagation_site(self, key: str) -> cst.CSTNode | None:
+        """The product ``(M @ g) * σ'(z)`` (``M`` written transposed or inverted) that carries a
+        gradient back through the matrix of ``key``, if any: why ``M`` is a weight."""
+        self.derivative_factors()
+        return self._propagation_sites.get(key)
 
     def _matrix_like(self, node: cst.BaseExpression, scope: Scope) -> bool:
         base, transposed = self.strip_transpose(node)
