@@ -515,11 +515,11 @@ class _Group:
         own fix: the shift cancels inside each ratio, the max goes back outside each log), so
         two of them on ``x``, on one line or not, are two groups; exponentials in neither are
         read together, as before."""
-        units = {id(o): self._unit(o) for o in occurrences}
-        if len({id(u) for u in units.values() if u is not None}) < 2:
+        units = {o: self._unit(o) for o in occurrences}  # nodes hash by identity
+        if len({u for u in units.values() if u is not None}) < 2:
             return occurrences
-        mine = units[id(self.exp)]
-        return [o for o in occurrences if units[id(o)] is mine]
+        mine = units[self.exp]
+        return [o for o in occurrences if units[o] is mine]
 
     def _unit(self, exp: cst.CSTNode) -> cst.CSTNode | None:
         """The inline ratio ``exp(x) / sum(exp(x))`` or log-sum-exp ``log(sum(exp(x)))`` that

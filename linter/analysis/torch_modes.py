@@ -54,7 +54,8 @@ class ModeFacts:
         self.tf: TorchFacts = facts(model)
         self.c = model.c
         self._mode_memo: dict[tuple[ModuleModel, str], bool] = {}
-        self._inline: dict[str, cst.Call] = {}  # "<nn.Sequential@id>" -> the constructor call
+        self._inline: dict[str, cst.Call] = {}  # "<nn.Sequential#1>" -> the constructor call
+        self._inline_tags: dict[cst.Call, str] = {}  # the constructor call -> its tag
 
     # --- module summaries ------------------------------------------------------------------
 
@@ -143,8 +144,10 @@ class ModeFacts:
             return {cls}
         func = value.func
         if nn_name(self.m.qualname(func)) is not None:  # nn.Sequential(...), nn.LSTM(...)
-            tag = f"<{self.m.src(func)}@{id(value)}>"  # ``_inline`` keeps ``value`` alive
-            self._inline[tag] = value
+            tag = self._inline_tags.get(value)
+            if tag is None:  # numbered in the order met: the node itself is the key, never id()
+                tag = self._inline_tags[value] = f"<{self.m.src(func)}#{len(self._inline_tags)}>"
+                self._inline[tag] = value
             return {(self.m, tag)}
         # Net.from_pretrained(...): a class method of a module class
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):

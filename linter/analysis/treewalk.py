@@ -254,6 +254,12 @@ def parent_map(root: cst.CSTNode) -> dict[cst.CSTNode, cst.CSTNode]:
     return parents
 
 
+def subtree(root: cst.CSTNode) -> set[cst.CSTNode]:
+    """``root`` and every node under it (not whitespace or tokens): ``node in subtree(f)`` asks
+    whether ``node`` is part of ``f``."""
+    return {root, *parent_map(root)}
+
+
 def code_positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
     """``MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)`` without its
     second pass: ``resolve`` follows the provider's code generation with a full ``visit`` of

@@ -9,6 +9,7 @@ import libcst as cst
 from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.actgrad import activation_mismatches
+from linter.analysis.treewalk import subtree
 from linter.rule import Invalid, Report, Rule, Valid
 from linter.rules.bp1_activations.activation_used_as_derivative import ActivationUsedAsDerivative
 from linter.rules.bp1_activations.derivative_of_another_activation import (
@@ -36,21 +37,6 @@ _SPECIFIC: tuple[type[Rule], ...] = (
     ActivationUsedAsDerivative,
     GradientMaskIsConstant,
 )
-
-
-class _Nodes(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.nodes: set[cst.CSTNode] = set()
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.nodes.add(node)
-        return True
-
-
-def _inside(node: cst.CSTNode) -> set[cst.CSTNode]:
-    v = _Nodes()
-    node.visit(v)
-    return v.nodes
 
 
 def _num(v: float) -> str:
@@ -427,7 +413,7 @@ class ActivationBackwardNotItsDerivative(Rule):
         for z in activation_mismatches(model):
             if told is None:
                 told = {r.node for rule in _SPECIFIC for r in rule().query(model)}
-            if told & (_inside(z.pair.backward.node) | _inside(z.pair.forward.node)):
+            if told & (subtree(z.pair.backward.node) | subtree(z.pair.forward.node)):
                 continue  # one finding per defect: the specific rule's
             forward = z.pair.forward
             got = model.src(z.node).strip()
