@@ -345,3 +345,17 @@ def summed_by_loop(b: Binding, scope: Scope) -> bool:
     if not isinstance(value, cst.Subscript):
         return False
     return any(names_in(e.slice) & loop_vars for e in value.slice)
+
+
+def value_definitions(
+    model: ModuleModel, node: cst.BaseExpression, scope: Scope, depth: int = 0
+) -> list[cst.CSTNode]:
+    """The expression and the values its names were assigned (a few levels): where a more
+    specific rule would have reported the same gradient."""
+    out: list[cst.CSTNode] = [node]
+    if depth > 2:
+        return out
+    base, _ = model.strip_transpose(node)
+    for value, sc in model.value_sources(base, scope):
+        out.extend(value_definitions(model, value, sc, depth + 1))
+    return out

@@ -11,11 +11,15 @@ scope and name), or ``None`` for the error itself (the absolute sign).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import libcst as cst
 
 from linter.analysis import ModuleModel
 from linter.analysis.collect import Scope
 from linter.analysis.exprs import dotted
+from linter.analysis.model import Update
 
 Source = tuple[Scope, str] | None
 Signed = tuple[int, Source]
@@ -113,3 +117,45 @@ class RelativeSigns:
                 return None
             return found[0]
         return None
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """``update`` moves its parameter ``along`` (or against) the upstream gradient ``param`` of
+    ``scope`` while ``other``, a step of the same sign-multiple of it, moves the other way."""
+
+    update: Update
+    other: Update
+    along: bool
+    scope: Scope
+    param: str
+
+
+def disagreeing_updates(model: ModuleModel) -> Iterator[Disagreement]:
+    """Updates whose steps are the same multiple of one upstream gradient (``backward``'s
+    parameter) but move their parameters in opposite directions: one of them climbs the loss,
+    whichever sign convention the caller uses. Steps whose sign against the error itself is
+    known (``ModuleModel.sign``) are judged there instead. Of one update each way, the later
+    one in the file is the one reported; otherwise the fewer."""
+    signs = RelativeSigns(model)
+    groups: dict[tuple[Scope, str], list[tuple[Update, int]]] = {}
+    for u in model.updates():
+        if model.sign(u.step, u.step_scope) is not None:
+            continue
+        found = signs.of(u.step, u.step_scope)
+        if found is None or found[1] is None:
+            continue
+        groups.setdefault(found[1], []).append((u, u.direction * found[0]))
+    for (scope, param), items in groups.items():
+        along = [u for u, d in items if d == 1]
+        against = [u for u, d in items if d == -1]
+        if not along or not against:
+            continue
+        if len(along) != len(against):
+            odd, rest = (along, against) if len(along) < len(against) else (against, along)
+        else:
+            order = {sc: i for i, sc in enumerate(model.c.scopes)}
+            first = min(items, key=lambda x: (order[x[0].scope], x[0].binding.index))[0]
+            odd, rest = ([u for u, _ in items if u is not first], [first])
+        for u in odd:
+            yield Disagreement(u, rest[0], u in along, scope, param)

@@ -9,6 +9,7 @@ import libcst as cst
 from linter import prefilter as P
 from linter.analysis import ModuleModel, Role
 from linter.analysis.exprs import contains
+from linter.analysis.gradients import value_definitions
 from linter.analysis.symshapes import (
     Dim,
     Shape,
@@ -468,7 +469,7 @@ class GradientShapeConflict(Rule):
                 f"this step is not `{target}`'s gradient",
                 evidence=_dim_evidence(model, [d for d in (*param[0], *shown) if d is not None]),
             )
-            where = [at, *_definitions(model, u.step, u.step_scope)]
+            where = [at, *value_definitions(model, u.step, u.step_scope)]
             if any(contains(w, c) for w in where for c in contracted):
                 continue  # the mismatched product that made this step is reported already
             found.append((report, where))
@@ -500,20 +501,6 @@ def _dim_evidence(model: ModuleModel, dims: list[Dim]) -> tuple[tuple[cst.CSTNod
         seen.add((d.origin, text))
         out.append((d.origin, text))
     return tuple(out[:6])
-
-
-def _definitions(
-    model: ModuleModel, node: cst.BaseExpression, scope: object, depth: int = 0
-) -> list[cst.CSTNode]:
-    """The expression and the values its names were assigned (a few levels): where a more
-    specific rule would have reported the same gradient."""
-    out: list[cst.CSTNode] = [node]
-    if depth > 2:
-        return out
-    base, _ = model.strip_transpose(node)
-    for value, sc in model.value_sources(base, scope):  # type: ignore[arg-type]
-        out.extend(_definitions(model, value, sc, depth + 1))
-    return out
 
 
 def _explained(model: ModuleModel) -> list[cst.CSTNode]:

@@ -10,7 +10,7 @@ from linter import prefilter as P
 from linter.analysis import ModuleModel
 from linter.analysis.evidence import sign_evidence
 from linter.analysis.model import Update
-from linter.analysis.signs import RelativeSigns
+from linter.analysis.signs import disagreeing_updates
 from linter.rule import Invalid, Report, Rule, Valid
 
 
@@ -301,39 +301,15 @@ def _statement(u: Update) -> cst.CSTNode:
 
 
 def _disagreeing_updates(model: ModuleModel) -> Iterator[Report]:
-    """Updates whose steps are the same multiple of one upstream gradient (``backward``'s
-    parameter) but move their parameters in opposite directions: one of them climbs the loss,
-    whichever sign convention the caller uses."""
-    signs = RelativeSigns(model)
-    groups: dict[object, list[tuple[Update, int]]] = {}
-    for u in model.updates():
-        if model.sign(u.step, u.step_scope) is not None:
-            continue  # judged against the error itself above
-        found = signs.of(u.step, u.step_scope)
-        if found is None or found[1] is None:
-            continue
-        groups.setdefault(found[1], []).append((u, u.direction * found[0]))
-    for (scope, param), items in groups.items():  # type: ignore[misc]
-        along = [u for u, d in items if d == 1]
-        against = [u for u, d in items if d == -1]
-        if not along or not against:
-            continue
-        if len(along) != len(against):
-            odd, rest = (along, against) if len(along) < len(against) else (against, along)
-        else:  # one each way: the later one in the file is reported, the other is evidence
-            order = {sc: i for i, sc in enumerate(model.c.scopes)}
-            first = min(items, key=lambda x: (order[x[0].scope], x[0].binding.index))[0]
-            odd, rest = ([u for u, _ in items if u is not first], [first])
-        for u in odd:
-            node = _statement(u)
-            other = rest[0]
-            other_node = _statement(other)
-            yield Report(
-                node,
-                f"`{model.src(node).strip()}` moves `{model.src(u.binding.target)}` "
-                f"{'along' if u in along else 'against'} `{param}` (the gradient "
-                f"`{scope.qualname()}` receives), but `{model.src(other_node).strip()}` moves "
-                f"`{model.src(other.binding.target)}` the other way; both steps are the same-sign "
-                f"multiple of `{param}`, so one of them climbs the loss",
-                evidence=((other_node, "this update moves the other way"),),
-            )
+    for d in disagreeing_updates(model):
+        node = _statement(d.update)
+        other_node = _statement(d.other)
+        yield Report(
+            node,
+            f"`{model.src(node).strip()}` moves `{model.src(d.update.binding.target)}` "
+            f"{'along' if d.along else 'against'} `{d.param}` (the gradient "
+            f"`{d.scope.qualname()}` receives), but `{model.src(other_node).strip()}` moves "
+            f"`{model.src(d.other.binding.target)}` the other way; both steps are the same-sign "
+            f"multiple of `{d.param}`, so one of them climbs the loss",
+            evidence=((other_node, "this update moves the other way"),),
+        )
