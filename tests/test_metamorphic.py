@@ -36,9 +36,8 @@ from .zoo.sources import NETWORKS_DIR, network_names, read_sources
 # carries no structural evidence (no forward pass, no update, no caller).
 NAME_ONLY_EXAMPLES = frozenset(
     {
-        *(f"BP001-invalid-{i}" for i in (1, 3, 6)),
-        *(f"BP002-invalid-{i}" for i in (6,)),
-        *(f"BP003-invalid-{i}" for i in (3, 5, 7)),
+        *(f"BP001-invalid-{i}" for i in (1, 6)),
+        *(f"BP003-invalid-{i}" for i in (3, 5)),
         *(f"BP004-invalid-{i}" for i in (0, 4, 6)),
         *(f"BP005-invalid-{i}" for i in range(8)),
         *(f"BP103-invalid-{i}" for i in (0,)),

@@ -211,3 +211,41 @@ def test_a_target_is_what_weighs_the_log_of_a_cross_entropy():
     # a difference of two inputs with no formula saying which is the target: no error signal
     no_cost = source.replace("cost = -np.sum(v * np.log(u) + (1 - v) * np.log(1 - u))", "cost = 0")
     assert _found("BP201", no_cost) == []
+
+
+def test_a_matrix_mapping_an_activation_into_a_pre_activation_is_a_weight():
+    # ``b`` multiplies the previous state, an activation this function computes, inside the
+    # next tanh: a weight, so carrying the gradient back through it untransposed is BP002
+    source = """
+        import numpy as np
+
+        def unroll(a, b, inputs, states, g, k):
+            states[k] = np.tanh(np.dot(a, inputs[k]) + np.dot(b, states[k - 1]))
+            back = (1 - states[k] ** 2) * g
+            return np.dot(b, back)
+        """
+    assert _found("BP002", source) == [7]
+    # multiplied with data (not an activation), ``b`` shows nothing about being a weight
+    assert _found("BP002", source.replace("np.dot(b, states[k - 1])", "np.dot(b, inputs[k])")) == []
+
+
+def test_a_matrix_inverted_to_carry_the_upstream_gradient_is_a_weight():
+    # in autograd's ``backward(ctx, g)``, ``g`` times an inverse: the matrix g is carried back
+    # through is the layer's weight (BP001)
+    source = """
+        import torch
+
+        def backward(ctx, g):
+            a, m = ctx.saved_tensors
+            return g @ torch.linalg.inv(m).T, g.T @ a
+        """
+    assert _found("BP001", source) == [6]
+    # a Newton step outside any backward inverts a Hessian, not a weight
+    newton = """
+        import torch
+
+        def newton(ctx, g):
+            a, m = ctx.saved_tensors
+            return g @ torch.linalg.inv(m).T, g.T @ a
+        """
+    assert _found("BP001", newton) == []

@@ -48,6 +48,12 @@ def weight_evidence(
                 break
     if not out and depth < 4:
         out = _weight_carried(model, base, scope, name, depth + 1)
+    mapped = model.activation_input_weights().get(key)
+    if not out and mapped is not None:
+        out.append((mapped, f"`{name}` maps an activation into the next pre-activation here"))
+    inverted = model.upstream_inversion(key)
+    if not out and inverted is not None:
+        out.append((inverted, f"`{name}` is inverted to carry the upstream gradient back here"))
     if not out:
         out = _weight_propagating(model, key, name)
     if not out and N.WEIGHT_NAME.match(N.last_part(key)):

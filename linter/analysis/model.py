@@ -35,7 +35,7 @@ from linter.analysis.exprs import (
     positional_args,
     string_value,
 )
-from linter.analysis.forms import DERIVATIVES, Form, Forms, Kind, one_minus
+from linter.analysis.forms import ACTIVATION_KINDS, DERIVATIVES, Form, Forms, Kind, one_minus
 from linter.analysis.instances import instance_classes
 from linter.analysis.treewalk import walk
 
@@ -281,6 +281,8 @@ class ModuleModel:
         self._propagation_sites: dict[str, cst.CSTNode] = {}  # key -> its first such product
         self._chain_sites: dict[tuple[Scope, str], cst.CSTNode] = {}  # (scope, name) -> g * σ'(z)
         self._input_weights: set[str] | None = None
+        self._act_weights: dict[str, cst.CSTNode] | None = None
+        self._upstream_inversions: dict[str, cst.CSTNode] = {}  # key -> g @ inv(M)
         self._bias_keys: set[str] | None = None
         self._random: set[str] | None = None
         self._rngs: set[str] | None = None
@@ -797,7 +799,7 @@ class ModuleModel:
         )
         if k in self.bias_keys():
             return None  # added to a product (``W @ x + b``): a bias
-        if k in self.forward_input_weights():
+        if k in self.forward_input_weights() or k in self.activation_input_weights():
             return k
         if k in self._propagation_weights_now():
             return k  # ``(inv(M) @ g) * σ'(z)``: the matrix the chain rule carries g through
@@ -1358,6 +1360,59 @@ class ModuleModel:
                         found.update(self._aliases_of(base, fn))
         return found
 
+    def activation_input_weights(self) -> dict[str, cst.CSTNode]:
+        """Keys a product multiplies with what an activation produced, inside another
+        activation's argument: ``np.tanh(U @ x + V @ h)`` with ``h`` bound to a ``np.tanh(...)``,
+        ``sigmoid(h @ M)``. A matrix mapping one layer's activations into the next
+        pre-activation is a weight, whatever it is called. Maps each key to that product."""
+        if self._act_weights is not None:
+            return self._act_weights
+        found: dict[str, cst.CSTNode] = {}
+        self._act_weights = found
+        for site in self.c.calls:
+            call = site.node
+            assert isinstance(call, cst.Call)
+            form = self.forms.call_kind(call, site.scope)
+            if form is None or form.kind not in ACTIVATION_KINDS:
+                continue
+            for term in _summands(form.operand):
+                mm = self.matmul(term)
+                if mm is None:
+                    continue
+                for side, other in ((mm.left, mm.right), (mm.right, mm.left)):
+                    if not self._activation_output(other, site.scope):
+                        continue
+                    base, _ = self.strip_transpose(side)
+                    if not isinstance(base, cst.Name | cst.Attribute | cst.Subscript):
+                        continue
+                    if self._activation_output(base, site.scope):
+                        continue
+                    k = self.key(base, site.scope)
+                    if k is not None:
+                        found.setdefault(k, mm.node)
+        return found
+
+    def _activation_output(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        """A name (or an element of one, ``hs[t - 1]``) that this function binds to an
+        activation's value and otherwise only to empty containers (``hs = {}``) or parameters."""
+        while isinstance(node, cst.Subscript):
+            node = node.value
+        key = dotted(node)
+        if key is None or not isinstance(node, cst.Name | cst.Attribute):
+            return False
+        active = False
+        for b in scope.bindings.get(key, []):
+            if b.kind == "param":
+                continue
+            if b.kind != "assign" or b.value is None:
+                return False
+            form = self.forms.form(b.value, scope)
+            if form is not None and form.kind in ACTIVATION_KINDS:
+                active = True
+            elif not (isinstance(b.value, cst.Dict | cst.List) and not b.value.elements):
+                return False
+        return active
+
     def _aliases_of(self, node: cst.BaseExpression, scope: Scope) -> set[str]:
         """Keys that hold the same matrix: ``col_W = self.W.reshape(n, -1).T`` (a view of
         ``self.W``) and ``self.col_W = col_W`` (kept for the backward pass)."""
@@ -1527,7 +1582,30 @@ class ModuleModel:
                 nodes.add(other)
                 self._mark_propagation(inner, site.scope, nodes, names)
                 break
+        for mm, site in self.matmuls():
+            # ``g @ inv(M).T`` in a backward whose upstream gradient is ``g``: the matrix it is
+            # carried back through. Data is never inverted there; a weight is the bug BP001.
+            upstream = self.upstream_gradient_param(site.scope)
+            if upstream is None:
+                continue
+            for side, other in ((mm.left, mm.right), (mm.right, mm.left)):
+                base = self.strip_transpose(side)[0]
+                if not (isinstance(base, cst.Name) and base.value == upstream):
+                    continue
+                if site.scope.bindings.get(upstream, [])[1:]:
+                    continue  # rebound: no longer only what came in
+                inverted = self._inverse_arg(self.strip_transpose(other)[0])
+                k = self.key(inverted, site.scope) if inverted is not None else None
+                if k is not None:
+                    self._propagation_weights.add(k)
+                    self._upstream_inversions.setdefault(k, mm.node)
         return self._deriv_marks
+
+    def upstream_inversion(self, key: str) -> cst.CSTNode | None:
+        """The product of a backward's upstream gradient with the inverse of the matrix of
+        ``key`` (``g @ inv(M).T``), if any: why ``M`` is a weight."""
+        self.derivative_factors()
+        return self._upstream_inversions.get(key)
 
     def chain_rule_site(self, name: str, scope: Scope) -> cst.CSTNode | None:
         """The product in ``scope`` that multiplies the value of ``name`` (or its product with a
@@ -3917,6 +3995,13 @@ class _DataUse(cst.CSTVisitor):
             and func.attr.value not in self.ARRAY_METHODS
         ):
             self.found = True
+
+
+def _summands(node: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """``a + b + c`` -> [a, b, c]; anything else -> [node]."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
+        return [*_summands(node.left), *_summands(node.right)]
+    return [node]
 
 
 def _used_as_data(fn: cst.CSTNode, name: str) -> bool:
