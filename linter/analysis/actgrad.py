@@ -44,6 +44,7 @@ from linter.analysis.elementwise import (
     top_level_return,
 )
 from linter.analysis.model import ModuleModel
+from linter.analysis.treewalk import walk
 
 FORWARD_NAMES = ("forward", "__call__", "fprop", "forward_pass", "fwd")
 BACKWARD_NAMES = ("backward", "backprop", "bprop", "backward_pass", "bwd", "backpropagate")
@@ -153,7 +154,7 @@ class _Mutating(cst.CSTVisitor):
 
 def _plain(fn: Scope) -> bool:
     v = _Mutating()
-    fn.node.visit(v)
+    walk(fn.node, v)
     return not v.found
 
 

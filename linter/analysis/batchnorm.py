@@ -99,7 +99,7 @@ class _Class:
     def __init__(self, model: ModuleModel, cls: str) -> None:
         self.model = model
         self.cls = cls
-        self.methods = [s for s in model.c.scopes if s.cls == cls and not s.nested]
+        self.methods = [s for s in model.c.class_scopes(cls) if not s.nested]
         self.attrs: dict[str, list[tuple[cst.BaseExpression, Scope]]] = {}
         for m in self.methods:
             for key, bindings in m.bindings.items():

@@ -149,6 +149,14 @@ class Collector(cst.CSTVisitor):
         self._arm_nodes: dict[cst.CSTNode, tuple[cst.CSTNode, str]] = {}
         self._arm_stack: list[cst.CSTNode] = []
         self._exited: list[int] = []  # per open block: the ``if``s that return, passed in it
+        # indexes over the finished walk, built on first use (see ``class_scopes``)
+        self._class_scopes: dict[str | None, list[Scope]] | None = None
+        self._methods: dict[tuple[str, str | None], list[Scope]] | None = None
+        self._homes: dict[tuple[str, Binding], list[Scope]] | None = None
+        self._bound_names: frozenset[str] | None = None
+        self._scope_order: dict[Scope, int] | None = None
+        self._class_methods: dict[str, list[Scope]] | None = None
+        self._attr_classes: dict[str, list[str]] | None = None
 
     # --- structure -----------------------------------------------------------------------------
 
@@ -551,6 +559,79 @@ class Collector(cst.CSTVisitor):
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         self.comparisons.append(self._site(node))
+
+    # --- indexes over the finished walk (built once, on first use) ----------------------------
+    # A question about one class or one binding asked of every scope of the module was a scan
+    # per question: quadratic in a module of many classes (tests/test_scaling.py).
+
+    def class_scopes(self, cls: str | None) -> list[Scope]:
+        """The scopes whose ``cls`` is ``cls``, in ``scopes`` order."""
+        index = self._class_scopes
+        if index is None:
+            index = self._class_scopes = {}
+            for s in self.scopes:
+                index.setdefault(s.cls, []).append(s)
+        return index.get(cls, [])
+
+    def scopes_of_classes(self, classes: set[str] | frozenset[str]) -> list[Scope]:
+        """The scopes whose ``cls`` is one of ``classes``, in ``scopes`` order."""
+        if len(classes) == 1:
+            return list(self.class_scopes(next(iter(classes))))
+        found = [s for cls in classes for s in self.class_scopes(cls)]
+        if len(found) < 2:
+            return found
+        if self._scope_order is None:
+            self._scope_order = {s: i for i, s in enumerate(self.scopes)}
+        return sorted(found, key=self._scope_order.__getitem__)
+
+    def methods(self, name: str, cls: str | None) -> list[Scope]:
+        """``functions[name]`` whose ``cls`` is ``cls``, in order."""
+        index = self._methods
+        if index is None:
+            index = self._methods = {}
+            for fname, found in self.functions.items():
+                for s in found:
+                    index.setdefault((fname, s.cls), []).append(s)
+        return index.get((name, cls), [])
+
+    def class_methods(self, name: str) -> list[Scope]:
+        """``functions[name]`` defined in a class (``cls`` set), in order."""
+        index = self._class_methods
+        if index is None:
+            index = self._class_methods = {}
+            for fname, found in self.functions.items():
+                index[fname] = [s for s in found if s.cls is not None]
+        return index.get(name, [])
+
+    def attr_classes(self, attr: str) -> list[str]:
+        """The classes whose ``class_attrs`` hold ``attr``, in ``class_attrs`` order."""
+        index = self._attr_classes
+        if index is None:
+            index = self._attr_classes = {}
+            for cls, attrs in self.class_attrs.items():
+                for a in attrs:
+                    index.setdefault(a, []).append(cls)
+        return index.get(attr, [])
+
+    def homes(self, key: str, b: Binding) -> list[Scope]:
+        """The scopes whose bindings of ``key`` hold ``b`` (the binding itself), in order."""
+        index = self._homes
+        if index is None:
+            index = self._homes = {}
+            for s in self.scopes:
+                for k, bindings in s.bindings.items():
+                    for x in bindings:
+                        found = index.setdefault((k, x), [])
+                        if not found or found[-1] is not s:
+                            found.append(s)
+        return index.get((key, b), [])
+
+    def bound_anywhere(self, name: str) -> bool:
+        """Some scope binds ``name``."""
+        names = self._bound_names
+        if names is None:
+            names = self._bound_names = frozenset(k for s in self.scopes for k in s.bindings)
+        return name in names
 
 
 def _exits(body: cst.BaseSuite) -> bool:

@@ -24,6 +24,7 @@ import libcst as cst
 from linter.analysis.collect import Scope
 from linter.analysis.exprs import number_value, positional_args
 from linter.analysis.model import ModuleModel
+from linter.analysis.treewalk import walk
 
 _UNIFORM = frozenset(
     {
@@ -100,8 +101,7 @@ def _latest(
         key = f"self.{node.attr.value}"
         values = [
             (b, s)
-            for s in model.c.scopes
-            if s.cls == scope.cls
+            for s in model.c.class_scopes(scope.cls)
             for b in s.bindings.get(key, [])
             if b.kind in ("assign", "aug", "unpack")
         ]
@@ -289,14 +289,14 @@ class _ValueReads(cst.CSTVisitor):
         text = _dotted_text(node)
         if text is not None:
             self.found.add(text)
-        node.value.visit(self)
+        walk(node.value, self)
         return False
 
     def visit_Call(self, node: cst.Call) -> bool:
         func = node.func
         name = func.attr.value if isinstance(func, cst.Attribute) else _dotted_text(func)
         if name is not None and (name.endswith("_like") or name == "len"):
-            func.visit(self)
+            walk(func, self)
             return False
         return True
 
@@ -317,7 +317,7 @@ def _dotted_text(node: cst.BaseExpression) -> str | None:
 
 def _value_reads(node: cst.CSTNode) -> set[str]:
     v = _ValueReads()
-    node.visit(v)
+    walk(node, v)
     return v.found
 
 

@@ -26,6 +26,7 @@ from linter.analysis.collect import Binding, Scope
 from linter.analysis.exprs import number_value, positional_args
 from linter.analysis.forms import Kind
 from linter.analysis.model import ModuleModel
+from linter.analysis.treewalk import walk
 
 Expr = tuple
 
@@ -427,7 +428,7 @@ class Reader:
     def _class_scopes(self) -> list[Scope]:
         assert self.cls is not None
         chain = {self.cls, *(c.rsplit(".", 1)[-1] for c in self.m.class_chain(self.cls))}
-        return [s for s in self.m.c.scopes if s.cls in chain]
+        return self.m.c.scopes_of_classes(chain)
 
     def _subscript(self, node: cst.Subscript, scope: Scope, before: int | None) -> Expr:
         # x.shape[0]: a batch size
@@ -680,7 +681,7 @@ class _Names(cst.CSTVisitor):
 def _names_in(nodes: list[cst.CSTNode]) -> set[str]:
     v = _Names()
     for n in nodes:
-        n.visit(v)
+        walk(n, v)
     return v.names
 
 

@@ -343,7 +343,7 @@ class ModuleModel:
         return (model, scopes[-1]) if scopes else None
 
     def _bound_anywhere(self, name: str) -> bool:
-        return any(name in sc.bindings for sc in self.c.scopes)
+        return self.c.bound_anywhere(name)
 
     def src(self, node: cst.CSTNode) -> str:
         """The source text of a node, for messages (memoised: the algebra asks for each atom's
@@ -375,9 +375,9 @@ class ModuleModel:
             and node.value.value in ("self", "cls")
             and scope.cls
         ):
-            for s in self.c.functions.get(node.attr.value, []):
-                if s.cls == scope.cls:
-                    return s
+            own = self.c.methods(node.attr.value, scope.cls)
+            if own:
+                return own[0]
             for s in self.c.functions.get(node.attr.value, []):
                 if s.cls is not None:
                     return s
@@ -411,14 +411,12 @@ class ModuleModel:
             return None
         if name in N.TORCH_METHODS and self.uses_torch:
             return None
-        defined = [s for s in self.c.functions.get(name, []) if s.cls is not None]
-        if not defined or len({s.cls for s in defined}) != 1 or len(defined) != 1:
-            return None
-        return defined[0]
+        defined = self.c.class_methods(name)
+        return defined[0] if len(defined) == 1 else None
 
     def _unique_attr_class(self, attr: str) -> str | None:
         """The one class of this module that assigns ``self.<attr>``, if only one does."""
-        owners = [cls for cls, attrs in self.c.class_attrs.items() if attr in attrs]
+        owners = self.c.attr_classes(attr)
         return owners[0] if len(owners) == 1 else None
 
     @property
@@ -1115,7 +1113,7 @@ class ModuleModel:
                 home = (
                     self._owner(key, scope)
                     if isinstance(node, cst.Name)
-                    else next((sc for sc in self.c.scopes if b in sc.bindings.get(key, [])), scope)
+                    else next(iter(self.c.homes(key, b)), scope)
                 )
                 if self.is_data(b.value, home, depth + 1):
                     filled = True
@@ -1289,8 +1287,8 @@ class ModuleModel:
             if back in fn.name:
                 if fn.cls is not None and fn.name == back:
                     return []  # a layer's ``backward``: its class's ``forward`` (``class_chain``)
-                found = self.c.functions.get(fn.name.replace(back, fwd), [])
-                return [s for s in found if s.cls == fn.cls and not s.nested]
+                found = self.c.methods(fn.name.replace(back, fwd), fn.cls)
+                return [s for s in found if not s.nested]
         return []
 
     def activator_convention(self, fn: Scope) -> bool:
@@ -1454,7 +1452,7 @@ class ModuleModel:
             return params[0] if self.method_in_chain(fn.cls, ("backward",)) else None
         if "forward" in fn.name:
             partner = fn.name.replace("forward", "backward")
-            if any(s.cls == fn.cls for s in self.c.functions.get(partner, [])):
+            if self.c.methods(partner, fn.cls):
                 return params[0]
         return None
 
@@ -1514,9 +1512,9 @@ class ModuleModel:
     def method_in_chain(self, cls: str, names: tuple[str, ...]) -> Scope | None:
         for c in (cls, *self.class_chain(cls)):
             for name in names:
-                for s in self.c.functions.get(name, []):
-                    if s.cls == c:
-                        return s
+                found = self.c.methods(name, c)
+                if found:
+                    return found[0]
         return None
 
     def derivative_factors(self) -> tuple[set[cst.CSTNode], set[tuple[Scope, str]]]:
@@ -2345,10 +2343,7 @@ class ModuleModel:
             return pairs
         pairs = []
         for b in self.c.class_attrs.get(scope.cls or "", {}).get(name[5:], []):
-            home = next(
-                (s for s in self.c.scopes if s.cls == scope.cls and b in s.bindings.get(name, [])),
-                scope,
-            )
+            home = next((s for s in self.c.homes(name, b) if s.cls == scope.cls), scope)
             pairs.append((b, home))
         return pairs
 
@@ -2361,14 +2356,7 @@ class ModuleModel:
     def _class_attr_roles(self, cls: str, attr: str, scope: Scope) -> set[Role]:
         roles: set[Role] = set()
         for b in self.c.class_attrs.get(cls, {}).get(attr, []):
-            owner = next(
-                (
-                    s
-                    for s in self.c.scopes
-                    if s.cls == cls and b in s.bindings.get(f"self.{attr}", [])
-                ),
-                scope,
-            )
+            owner = next((s for s in self.c.homes(f"self.{attr}", b) if s.cls == cls), scope)
             roles |= self._binding_value_roles(f"self.{attr}", b, owner)
         return roles
 
@@ -2538,7 +2526,7 @@ class ModuleModel:
 
     def _attribute_constant(self, cls: str, attr: str) -> tuple[str | None] | None:
         writes = self.c.class_attrs.get(cls, {}).get(attr, [])
-        inits = [s for s in self.c.functions.get("__init__", []) if s.cls == cls]
+        inits = list(self.c.methods("__init__", cls))
         if len(writes) != 1 or writes[0].kind != "assign" or len(inits) != 1:
             return None
         if any(cls in bases for bases in self.c.class_bases.values()):
@@ -2855,7 +2843,7 @@ class ModuleModel:
         for b in bindings:
             home = owner
             if not isinstance(node, cst.Name) and key.startswith("self."):
-                home = next((sc for sc in self.c.scopes if b in sc.bindings.get(key, [])), scope)
+                home = next(iter(self.c.homes(key, b)), scope)
             if b.kind in ("assign", "append") and b.value is not None:
                 out.append((b.value, home))
             elif b.kind == "for":
@@ -3468,6 +3456,9 @@ class ModuleModel:
     def _update_fed_stores(self, kind: str) -> Iterator[tuple[Binding, Scope]]:
         weights = self._matmul_keys()
         biases = self.bias_keys()
+        # the stores of a name or an attribute read in a scope are the same for every update
+        # that steps by it (``W0 -= lr * g0`` a thousand times in one function): listed once
+        listed: set[tuple[type, str, Scope]] = set()
         for u in self.updates():
             key = u.key
             if isinstance(u.binding.value, cst.ListComp) and key not in weights | biases:
@@ -3482,6 +3473,10 @@ class ModuleModel:
             if self._is_product(grad):
                 yield u.binding, u.scope  # ``W -= rate * (P.T @ g)``: the update is the store
                 continue
+            if isinstance(grad, cst.Name | cst.Attribute) and (key := dotted(grad)) is not None:
+                if (type(grad), key, u.step_scope) in listed:
+                    continue
+                listed.add((type(grad), key, u.step_scope))
             yield from self._stores_of(grad, u.step_scope)
 
     def _step_gradient(self, step: cst.BaseExpression, scope: Scope) -> cst.BaseExpression | None:
@@ -3566,7 +3561,7 @@ class ModuleModel:
             return
         index = grad.slice[0].slice if isinstance(grad, cst.Subscript) and grad.slice else None
         if key.startswith("self.") and scope.cls:
-            scopes = [s for s in self.c.scopes if s.cls == scope.cls]
+            scopes = list(self.c.class_scopes(scope.cls))
         else:
             scopes = [self._owner(key.split(".")[0], scope)]
         read = (
@@ -3627,7 +3622,7 @@ class ModuleModel:
         if key is None:
             return
         if key.startswith("self.") and scope.cls:
-            scopes = [s for s in self.c.scopes if s.cls == scope.cls]
+            scopes = list(self.c.class_scopes(scope.cls))
         else:
             scopes = [self._owner(key.split(".")[0], scope)]
         if isinstance(container, cst.Name) and depth < 4:

@@ -160,9 +160,7 @@ def _bound(model: ModuleModel, node: cst.Name | cst.Attribute, scope: Scope, dep
         if any(b.kind == "param" for b in bindings) and not model.callers(owner):
             return UNBOUNDED  # a parameter nobody in this module passes: anything
     elif key.startswith("self.") and scope.cls:
-        bindings = [
-            b for sc in model.c.scopes if sc.cls == scope.cls for b in sc.bindings.get(key, [])
-        ]
+        bindings = [b for sc in model.c.class_scopes(scope.cls) for b in sc.bindings.get(key, [])]
     else:
         bindings = scope.bindings.get(key, [])
     if not bindings or any(b.kind not in ("assign", "param", "aug") for b in bindings):

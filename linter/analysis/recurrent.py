@@ -400,9 +400,7 @@ def _seq_kind(
     key = dotted(node)
     if isinstance(node, cst.Attribute) and key and key.startswith("self.") and scope.cls:
         # an attribute of the instance: every method of the class that binds it
-        bindings = [
-            b for s in model.c.scopes if s.cls == scope.cls for b in s.bindings.get(key, [])
-        ]
+        bindings = [b for s in model.c.class_scopes(scope.cls) for b in s.bindings.get(key, [])]
         return _kind_of_bindings(model, bindings, node, scope, depth)
     if isinstance(node, cst.Name):
         bindings = scope.bindings.get(node.value, [])
@@ -1000,7 +998,7 @@ def _backward_sequences(model: ModuleModel, scope: Scope) -> set[str]:
     out: set[str] = set()
     scopes = [scope]
     if scope.cls is not None:
-        scopes = [s for s in model.c.scopes if s.cls == scope.cls]
+        scopes = list(model.c.class_scopes(scope.cls))
     for sc in scopes:
         passed = by_desc.get(sc, set())
         for key, bindings in sc.bindings.items():

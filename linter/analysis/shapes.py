@@ -20,6 +20,7 @@ _READS: weakref.WeakKeyDictionary[
 ]
 _READS = weakref.WeakKeyDictionary()
 _VECTORS: weakref.WeakKeyDictionary[ModuleModel, dict[str, bool]] = weakref.WeakKeyDictionary()
+_READ_VECTORS: weakref.WeakKeyDictionary[ModuleModel, dict[str, bool]] = weakref.WeakKeyDictionary()
 _SHAPE_FIRST = frozenset({"numpy.zeros", "numpy.ones", "numpy.empty", "numpy.full"})
 _DIMS_AS_ARGS = frozenset({"numpy.random.randn", "numpy.random.rand"})
 _SIZE_THIRD = frozenset({"numpy.random.uniform", "numpy.random.normal"})
@@ -111,9 +112,20 @@ def stored_for_vector(model: ModuleModel, b: Binding, scope: Scope) -> bool:
     stored = dotted(b.target)
     by_binding, by_read = _update_index(model)
     keys.update(by_binding.get(b, ()))
-    if stored is not None:
-        keys.update(by_read.get(stored, ()))
-    return any(k is not None and is_vector_parameter(model, k) for k in keys)
+    if any(k is not None and is_vector_parameter(model, k) for k in keys):
+        return True
+    return stored is not None and _read_by_vector_update(model, stored, by_read)
+
+
+def _read_by_vector_update(model: ModuleModel, stored: str, by_read: dict[str, list[str]]) -> bool:
+    """An update of a vector parameter reads ``stored`` in its step: asked once per name, not
+    once per store (``self.dW`` is read by the update of every layer class's ``W``)."""
+    memo = _READ_VECTORS.get(model)
+    if memo is None:
+        memo = _READ_VECTORS[model] = {}
+    if stored not in memo:
+        memo[stored] = any(is_vector_parameter(model, k) for k in by_read.get(stored, ()))
+    return memo[stored]
 
 
 def _update_index(

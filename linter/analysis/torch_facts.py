@@ -427,10 +427,7 @@ class TorchFacts:
         return False
 
     def class_scope(self, cls: str, method: str) -> Scope | None:
-        for s in self.c.functions.get(method, []):
-            if s.cls == cls and not s.nested:
-                return s
-        return None
+        return next((s for s in self.c.methods(method, cls) if not s.nested), None)
 
     def is_module_class(self, cls: str, depth: int = 0) -> bool:
         for base in self.c.class_bases.get(cls, []):
@@ -2179,14 +2176,14 @@ def _count_name(node: cst.CSTNode, name: str) -> int:
 
     class _V(cst.CSTVisitor):
         def visit_Attribute(self, n: cst.Attribute) -> bool:
-            n.value.visit(self)  # ``ctx.alpha``: ``alpha`` here is an attribute, not the name
+            walk(n.value, self)  # ``ctx.alpha``: ``alpha`` here is an attribute, not the name
             return False
 
         def visit_Name(self, n: cst.Name) -> None:
             nonlocal count
             count += n.value == name
 
-    node.visit(_V())
+    walk(node, _V())
     return count
 
 
@@ -2199,7 +2196,7 @@ def _ctx_attrs(node: cst.CSTNode, ctx: str) -> set[str]:
             if isinstance(n.value, cst.Name) and n.value.value == ctx:
                 found.add(n.attr.value)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 
@@ -2216,7 +2213,7 @@ def _ctx_reads(node: cst.CSTNode, ctx: str) -> list[cst.Attribute]:
             if isinstance(n.value, cst.Name) and n.value.value == ctx:
                 found.append(n)
 
-    node.visit(_V())
+    walk(node, _V())
     return found
 
 

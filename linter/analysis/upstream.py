@@ -25,6 +25,7 @@ import libcst as cst
 from linter.analysis.collect import Scope
 from linter.analysis.exprs import dotted
 from linter.analysis.model import ModuleModel
+from linter.analysis.treewalk import walk
 
 _SHAPE_ATTRS = frozenset({"shape", "ndim", "dtype", "size"})
 _ZEROS = frozenset({"numpy.zeros", "numpy.zeros_like"})
@@ -58,8 +59,8 @@ class _Reads(cst.CSTVisitor):
         name = func.attr.value if isinstance(func, cst.Attribute) else dotted(func)
         if name is not None and (name.endswith("_like") or name == "len"):
             for a in node.args[1:]:
-                a.value.visit(self)
-            func.visit(self)
+                walk(a.value, self)
+            walk(func, self)
             return False
         return True
 
@@ -69,7 +70,7 @@ class _Reads(cst.CSTVisitor):
 
 def _reads(node: cst.CSTNode) -> set[str]:
     v = _Reads()
-    node.visit(v)
+    walk(node, v)
     return v.found
 
 
@@ -99,7 +100,7 @@ def _tainted(fn: Scope, param: str) -> set[str]:
         if b.value is not None
     ]
     calls = _MethodCalls()
-    fn.node.visit(calls)
+    walk(fn.node, calls)
     flows += [(obj, reads) for obj, reads in calls.found if obj in fn.bindings or "." in obj]
     tainted = {param}
     changed = True
@@ -174,7 +175,7 @@ def ignored_upstreams(model: ModuleModel) -> Iterator[IgnoredUpstream]:
         required = _required(fn)
         if param is None or not required or required[0].name.value != param:
             continue
-        forwards = [s for s in model.c.functions.get("forward", []) if s.cls == fn.cls]
+        forwards = list(model.c.methods("forward", fn.cls))
         if len(forwards) != 1 or len(_required(forwards[0])) != 1:
             continue
         if any(_trivial(model, r) for r in fn.returns):
