@@ -11,6 +11,7 @@ parameters through their call sites, calls through the helper's return.
 
 from __future__ import annotations
 
+import bisect
 import weakref
 from collections.abc import Iterator
 
@@ -25,6 +26,9 @@ _OF_Z = frozenset(
     {Kind.SIGMOID_PRIME_OF_Z, Kind.TANH_PRIME_OF_Z, Kind.STEP, Kind.SOFTMAX_DIAG_OF_Z}
 )
 _OF_A = frozenset({Kind.OUTPUT_POLY, Kind.ONE_MINUS_SQUARE})
+_ASSIGNED: weakref.WeakKeyDictionary[
+    Scope, dict[str, tuple[list[int], int, list[cst.BaseExpression]] | None]
+] = weakref.WeakKeyDictionary()
 _STORES: weakref.WeakKeyDictionary[ModuleModel, dict[str, list[tuple[cst.BaseExpression, Scope]]]]
 _STORES = weakref.WeakKeyDictionary()
 _PRE: weakref.WeakKeyDictionary[
@@ -70,6 +74,14 @@ def _stores(model: ModuleModel) -> dict[str, list[tuple[cst.BaseExpression, Scop
 def value_before(node: cst.BaseExpression, scope: Scope, index: int | None) -> cst.BaseExpression:
     """A local name's value from its latest plain assignment before statement ``index``."""
     if isinstance(node, cst.Name) and index is not None:
+        ordered = _plain_assignments(scope, node.value)
+        if ordered is not None:
+            indices, first_loop, values = ordered
+            k = bisect.bisect_left(indices, index)  # the assignments before ``index``
+            if k and first_loop >= k:
+                # the first of the latest, as ``max`` picks it
+                return values[bisect.bisect_left(indices, indices[k - 1])]
+            return node
         before = [
             b
             for b in scope.bindings.get(node.value, [])
@@ -80,6 +92,31 @@ def value_before(node: cst.BaseExpression, scope: Scope, index: int | None) -> c
             assert value is not None
             return value
     return node
+
+
+def _plain_assignments(
+    scope: Scope, name: str
+) -> tuple[list[int], int, list[cst.BaseExpression]] | None:
+    """The plain assignments of ``name`` in ``scope`` in statement order: their statement
+    indices, the position of the first one inside a loop (their number if none is) and their
+    values; None when the bindings are not in statement order. Built once per name, so that
+    ``value_before`` is a binary search, not a scan of every binding per read (a name assigned
+    a thousand times in one long function)."""
+    memo = _ASSIGNED.get(scope)
+    if memo is None:
+        memo = _ASSIGNED[scope] = {}
+    if name not in memo:
+        plain = [
+            b for b in scope.bindings.get(name, []) if b.kind == "assign" and b.value is not None
+        ]
+        indices = [b.index for b in plain]
+        if indices != sorted(indices):
+            memo[name] = None
+        else:
+            loops = [i for i, b in enumerate(plain) if b.loops]
+            values = [b.value for b in plain if b.value is not None]
+            memo[name] = (indices, loops[0] if loops else len(plain), values)
+    return memo[name]
 
 
 def _sources(

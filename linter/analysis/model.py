@@ -271,6 +271,8 @@ class ModuleModel:
         self._func_returns: dict[Scope, frozenset[Role]] = {}
         self._returns_in_progress: set[Scope] = set()
         self._signs: dict[tuple[cst.CSTNode, Scope], int | None] = {}
+        # a name's plain value sources in a scope, shared by every read that sees them all
+        self._plain_sources: dict[tuple[str, Scope], list[tuple[cst.BaseExpression, Scope]]] = {}
         self._signs_in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._costs: dict[object, dict[str, tuple[cst.CSTNode, str]]] | None = None
         self._ce_operands: dict[tuple[Scope, str], Role] | None = None
@@ -2826,6 +2828,8 @@ class ModuleModel:
         if key is None:
             return []
         if isinstance(node, cst.Name):
+            if self.reaching(node, scope) is None:
+                return list(self._name_sources(key, scope))
             bindings = self.bindings_at(node, scope)
             owner = self._owner(key, scope)
         else:
@@ -2856,6 +2860,36 @@ class ModuleModel:
                     out.append(element)
             elif b.kind == "param" and isinstance(node, cst.Name):
                 out.extend(self.arguments_for(key, home))
+        return out
+
+    def _name_sources(self, name: str, scope: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
+        """``value_sources`` of a read of ``name`` that every visible binding reaches: the same
+        for every such read, so listed once when they are all plain (``d = f(d)`` a thousand
+        times in a function was a thousand lists of a thousand values)."""
+        found = self._plain_sources.get((name, scope))
+        if found is not None:
+            return found
+        bindings = self.visible_bindings(name, scope)
+        owner = self._owner(name, scope)
+        out: list[tuple[cst.BaseExpression, Scope]] = []
+        plain = True
+        for b in bindings:
+            if b.kind in ("assign", "append") and b.value is not None:
+                out.append((b.value, owner))
+            elif b.kind == "for":
+                src = _zip_source(b)
+                if src is not None:
+                    out.append((src, owner))
+            elif b.kind == "unpack":
+                plain = False
+                element = self._unpacked_element(b, owner)
+                if element is not None:
+                    out.append(element)
+            elif b.kind == "param":
+                plain = False
+                out.extend(self.arguments_for(name, owner))
+        if plain:
+            self._plain_sources[(name, scope)] = out
         return out
 
     def element_attr_stores(self, node: cst.BaseExpression, scope: Scope) -> list[Binding]:
