@@ -305,7 +305,12 @@ def _unused_noqa(
         )
 
 
-def _parse_and_lint(text: str, path: Path, rules: Sequence[type[Rule] | RuleInfo]) -> FileReport:
+def _parse_and_lint(
+    text: str,
+    path: Path,
+    rules: Sequence[type[Rule] | RuleInfo],
+    spans: tuple[tuple[int, int], ...] | None = None,
+) -> FileReport:
     """``lint_module(parse(text))`` without the cyclic collector walking the tree again and again.
 
     A parsed file is millions of objects that live until the file is done and hold no cycles
@@ -317,7 +322,8 @@ def _parse_and_lint(text: str, path: Path, rules: Sequence[type[Rule] | RuleInfo
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        module = siblings.shared_parse(text, checked=True)  # a sibling's parse, if it was one
+        # a sibling's parse, if it was one; a big text in parts (``spans``)
+        module = siblings.shared_parse(text, checked=True, spans=spans)
         gc.freeze()
         if was_enabled:
             gc.enable()
@@ -342,7 +348,7 @@ def lint_prepared(
     No fix is offered in a file read as Python 2 (the fix would be computed on the rewrite) nor
     one that touches a masked IPython line.
     """
-    report = _parse_and_lint(prep.text, path, rules)
+    report = _parse_and_lint(prep.text, path, rules, prep.spans)
     report.notes.extend(prep.notes)
     if prep.python2 or prep.masked:
         report.findings = [_restore(f, prep) for f in report.findings]

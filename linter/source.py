@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import io
+import itertools
 import re
 import tokenize
 from collections.abc import Iterator
@@ -117,6 +118,9 @@ def check_syntax(text: str, flags: int = 0) -> ast.Module:
 
 _LIBCST_AT = re.compile(r"error at (\d+):\d+")
 
+PARTS_MIN_BYTES = 512 * 1024  # a text this long is parsed in parts (``parse``)
+PART_LINES = 2_000  # about this many lines a part
+
 
 @contextmanager
 def _unvalidated(node_class: type) -> Iterator[None]:
@@ -143,12 +147,102 @@ def _no_checks(self: object) -> None:
     return None
 
 
-def parse(source: str, flags: int = 0, checked: bool = False) -> cst.Module:
+def statement_spans(text: str, tree: ast.Module) -> tuple[tuple[int, int], ...] | None:
+    """The first and last lines of each top-level statement of a big text (its decorators
+    included), from CPython's AST; None for a text shorter than ``PARTS_MIN_BYTES`` or one with
+    a carriage return (CPython and libcst number such lines alike, but parts are cut by
+    ``\n`` alone)."""
+    if len(text) < PARTS_MIN_BYTES or "\r" in text:
+        return None
+    spans = []
+    for node in tree.body:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", ()))])
+        last = node.end_lineno
+        if last is None:
+            return None
+        spans.append((first, last))
+    return tuple(spans)
+
+
+def _cuts(lines: list[str], spans: tuple[tuple[int, int], ...]) -> list[int]:
+    """0-based line numbers at which a part ends and the next begins: right after a statement,
+    when every line up to the next statement is empty or a comment at column 0 (libcst gives
+    those to the next statement, as a part's first lines; a line indented at all may belong
+    to the block before it, so no cut is made there)."""
+    cuts: list[int] = []
+    start = 0
+    for (_, end), (nxt, _) in itertools.pairwise(spans):
+        if end >= nxt or end - start < PART_LINES:
+            continue
+        if all(line == "\n" or line.startswith("#") for line in lines[end : nxt - 1]):
+            cuts.append(end)
+            start = end
+    return cuts
+
+
+def _parse_parts(source: str, spans: tuple[tuple[int, int], ...]) -> cst.Module | None:
+    """The module ``cst.parse_module(source)`` gives, parsed a few thousand lines at a time:
+    libcst's native parser needs ~600 bytes per source byte while it runs (1.6 GB for a
+    3.4 MB module), a part only its own. Each part after the first is parsed after a ``pass``
+    that takes the place of the statements before it (so its first lines are leading lines, as
+    in the whole) and contributes its statements; the module keeps the first part's header and
+    layout and the last part's footer. None (parse the whole) when a part does not read as a
+    piece of the whole: another indentation or line break, a footer before the end."""
+    import libcst as cst
+
+    lines = split_lines_keepends(source)
+    cuts = _cuts(lines, spans)
+    if not cuts:
+        return None
+    bounds = [0, *cuts, len(lines)]
+    parts = []
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+        text = "".join(lines[a:b])
+        try:
+            parts.append(cst.parse_module(text if k == 0 else "pass\n" + text))
+        except cst.ParserSyntaxError:
+            return None  # the whole text's parse says where, with the file's line numbers
+    first, last = parts[0], parts[-1]
+    body = list(first.body)
+    for k, part in enumerate(parts):
+        if (
+            part.default_indent != first.default_indent
+            or part.default_newline != first.default_newline
+            or part.encoding != first.encoding
+        ):
+            return None
+        if part is not last and (part.footer or not part.has_trailing_newline):
+            return None
+        if k == 0:
+            continue
+        lead = part.body[0] if part.body else None
+        if (
+            part.header
+            or not isinstance(lead, cst.SimpleStatementLine)
+            or lead.leading_lines
+            or len(lead.body) != 1
+            or not isinstance(lead.body[0], cst.Pass)
+        ):
+            return None
+        body.extend(part.body[1:])
+    return first.with_changes(
+        body=body, footer=last.footer, has_trailing_newline=last.has_trailing_newline
+    )
+
+
+def parse(
+    source: str,
+    flags: int = 0,
+    checked: bool = False,
+    spans: tuple[tuple[int, int], ...] | None = None,
+) -> cst.Module:
     """The libcst module of text CPython accepts; anything else is a ``SourceError``.
 
     CPython compiles first: libcst's native parser crashes the whole process on nesting CPython
     rejects (1,500 parentheses), so it never sees such text. ``checked``: the caller has
-    compiled the text (or its parts, as notebook cells) already.
+    compiled the text (or its parts, as notebook cells) already. ``spans``: a big text's
+    top-level statements (``statement_spans``); the text is then parsed in parts, to the same
+    module (``tests/test_scaling.py`` compares them).
     """
     import libcst as cst  # here, not at the top: a file no rule can flag never loads the parser
 
@@ -156,6 +250,10 @@ def parse(source: str, flags: int = 0, checked: bool = False) -> cst.Module:
         check_syntax(source, flags)
     try:
         with _unvalidated(cst.CSTNode):
+            if spans:
+                whole = _parse_parts(source, spans)
+                if whole is not None:
+                    return whole
             return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         # CPython accepted the text: this is a limit of libcst's grammar (e.g. a parenthesised
@@ -604,7 +702,10 @@ class Prepared:
     """The text the analysis parses: the file's own, or a same-lines recovery of it."""
 
     text: str
-    tree: ast.Module | None = None  # CPython's AST of ``text``
+    # where a big text's top-level statements start and end (``statement_spans``), for a
+    # parse in parts; CPython's AST itself is not kept (nothing reads it: in a big file it held
+    # ~150 bytes per source byte for the whole lint)
+    spans: tuple[tuple[int, int], ...] | None = None
     python2: bool = False
     masked: frozenset[int] = frozenset()  # lines whose IPython syntax was masked
     shifts: dict[int, tuple[LineShift, ...]] | None = None  # Python 2 rewrites that moved text
@@ -630,13 +731,14 @@ def prepare(text: str, flags: int = 0) -> Prepared:
     masking). If none compiles, the error is Python 3's error on the text itself.
     """
     try:
-        return Prepared(text, check_syntax(text, flags))
+        return Prepared(text, statement_spans(text, check_syntax(text, flags)))
     except SourceError as first:
         error = first
     masked_text, masked = mask_magics(text)
     if masked:
         try:
-            return Prepared(masked_text, check_syntax(masked_text, flags), masked=masked)
+            tree = check_syntax(masked_text, flags)
+            return Prepared(masked_text, statement_spans(masked_text, tree), masked=masked)
         except SourceError:
             pass
     else:
@@ -649,5 +751,6 @@ def prepare(text: str, flags: int = 0) -> Prepared:
         except SourceError:
             pass
         else:
-            return Prepared(new_text, tree, python2=True, masked=masked, shifts=shifts)
+            spans = statement_spans(new_text, tree)
+            return Prepared(new_text, spans, python2=True, masked=masked, shifts=shifts)
     raise error

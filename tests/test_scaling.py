@@ -219,3 +219,84 @@ def test_a_name_rebound_through_a_long_function_is_read_once(
     large = _bindings_read(monkeypatch, long_function(2400))
     assert small >= 100, small
     assert large <= 1.3 * 4 * small, (small, large)
+
+
+def _texts() -> list[str]:
+    """Every zoo network's and mutant's files and every rule example."""
+    from tests.zoo import mutants, sources
+
+    texts = [
+        t
+        for name in sources.network_names() + sources.torch_network_names()
+        for t in sources.read_sources(name).values()
+    ]
+    texts += [mutants.apply(m) for m in mutants.MUTANTS]  # the mutated file
+    texts += [e.source for r in ALL_RULES for e in (*r.valid, *r.invalid)]
+    return texts
+
+
+_TRICKY = '''\
+# a header comment
+
+import numpy as np  # trailing
+x = 1; y = 2
+
+
+@staticmethod
+def f(a):
+    s = """
+def not_a_statement():
+    pass
+"""
+    return a
+    # indented after the block: the block's footer
+
+# at column 0: the next statement's
+class C:
+    def m(self):
+        if x:
+            return 1
+        else:
+            return 2
+<ws>
+        # whitespace-only line above
+def g():
+  return 2  # another indentation
+if __name__ == "__main__":
+    f(1)
+# the end, no newline'''.replace("<ws>", "    ")
+
+
+def test_a_big_module_parsed_in_parts_is_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big text is parsed a few thousand lines at a time (libcst's native parser needs ~600
+    bytes per source byte while it runs): the module is the whole text's, node for node, on
+    the benchmark's big module and, cut after every statement, on every zoo network and
+    mutant, every rule example and a text of the cases a cut must respect (comments and
+    whitespace-only lines after a block, decorators, semicolons, strings, another indentation,
+    no final newline); a part that would not read as a piece of the whole is not cut."""
+    import libcst as cst
+
+    from linter import source
+
+    big = big_module(600_000)
+    spans = source.statement_spans(big, source.check_syntax(big))
+    assert spans is not None and len(spans) > 100
+    parts = source._parse_parts(big, spans)
+    assert parts is not None  # really parsed in parts
+    assert parts.deep_equals(cst.parse_module(big)) and parts.code == big
+
+    monkeypatch.setattr(source, "PARTS_MIN_BYTES", 0)
+    monkeypatch.setattr(source, "PART_LINES", 1)
+    cut = 0
+    for text in [*_texts(), _TRICKY]:
+        spans = source.statement_spans(text, source.check_syntax(text))
+        whole = cst.parse_module(text)
+        found = source.parse(text, checked=True, spans=spans)
+        assert found.deep_equals(whole), text
+        assert found.code == text
+        assert (found.default_indent, found.default_newline) == (
+            whole.default_indent,
+            whole.default_newline,
+        )
+        cut += spans is not None and source._parse_parts(text, spans) is not None
+    assert cut > 100  # most texts were really cut

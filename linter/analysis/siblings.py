@@ -72,7 +72,9 @@ def _module_path(importer: Path, module: str) -> tuple[tuple[str, ...], Path | N
 _trees: OrderedDict[str, cst.Module] = OrderedDict()
 
 
-def shared_parse(text: str, checked: bool = False) -> cst.Module:
+def shared_parse(
+    text: str, checked: bool = False, spans: tuple[tuple[int, int], ...] | None = None
+) -> cst.Module:
     """libcst's tree of ``text``, parsed once per process for the linted file and the sibling
     look-ups alike: a module linted here is often another linted file's sibling (before or
     after), and the same text gives the same tree (libcst nodes are immutable; each use builds
@@ -80,12 +82,12 @@ def shared_parse(text: str, checked: bool = False) -> cst.Module:
     be read as a sibling is not kept. ``checked`` as for ``linter.source.parse``; a kept tree's
     text has passed CPython's check."""
     if len(text) > MAX_SIBLING_BYTES:
-        return parse(text, checked=checked)
+        return parse(text, checked=checked, spans=spans)
     tree = _trees.get(text)
     if tree is not None:
         _trees.move_to_end(text)
         return tree
-    tree = _trees[text] = parse(text, checked=checked)
+    tree = _trees[text] = parse(text, checked=checked, spans=spans)
     if len(_trees) > TREES_KEPT:
         _trees.popitem(last=False)
     return tree
