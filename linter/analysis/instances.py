@@ -110,9 +110,8 @@ def _bindings(
     ):
         key = f"self.{node.attr.value}"
         found: list[tuple[Binding, Scope]] = []
-        for s in model.c.scopes:
-            if s.cls == scope.cls:
-                found.extend((b, s) for b in s.bindings.get(key, []))
+        for s in model.c.class_scopes(scope.cls):
+            found.extend((b, s) for b in s.bindings.get(key, []))
         return found
     return []
 

@@ -146,6 +146,7 @@ def disagreeing_updates(model: ModuleModel) -> Iterator[Disagreement]:
         if found is None or found[1] is None:
             continue
         groups.setdefault(found[1], []).append((u, u.direction * found[0]))
+    order: dict[Scope, int] | None = None
     for (scope, param), items in groups.items():
         along = [u for u, d in items if d == 1]
         against = [u for u, d in items if d == -1]
@@ -154,7 +155,8 @@ def disagreeing_updates(model: ModuleModel) -> Iterator[Disagreement]:
         if len(along) != len(against):
             odd, rest = (along, against) if len(along) < len(against) else (against, along)
         else:
-            order = {sc: i for i, sc in enumerate(model.c.scopes)}
+            if order is None:  # built once, not once per group
+                order = {sc: i for i, sc in enumerate(model.c.scopes)}
             first = min(items, key=lambda x: (order[x[0].scope], x[0].binding.index))[0]
             odd, rest = ([u for u, _ in items if u is not first], [first])
         for u in odd:
