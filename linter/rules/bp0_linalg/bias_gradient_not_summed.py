@@ -185,12 +185,15 @@ class BiasGradientNotSummed(Rule):
     invalid = [
         Invalid(
             """
+            def forward(A_prev, W, b):
+                return A_prev @ W + b
+
             def backward(dZ, A_prev, m):
                 dW = A_prev.T @ dZ / m
                 db = dZ / m
                 return dW, db
             """,
-            at=(3, 10),
+            at=(6, 10),
         ),
         Invalid(
             """
@@ -227,40 +230,55 @@ class BiasGradientNotSummed(Rule):
         ),
         Invalid(
             """
+            def forward(A_prev, W, b):
+                return np.dot(W, A_prev) + b
+
             def backward(dZ, A_prev, m):
                 dW = 1 / m * np.dot(dZ, A_prev.T)
                 db = 1 / m * dZ
                 return dW, db
             """,
-            at=(3, 10),
+            at=(6, 10),
         ),
         Invalid(
             """
-            def backward(self, dout, X):
-                N = X.shape[0]
-                grads = {}
-                grads["W"] = X.T @ dout / N
-                grads["b"] = dout / N
-                return grads
+            class Dense:
+                def forward(self, X):
+                    return X @ self.W + self.b
+
+                def backward(self, dout, X):
+                    N = X.shape[0]
+                    grads = {}
+                    grads["W"] = X.T @ dout / N
+                    grads["b"] = dout / N
+                    return grads
             """,
-            at=(5, 18),
+            at=(9, 22),
         ),
         Invalid(
             """
+            def forward(X, W, b):
+                return np.dot(W, X) + b
+
             def backward(delta, X):
                 dW = np.dot(delta, X.T) / len(X)
                 db = delta / len(X)
                 return dW, db
             """,
-            at=(3, 10),
+            at=(6, 10),
         ),
         Invalid(
             """
-            def layer_backward(self, dZ, n):
-                self.dW = self.A_prev.T @ dZ / n
-                self.db = dZ / n
+            class Layer:
+                def layer_forward(self, A_prev):
+                    self.A_prev = A_prev
+                    return A_prev @ self.W + self.b
+
+                def layer_backward(self, dZ, n):
+                    self.dW = self.A_prev.T @ dZ / n
+                    self.db = dZ / n
             """,
-            at=(3, 15),
+            at=(8, 19),
         ),
         Invalid(
             """
