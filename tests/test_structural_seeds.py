@@ -188,9 +188,6 @@ def test_a_learning_rate_is_the_plain_factor_of_a_step_written_without_parenthes
     assert _found("BP301", source) == [8]
     # the consistent descent (``o - t`` with ``-=``) is clean
     assert _found("BP301", source.replace("e = t - o", "e = o - t")) == []
-    # two plain names multiplied before the product: which one scales is not known, so no
-    # update is read there and nothing is judged
-    assert _found("BP301", source.replace("r * a.T @", "r * a @")) == []
 
 
 def test_a_target_is_what_weighs_the_log_of_a_cross_entropy():
@@ -249,3 +246,51 @@ def test_a_matrix_inverted_to_carry_the_upstream_gradient_is_a_weight():
             return g @ torch.linalg.inv(m).T, g.T @ a
         """
     assert _found("BP001", newton) == []
+
+
+def test_a_rate_is_the_factor_beside_a_gradient_not_a_name():
+    # ``k`` scales ``g``, a gradient by where it comes from (the output minus the labels,
+    # through the input): ``k`` is the rate whatever it is called, and adding the step climbs
+    source = """
+        import numpy as np
+
+        def sigmoid(z):
+            return 1 / (1 + np.exp(-z))
+
+        class Fit:
+            def step(self, X, t):
+                p = sigmoid(X @ self.w)
+                g = X.T @ (p - t) / len(t)
+                self.w = self.w + self.k * g
+        """
+    assert _found("BP301", source) == [11]
+    assert _found("BP301", source.replace("self.w + self.k", "self.w - self.k")) == []
+    # a gradient times a local computed from arrays is the chain rule accumulating a
+    # gradient (``acc += d * g`` with ``d = 1 - h * h``), not a step: nothing to judge
+    accumulate = """
+        import numpy as np
+
+        def sigmoid(z):
+            return 1 / (1 + np.exp(-z))
+
+        def grads(X, t, w, h):
+            p = sigmoid(X @ w)
+            g = X.T @ (p - t)
+            acc = np.zeros_like(w)
+            d = 1 - h * h
+            acc += d * g
+            return acc
+        """
+    assert _found("BP301", accumulate) == []
+
+
+def test_a_learning_rate_name_alone_makes_no_update():
+    from linter.analysis.siblings import build, shared_parse
+
+    # ``lr * m`` scales a value nothing says is a gradient, by a factor nothing says is a
+    # number: a name is not evidence of an update
+    source = "def f(w, lr, m):\n    w -= lr * m\n    return w\n"
+    assert list(build(shared_parse(source)).updates()) == []
+    # a number is
+    numeric = source.replace("lr * m", "0.1 * m")
+    assert [u.key for u in build(shared_parse(numeric)).updates()] != []

@@ -242,6 +242,7 @@ class ModuleModel:
         self._name_keys: dict[tuple[str, Scope, int], str | None] = {}
         self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
         self._updates: list[Update] | None = None
+        self._updates_open = False
         self._own_cuts: dict[tuple[str, Scope], int] = {}  # uses of a name cut short in its read
         self._name_reads: dict[tuple[str, Scope], _NameReads] = {}
         self._recorders: list[_Recorder] = []
@@ -1008,15 +1009,14 @@ class ModuleModel:
     def is_step(self, value: cst.BaseExpression, scope: Scope, depth: int = 0) -> bool:
         """``lr * dW``, ``eta / n * nw``, ``-lr * g``, ``step`` (a name holding one): a quantity
         scaled by a number, as an update step is. The factor is a scalar by its values (a
-        literal, a parameter default, what callers pass); a learning-rate name is only a
-        tie-breaker when nothing says what the factor holds."""
+        literal, a parameter default, what callers pass) or by its place: the plain factor of
+        a matrix product, of a gradient computed from a layer's upstream gradient, or common to
+        the steps of two parameters (``scale_names``). Its name says nothing."""
         if depth > 4:
             return False
         if isinstance(value, cst.UnaryOperation):
             return self.is_step(value.expression, scope, depth + 1)
         if isinstance(value, cst.Name | cst.Attribute):
-            if N.LR_NAME.match((dotted(value) or "").rsplit(".", 1)[-1]):
-                return True
             if isinstance(value, cst.Name):
                 bs = self.bindings_at(value, scope)
                 if len(bs) == 1 and bs[0].kind == "assign" and bs[0].value is not None:
@@ -1045,17 +1045,47 @@ class ModuleModel:
                     derived = [self._from_upstream(x, scope) for x in sides]
                     if derived[0] != derived[1]:
                         return True
+                    # ``rate * g`` with ``g`` a gradient by where it comes from (an error, the
+                    # chain rule): the other factor, a plain name, is the rate
+                    grads = [Role.GRAD in self.roles(x, scope) for x in sides]
+                    plain = sides[1] if grads[0] else sides[0]
+                    if grads[0] != grads[1] and self._given_factor(plain, scope):
+                        return True
             for side in (value.left, value.right):
                 if self.scalar(side, scope):
                     return True
-                name = dotted(side) or ""
-                if N.LR_NAME.match(name.rsplit(".", 1)[-1]):
-                    return True
+                if isinstance(value.operator, cst.Multiply) and (
+                    _plain_key(side) in self.scale_names()
+                ):
+                    return True  # the factor common to two parameters' steps: their rate
                 if isinstance(side, cst.BinaryOperation | cst.UnaryOperation) and self.is_step(
                     side, scope, depth + 1
                 ):
                     return True
         return False
+
+    def _given_factor(self, node: cst.BaseExpression, scope: Scope) -> bool:
+        """A plain name or attribute whose value is handed in, never computed here: a parameter
+        (``lr``), or an attribute set only from a parameter or a number (``self.lr = lr``) or
+        never set in this module. A local computed from arrays (``dy = 1 - h * h``) is not: a
+        gradient times it is the chain rule, not a step."""
+        if isinstance(node, cst.Name):
+            bound = self.bindings_at(node, scope)
+            return bool(bound) and all(b.kind == "param" for b in bound)
+        if not isinstance(node, cst.Attribute) or node.attr.value == "T":
+            return False
+        key = dotted(node)
+        if key is None or not key.startswith("self."):
+            return False
+        for home in self.c.scopes:  # every ``self.lr = ...`` of the module, whatever the class
+            for b in home.bindings.get(key, []):
+                if b.kind != "assign" or b.value is None:
+                    return False
+                if number_value(b.value) is not None:
+                    continue
+                if not (isinstance(b.value, cst.Name) and b.value.value in home.params):
+                    return False
+        return True
 
     def _from_upstream(self, node: cst.BaseExpression, scope: Scope) -> bool:
         """A value assigned in the backward half of a forward/backward pair from the gradient
@@ -2627,8 +2657,6 @@ class ModuleModel:
         """Names as a tie-breaker only: called when the data flow gives nothing."""
         if N.TARGET_NAME.match(name):
             return {Role.TARGET}
-        if N.LR_NAME.match(name):
-            return {Role.LR}
         if N.GRAD_NAME.match(name) and self.is_backward_scope(scope):
             return {Role.GRAD}
         return set()
@@ -3815,13 +3843,19 @@ class ModuleModel:
         """Every parameter update ``K -= lr * g`` (and its spellings), with its direction
         (found once: many rules and analyses ask, some once per gradient store)."""
         if self._updates is None:
-            self._updates = [
-                u
-                for scope in self.c.scopes
-                for bindings in scope.bindings.values()
-                for b in bindings
-                if (u := self._as_update(b, scope)) is not None
-            ]
+            if self._updates_open:
+                return iter(())  # asked again while reading the steps' roles: none known yet
+            self._updates_open = True
+            try:
+                self._updates = [
+                    u
+                    for scope in self.c.scopes
+                    for bindings in scope.bindings.values()
+                    for b in bindings
+                    if (u := self._as_update(b, scope)) is not None
+                ]
+            finally:
+                self._updates_open = False
         return iter(self._updates)
 
     def _as_update(self, b: Binding, scope: Scope) -> Update | None:
@@ -4150,7 +4184,7 @@ def _element_source(
 
 
 def _scaled(model: ModuleModel, node: cst.BaseExpression, scope: Scope) -> bool:
-    """A step: a quantity scaled by a factor (``eta * nw``, ``g / n``, a learning-rate name),
+    """A step: a quantity scaled by a factor (``eta * nw``, ``g / n``),
     not a bare gradient added to a running sum."""
     if isinstance(node, cst.UnaryOperation):
         node = node.expression
@@ -4165,24 +4199,6 @@ def _comp_fors(node: cst.ListComp) -> Iterator[cst.CompFor]:
     while f is not None:
         yield f
         f = f.inner_for_in
-
-
-def _is_step(value: cst.BaseExpression) -> bool:
-    """``lr * dW``, ``eta / n * nw``, ``-lr * g``: a scaled quantity, as in an update step."""
-    if isinstance(value, cst.UnaryOperation):
-        return _is_step(value.expression)
-    if isinstance(value, cst.Name | cst.Attribute):
-        return bool(N.LR_NAME.match((dotted(value) or "").rsplit(".", 1)[-1]))
-    if isinstance(value, cst.BinaryOperation) and isinstance(
-        value.operator, cst.Multiply | cst.Divide | cst.MatrixMultiply
-    ):
-        for side in (value.left, value.right):
-            name = dotted(side) or ""
-            if N.LR_NAME.match(name.rsplit(".", 1)[-1]) or isinstance(side, cst.Float):
-                return True
-            if isinstance(side, cst.BinaryOperation | cst.UnaryOperation) and _is_step(side):
-                return True
-    return False
 
 
 def _matrix_shape(call: cst.Call) -> bool:

@@ -189,6 +189,9 @@ class UpdateSignInconsistent(Rule):
         Invalid(
             """
             class Net:
+                def feedforward(self, x):
+                    return sigmoid(np.dot(self.W, x))
+
                 def backprop(self, x, y):
                     delta = (self.feedforward(x) - y) * 0.25
                     return np.dot(delta, x.T)
@@ -197,7 +200,7 @@ class UpdateSignInconsistent(Rule):
                     nabla_w = self.backprop(x, y)
                     self.W = self.W + eta * nabla_w
             """,
-            at=(8, 9),
+            at=(11, 9),
         ),
         Invalid(
             """
