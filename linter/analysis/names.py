@@ -121,7 +121,6 @@ WEIGHT_NAME = _rx(
     r"theta\d*|syn\d+|V|U)$"
 )
 BIAS_NAME = _rx(r"^(b|b_?\d+|b[a-z]{1,2}|b_\w+|bias\w*|\w+_bias(es)?)$")
-LR_NAME = _rx(r"^(lr|eta|alpha|learning_rate|step_size|learningrate|learning_rate_\w+|lr_\w+)$")
 # A helper function named as an activation's derivative (``sigmoid_prime``, ``dsigmoid``,
 # ``relu_derivative``, ``tanh_deriv``, ``act_prime``): function names are structure, kept when
 # locals are renamed. Both an activation and a derivative marker must be in the name.
