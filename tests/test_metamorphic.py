@@ -43,7 +43,6 @@ NAME_ONLY_EXAMPLES = frozenset(
         *(f"BP005-invalid-{i}" for i in (1, 2, 3)),
         *(f"BP103-invalid-{i}" for i in (0,)),
         *(f"BP104-invalid-{i}" for i in (1, 2, 4, 5, 7)),
-        *(f"BP302-invalid-{i}" for i in (7,)),
     }
 )
 

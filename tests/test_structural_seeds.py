@@ -294,3 +294,27 @@ def test_a_learning_rate_name_alone_makes_no_update():
     # a number is
     numeric = source.replace("lr * m", "0.1 * m")
     assert [u.key for u in build(shared_parse(numeric)).updates()] != []
+
+
+def test_what_a_weight_step_multiplies_with_the_layer_input_is_the_upstream_gradient():
+    # ``p`` is applied to ``u`` (``p @ u``) and stepped by ``np.outer(q, u)``: ``q`` is the
+    # gradient of that layer's output whatever it is called, so propagating it through the
+    # already-updated ``p`` is BP302
+    source = """
+        import numpy as np
+
+        def step(p, u, q, r):
+            o = p @ u
+            p -= r * np.outer(q, u)
+            back = p.T @ q
+            return back
+        """
+    assert _found("BP302", source) == [6]
+    # propagated before the update: clean
+    fixed = source.replace(
+        "p -= r * np.outer(q, u)\n            back = p.T @ q",
+        "back = p.T @ q\n            p -= r * np.outer(q, u)",
+    )
+    assert _found("BP302", fixed) == []
+    # the step's product does not involve what the forward pass applies p to: no evidence
+    assert _found("BP302", source.replace("np.outer(q, u)", "np.outer(q, q)")) == []

@@ -277,6 +277,7 @@ class ModuleModel:
         self._signs_in_progress: set[tuple[cst.CSTNode, Scope]] = set()
         self._costs: dict[object, dict[str, tuple[cst.CSTNode, str]]] | None = None
         self._ce_operands: dict[tuple[Scope, str], Role] | None = None
+        self._step_operands: frozenset[tuple[Scope, str]] | None = None
         self.forms = Forms(self)
         self._scratch_scalar: dict[object, bool] = {}
         self._deriv_marks: tuple[set[cst.CSTNode], set[tuple[Scope, str]]] | None = None
@@ -1915,6 +1916,8 @@ class ModuleModel:
             roles = {Role.PREACT}  # consumer evidence: weaker than what produced the value
         if not roles:
             roles = self._cross_entropy_roles(name, owner)
+        if not roles and (owner, name) in self.step_gradients():
+            roles = {Role.GRAD}
         if not roles:
             roles = self._name_hint(name, scope)
         return roles
@@ -3318,6 +3321,73 @@ class ModuleModel:
             self._ce_operands = {k: r for k, r in found.items() if r is not Role.INIT}
         role = self._ce_operands.get((owner, name))
         return {role} if role is not None else set()
+
+    def step_gradients(self) -> frozenset[tuple[Scope, str]]:
+        """Names whose product with a layer's input is a weight's descent step: in
+        ``W -= rate * np.outer(g, x)`` (``rate * x.T @ g``, ``rate * (g @ x.T)``) where the
+        forward pass multiplies ``W`` with ``x``, ``g`` is the gradient of that layer's output,
+        whatever it is called. Read from the syntax alone (no roles), so asking costs no cycle."""
+        if self._step_operands is not None:
+            return self._step_operands
+        pairs: dict[object, set[frozenset[str]]] = {}
+        for mm, site in self.matmuls():
+            sides = {dotted(self.strip_transpose(x)[0]) for x in (mm.left, mm.right)}
+            if None not in sides and len(sides) == 2:
+                pairs.setdefault(site.scope.cls or site.scope, set()).add(frozenset(sides))
+        found: set[tuple[Scope, str]] = set()
+        for scope in self.c.scopes:
+            known = pairs.get(scope.cls or scope, set())
+            if not known:
+                continue
+            for target, bindings in scope.bindings.items():
+                for b in bindings:
+                    step = _update_step(b, target)
+                    operands = self._scaled_product(step) if step is not None else None
+                    if operands is None:
+                        continue
+                    names = [dotted(self.strip_transpose(x)[0]) for x in operands]
+                    for i, x in enumerate(names):
+                        g = operands[1 - i]
+                        g = self.strip_transpose(g)[0]
+                        if (
+                            x is not None
+                            and frozenset({target, x}) in known
+                            and isinstance(g, cst.Name)
+                            and g.value not in (target, x)
+                        ):
+                            found.add((self._owner(g.value, scope), g.value))
+        self._step_operands = frozenset(found)
+        return self._step_operands
+
+    def _scaled_product(
+        self, step: cst.BaseExpression
+    ) -> tuple[cst.BaseExpression, cst.BaseExpression] | None:
+        """The two operands of ``rate * P`` / ``P * rate`` / ``(rate * a) @ b`` with ``P`` a
+        matrix or outer product and ``rate`` a plain name or a number."""
+        while isinstance(step, cst.UnaryOperation):
+            step = step.expression
+        if not isinstance(step, cst.BinaryOperation):
+            return None
+        if isinstance(step.operator, cst.MatrixMultiply) and _plain_factor(step.left):
+            left = step.left.expression if isinstance(step.left, cst.UnaryOperation) else step.left
+            assert isinstance(left, cst.BinaryOperation)
+            return left.right, step.right
+        if not isinstance(step.operator, cst.Multiply):
+            return None
+        for rate, other in ((step.left, step.right), (step.right, step.left)):
+            if _plain_key(rate) is None and number_value(rate) is None:
+                continue
+            mm = self.matmul(other)
+            if mm is not None:
+                return mm.left, mm.right
+            if isinstance(other, cst.Call) and self.qualname(other.func) in (
+                "numpy.outer",
+                "torch.outer",
+            ):
+                args = positional_args(other)
+                if len(args) == 2:
+                    return args[0], args[1]
+        return None
 
     def _log_argument(self, node: cst.CSTNode) -> cst.BaseExpression | None:
         """``x`` of ``np.log(x)`` / ``-np.log(x)`` / ``np.log(x).T``."""
