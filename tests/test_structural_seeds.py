@@ -310,6 +310,11 @@ def test_what_a_weight_step_multiplies_with_the_layer_input_is_the_upstream_grad
             return back
         """
     assert _found("BP302", source) == [6]
+    (finding,) = lint_source(textwrap.dedent(source), Path("t.py"), [RULES["BP302"]]).findings
+    assert any(
+        e.start.line == 6 and "`q` is the gradient of the layer's output" in e.message
+        for e in finding.evidence
+    )
     # propagated before the update: clean
     fixed = source.replace(
         "p -= r * np.outer(q, u)\n            back = p.T @ q",

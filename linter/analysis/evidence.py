@@ -165,6 +165,16 @@ def gradient_evidence(model: ModuleModel, node: cst.BaseExpression, scope: Scope
                 return gradient_evidence(model, inner, scope)
         return []
     facts = _gradient_source(model, base, scope)
+    stepped = model.step_gradient_site(scope, base.value) if not facts else None
+    if stepped is not None:
+        b, weight, given = stepped
+        facts = [
+            (
+                b.target,
+                f"`{name}` is the gradient of the layer's output: `{weight}`'s step multiplies "
+                f"it with `{given}`, what the forward pass applies `{weight}` to",
+            )
+        ]
     if not facts and N.GRAD_NAME.match(base.value):
         facts = [(base, f"`{name}` is named like a gradient")]
     return facts

@@ -278,6 +278,7 @@ class ModuleModel:
         self._costs: dict[object, dict[str, tuple[cst.CSTNode, str]]] | None = None
         self._ce_operands: dict[tuple[Scope, str], Role] | None = None
         self._step_operands: frozenset[tuple[Scope, str]] | None = None
+        self._step_sites: dict[tuple[Scope, str], tuple[Binding, str, str]] = {}
         self.forms = Forms(self)
         self._scratch_scalar: dict[object, bool] = {}
         self._deriv_marks: tuple[set[cst.CSTNode], set[tuple[Scope, str]]] | None = None
@@ -3355,9 +3356,17 @@ class ModuleModel:
                             and isinstance(g, cst.Name)
                             and g.value not in (target, x)
                         ):
-                            found.add((self._owner(g.value, scope), g.value))
+                            key = (self._owner(g.value, scope), g.value)
+                            found.add(key)
+                            self._step_sites.setdefault(key, (b, target, x))
         self._step_operands = frozenset(found)
         return self._step_operands
+
+    def step_gradient_site(self, scope: Scope, name: str) -> tuple[Binding, str, str] | None:
+        """For a name ``step_gradients`` gives: the update whose step multiplies it with the
+        layer input, the parameter updated and that input."""
+        self.step_gradients()
+        return self._step_sites.get((self._owner(name, scope), name))
 
     def _scaled_product(
         self, step: cst.BaseExpression
