@@ -50,7 +50,6 @@ NAME_ONLY_EXAMPLES = frozenset(
 # miss even as written (the zoo's KNOWN_MISSES) are expected to fail renamed too, for that reason.
 NAME_ONLY_MUTANTS = frozenset(
     {
-        "BP201-network2_ce-1",
         "BP005-rowmajor_mlp-1",
     }
 )

@@ -323,3 +323,50 @@ def test_what_a_weight_step_multiplies_with_the_layer_input_is_the_upstream_grad
     assert _found("BP302", fixed) == []
     # the step's product does not involve what the forward pass applies p to: no evidence
     assert _found("BP302", source.replace("np.outer(q, u)", "np.outer(q, q)")) == []
+
+
+def test_a_method_of_a_class_held_in_an_attribute_is_resolved():
+    # ``self.c`` holds the class ``Cost`` (the default of ``__init__``'s parameter, never
+    # overridden; ``Square`` has a ``delta`` too): ``self.c.delta(z, s(z), v)`` calls
+    # ``Cost.delta``, so its ``u`` is the
+    # network's output and ``v`` the data, and σ′ kept beside this cross-entropy is BP201
+    source = """
+        import numpy as np
+
+        def s(z):
+            return 1 / (1 + np.exp(-z))
+
+        def sp(z):
+            return s(z) * (1 - s(z))
+
+        class Cost:
+            @staticmethod
+            def fn(u, v):
+                return np.sum(-v * np.log(u) - (1 - v) * np.log(1 - u))
+
+            @staticmethod
+            def delta(z, u, v):
+                return (u - v) * sp(z)
+
+        class Square:
+            @staticmethod
+            def fn(u, v):
+                return 0.5 * np.sum((u - v) ** 2)
+
+            @staticmethod
+            def delta(z, u, v):
+                return (u - v) * sp(z)
+
+        class Net:
+            def __init__(self, k, c=Cost):
+                self.k = k
+                self.c = c
+
+            def out_delta(self, x, v):
+                z = self.k @ x
+                return self.c.delta(z, s(z), v)
+        """
+    assert _found("BP201", source) == [17]
+    # a constructor call that passes something else: which class is held is not known
+    passed = textwrap.dedent(source) + "net = Net(np.ones((2, 2)), c=Square)\n"
+    assert _found("BP201", passed) == []

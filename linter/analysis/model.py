@@ -388,8 +388,51 @@ class ModuleModel:
                     return s
         held = self._held_callable(node, scope)
         if held is None and isinstance(node, cst.Attribute) and self.qualname(node) is None:
+            owner = self._held_class(node.value, scope)
+            if owner is not None:  # ``self.cost.delta(...)`` with ``self.cost`` one class
+                found = [s for s in self.c.functions.get(node.attr.value, []) if s.cls == owner]
+                if len(found) == 1:
+                    return found[0]
             return self._unique_method(node.attr.value)
         return held
+
+    def _held_class(self, node: cst.BaseExpression, scope: Scope) -> str | None:
+        """The class of this module that ``self.<attr>`` holds (the class itself, not an
+        instance) in every instance: ``__init__`` assigns it once from a parameter whose default
+        is the class (``cost=CrossEntropyCost``), nothing else assigns that attribute, and
+        every constructor call of the module leaves the default or passes the same class."""
+        key = dotted(node) if isinstance(node, cst.Attribute) else None
+        if key is None or not scope.cls or key.count(".") != 1 or not key.startswith("self."):
+            return None
+        attr = key.split(".", 1)[1]
+        writes = self.c.class_attrs.get(scope.cls, {}).get(attr, [])
+        inits = [s for s in self.c.functions.get("__init__", []) if s.cls == scope.cls]
+        if len(writes) != 1 or len(inits) != 1 or writes[0].kind != "assign":
+            return None
+        init, value = inits[0], writes[0].value
+        if writes[0] not in init.bindings.get(key, []) or not isinstance(value, cst.Name):
+            return None
+        default = init.param_defaults.get(value.value)
+        if not isinstance(default, cst.Name) or default.value not in self.c.class_bases:
+            return None
+        for site in self.c.assigns:  # ``net.cost = ...`` from outside
+            for target in _assign_targets(site.node):
+                if isinstance(target, cst.Attribute) and target.attr.value == attr:
+                    if target is not writes[0].target:
+                        return None
+        for site in self.c.calls:
+            call = site.node
+            if (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Name)
+                and call.func.value == scope.cls
+                and any(a.star for a in call.args)
+            ):
+                return None  # ``Net(*args)``: what it passes is not known
+        for arg, _ in self._constructor_args(value.value, init):
+            if not (isinstance(arg, cst.Name) and arg.value == default.value):
+                return None
+        return default.value
 
     def definition_at(self, defined: list[Scope], node: cst.BaseExpression, scope: Scope) -> Scope:
         """Which of a module's several definitions of one function a call reads: the last one
