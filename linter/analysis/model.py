@@ -240,6 +240,7 @@ class ModuleModel:
         self._int_open: set[tuple[str, Scope]] = set()
         self._sizes: frozenset[str] | None = None
         self._name_keys: dict[tuple[str, Scope, int], str | None] = {}
+        self._held_classes: dict[tuple[str, str], str | None] = {}
         self._name_memo: dict[tuple[str, Scope], frozenset[Role]] = {}
         self._updates: list[Update] | None = None
         self._updates_open = False
@@ -390,7 +391,7 @@ class ModuleModel:
         if held is None and isinstance(node, cst.Attribute) and self.qualname(node) is None:
             owner = self._held_class(node.value, scope)
             if owner is not None:  # ``self.cost.delta(...)`` with ``self.cost`` one class
-                found = [s for s in self.c.functions.get(node.attr.value, []) if s.cls == owner]
+                found = self.c.methods(node.attr.value, owner)
                 if len(found) == 1:
                     return found[0]
             return self._unique_method(node.attr.value)
@@ -405,8 +406,14 @@ class ModuleModel:
         if key is None or not scope.cls or key.count(".") != 1 or not key.startswith("self."):
             return None
         attr = key.split(".", 1)[1]
-        writes = self.c.class_attrs.get(scope.cls, {}).get(attr, [])
-        inits = [s for s in self.c.functions.get("__init__", []) if s.cls == scope.cls]
+        memo = (scope.cls, attr)
+        if memo not in self._held_classes:  # one answer per class and attribute
+            self._held_classes[memo] = self._held_class_of(scope.cls, key, attr)
+        return self._held_classes[memo]
+
+    def _held_class_of(self, cls: str, key: str, attr: str) -> str | None:
+        writes = self.c.class_attrs.get(cls, {}).get(attr, [])
+        inits = self.c.methods("__init__", cls)
         if len(writes) != 1 or len(inits) != 1 or writes[0].kind != "assign":
             return None
         init, value = inits[0], writes[0].value
@@ -425,7 +432,7 @@ class ModuleModel:
             if (
                 isinstance(call, cst.Call)
                 and isinstance(call.func, cst.Name)
-                and call.func.value == scope.cls
+                and call.func.value == cls
                 and any(a.star for a in call.args)
             ):
                 return None  # ``Net(*args)``: what it passes is not known
@@ -2919,23 +2926,30 @@ class ModuleModel:
                     key = f"self.{node.attr.value}"
                     bindings = list(self.c.class_attrs[owner_cls][node.attr.value])
         out: list[tuple[cst.BaseExpression, Scope]] = []
+        param_name = key if isinstance(node, cst.Name) else None
         for b in bindings:
             home = owner
             if not isinstance(node, cst.Name) and key.startswith("self."):
                 home = next(iter(self.c.homes(key, b)), scope)
-            if b.kind in ("assign", "append") and b.value is not None:
-                out.append((b.value, home))
-            elif b.kind == "for":
-                src = _zip_source(b)
-                if src is not None:
-                    out.append((src, home))
-            elif b.kind == "unpack":
-                element = self._unpacked_element(b, home)
-                if element is not None:
-                    out.append(element)
-            elif b.kind == "param" and isinstance(node, cst.Name):
-                out.extend(self.arguments_for(key, home))
+            out.extend(self._binding_sources(b, home, param_name))
         return out
+
+    def _binding_sources(
+        self, b: Binding, home: Scope, param_name: str | None
+    ) -> list[tuple[cst.BaseExpression, Scope]]:
+        """The values one binding gives: an assignment's or append's value, a loop's zipped
+        source, an unpacked element's origin, and (``param_name``) what callers pass."""
+        if b.kind in ("assign", "append") and b.value is not None:
+            return [(b.value, home)]
+        if b.kind == "for":
+            src = _zip_source(b)
+            return [] if src is None else [(src, home)]
+        if b.kind == "unpack":
+            element = self._unpacked_element(b, home)
+            return [] if element is None else [element]
+        if b.kind == "param" and param_name is not None:
+            return list(self.arguments_for(param_name, home))
+        return []
 
     def _name_sources(self, name: str, scope: Scope) -> list[tuple[cst.BaseExpression, Scope]]:
         """``value_sources`` of a read of ``name`` that every visible binding reaches: the same
@@ -2949,20 +2963,8 @@ class ModuleModel:
         out: list[tuple[cst.BaseExpression, Scope]] = []
         plain = True
         for b in bindings:
-            if b.kind in ("assign", "append") and b.value is not None:
-                out.append((b.value, owner))
-            elif b.kind == "for":
-                src = _zip_source(b)
-                if src is not None:
-                    out.append((src, owner))
-            elif b.kind == "unpack":
-                plain = False
-                element = self._unpacked_element(b, owner)
-                if element is not None:
-                    out.append(element)
-            elif b.kind == "param":
-                plain = False
-                out.extend(self.arguments_for(name, owner))
+            plain = plain and b.kind not in ("unpack", "param")  # these depend on more than b
+            out.extend(self._binding_sources(b, owner, name))
         if plain:
             self._plain_sources[(name, scope)] = out
         return out
