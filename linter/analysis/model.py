@@ -49,7 +49,6 @@ class Role(StrEnum):
     GRAD = "gradient"  # dC/d(something): delta, upstream gradient, error signal
     ERROR = "error"  # a - y or y - a (a GRAD seed)
     TARGET = "target"
-    LR = "learning-rate"
     DERIV = "local-derivative"  # σ'(.) and friends
     INIT = "random-init"
     LINEAR = "linear"  # W @ a, before the bias is added
