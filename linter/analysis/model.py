@@ -407,25 +407,17 @@ class ModuleModel:
         attr = key.split(".", 1)[1]
         memo = (scope.cls, attr)
         if memo not in self._held_classes:  # one answer per class and attribute
-            self._held_classes[memo] = self._held_class_of(scope.cls, key, attr)
+            self._held_classes[memo] = self._held_class_of(scope.cls, attr)
         return self._held_classes[memo]
 
-    def _held_class_of(self, cls: str, key: str, attr: str) -> str | None:
-        writes = self.c.class_attrs.get(cls, {}).get(attr, [])
-        inits = self.c.methods("__init__", cls)
-        if len(writes) != 1 or len(inits) != 1 or writes[0].kind != "assign":
+    def _held_class_of(self, cls: str, attr: str) -> str | None:
+        found = self._set_once_in_init(cls, attr)
+        if found is None or not isinstance(found[1], cst.Name):
             return None
-        init, value = inits[0], writes[0].value
-        if writes[0] not in init.bindings.get(key, []) or not isinstance(value, cst.Name):
-            return None
+        init, value = found
         default = init.param_defaults.get(value.value)
         if not isinstance(default, cst.Name) or default.value not in self.c.class_bases:
             return None
-        for site in self.c.assigns:  # ``net.cost = ...`` from outside
-            for target in _assign_targets(site.node):
-                if isinstance(target, cst.Attribute) and target.attr.value == attr:
-                    if target is not writes[0].target:
-                        return None
         for site in self.c.calls:
             call = site.node
             if (
@@ -439,6 +431,25 @@ class ModuleModel:
             if not (isinstance(arg, cst.Name) and arg.value == default.value):
                 return None
         return default.value
+
+    def _set_once_in_init(
+        self, cls: str, attr: str
+    ) -> tuple[Scope, cst.BaseExpression | None] | None:
+        """``(__init__, value)`` when ``self.<attr>`` of ``cls`` is assigned exactly once, by a
+        plain assignment in the class's one ``__init__``, and no other assignment in the module
+        writes an attribute of that name (``net.cost = ...`` from outside); else None."""
+        writes = self.c.class_attrs.get(cls, {}).get(attr, [])
+        inits = self.c.methods("__init__", cls)
+        if len(writes) != 1 or len(inits) != 1 or writes[0].kind != "assign":
+            return None
+        for site in self.c.assigns:
+            for target in _assign_targets(site.node):
+                if isinstance(target, cst.Attribute) and target.attr.value == attr:
+                    if target is not writes[0].target:
+                        return None
+        if writes[0] not in inits[0].bindings.get(f"self.{attr}", []):
+            return None
+        return inits[0], writes[0].value
 
     def definition_at(self, defined: list[Scope], node: cst.BaseExpression, scope: Scope) -> Scope:
         """Which of a module's several definitions of one function a call reads: the last one
@@ -2610,20 +2621,12 @@ class ModuleModel:
         return memo[(cls, attr)]
 
     def _attribute_constant(self, cls: str, attr: str) -> tuple[str | None] | None:
-        writes = self.c.class_attrs.get(cls, {}).get(attr, [])
-        inits = list(self.c.methods("__init__", cls))
-        if len(writes) != 1 or writes[0].kind != "assign" or len(inits) != 1:
-            return None
         if any(cls in bases for bases in self.c.class_bases.values()):
             return None
-        for site in self.c.assigns:  # ``layer.activation = ...`` from outside
-            for target in _assign_targets(site.node):
-                if isinstance(target, cst.Attribute) and target.attr.value == attr:
-                    if target is not writes[0].target:
-                        return None
-        init, value = inits[0], writes[0].value
-        if writes[0] not in init.bindings.get(f"self.{attr}", []):
+        found = self._set_once_in_init(cls, attr)
+        if found is None:
             return None
+        init, value = found
         constant = _constant(value)
         if constant is not None:
             return constant
